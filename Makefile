@@ -1,0 +1,40 @@
+# trackflow — local development. `.dev/` (ignored) holds the dev and test servers' state and
+# the built binaries; every target works on a fresh machine with Go and the PostgreSQL server
+# binaries (Debian package `postgresql`).
+
+SHELL := /bin/bash
+LOCAL := deployments/local
+BIN   := .dev/bin
+
+.DEFAULT_GOAL := help
+.PHONY: help run test build vet temporal bench stop-dev clean-dev
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  make %-10s %s\n", $$1, $$2 }'
+
+run: build ## run API + worker with demo data (starts dev Postgres :55432 and Temporal :7233, UI :8233, unless DATABASE_URL / TEMPORAL_ADDRESS are set)
+	$(LOCAL)/run.sh $(BIN)/trackflow
+
+test: ## what CI runs: go vet, go test -race against test Postgres :55433 and Temporal :7244, a short fuzz run
+	$(LOCAL)/test.sh
+
+build: ## build the binary into .dev/bin/trackflow
+	go build -o $(BIN)/trackflow ./cmd/trackflow
+
+vet: ## go vet
+	go vet ./...
+
+temporal: ## build the pinned Temporal CLI (dev server + Web UI) into .dev/bin/temporal
+	$(LOCAL)/temporal.sh build
+
+bench: ## benchmarks (not yet)
+	@echo "make bench: not yet"
+
+stop-dev: ## stop every local server that these scripts started
+	-$(LOCAL)/temporal.sh stop .dev/temporal
+	-$(LOCAL)/temporal.sh stop .dev/test-temporal
+	-$(LOCAL)/postgres.sh stop .dev/pg
+	-$(LOCAL)/postgres.sh stop .dev/test-pg
+
+clean-dev: stop-dev ## stop everything and delete .dev/
+	rm -rf .dev

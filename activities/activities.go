@@ -1,0 +1,60 @@
+// Package activities holds everything a conversion workflow does to the world: PostgreSQL through
+// store, and outbound HTTP to affiliates' pixels. Activities hang off one struct that holds their
+// dependencies; each is idempotent so Temporal may retry it.
+package activities
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/trackflow/trackflow/store"
+)
+
+// Activities are the conversion workflow's steps.
+type Activities struct {
+	Store *store.Store
+	// HTTP fires affiliate pixels: see NewPixelClient for its SSRF guard and redirect policy.
+	HTTP *http.Client
+}
+
+// ConversionRequest is one conversion as the API received it: the workflow's input.
+type ConversionRequest struct {
+	ConversionID string      `json:"conversion_id"` // the transaction id, made by the API
+	WorkflowID   string      `json:"workflow_id"`
+	OfferID      int64       `json:"offer_id"`
+	InvoiceID    string      `json:"invoice_id,omitempty"`
+	Amount       store.Money `json:"amount"`
+	// Source says how to attribute: the cookie or backup DB (pixel, form), a Click ID post, an AFID post.
+	Source        string `json:"source"`
+	CookieClickID string `json:"cookie_click_id,omitempty"`
+	ClickID       string `json:"click_id,omitempty"`
+	AffID         int64  `json:"aff_id,omitempty"`
+	SubID         string `json:"sub_id,omitempty"`
+	CreativeID    int64  `json:"creative_id,omitempty"`
+	IP            string `json:"ip"`
+	UserAgent     string `json:"user_agent,omitempty"`
+	// Custom conversion parameters, already validated; only set when the offer allows them.
+	CustomPayout   *store.Money `json:"custom_payout,omitempty"`
+	CustomCurrency string       `json:"custom_currency,omitempty"`
+	CustomStatus   string       `json:"custom_status,omitempty"`
+	ReceivedAt     time.Time    `json:"received_at"`
+	// Retry is the affiliate-pixel retry schedule, from configuration.
+	Retry RetrySchedule `json:"retry"`
+}
+
+// The sources of a conversion request.
+const (
+	SourcePage    = "page" // image pixel or form post: cookie, then backup DB
+	SourceClickID = "click_id"
+	SourceAFID    = "afid"
+)
+
+// RetrySchedule is how affiliate pixels are retried (POSTBACK_RETRY_*).
+type RetrySchedule struct {
+	Initial     time.Duration `json:"initial"`
+	MaxInterval time.Duration `json:"max_interval"`
+	For         time.Duration `json:"for"`
+}
+
+// DefaultRetrySchedule is API.md's: first retry after 1 s, doubling, at most 1 h apart, for 72 h.
+var DefaultRetrySchedule = RetrySchedule{Initial: time.Second, MaxInterval: time.Hour, For: 72 * time.Hour}

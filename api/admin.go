@@ -1,0 +1,446 @@
+package api
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"go.temporal.io/api/serviceerror"
+
+	"github.com/trackflow/trackflow/store"
+	"github.com/trackflow/trackflow/workflows"
+)
+
+// createAdvertiser handles POST /api/v1/advertisers.
+func (s *server) createAdvertiser(c *gin.Context) {
+	b, err := readBody(c)
+	if err != nil {
+		jsonError(c, err)
+		return
+	}
+	var a store.Advertiser
+	err = errors.Join(
+		b.str("name", true, 255, &a.Name),
+		b.str("postback_token", false, 255, &a.PostbackToken),
+		b.cidrs("allowed_ips", (*[]string)(&a.AllowedIPs)),
+	)
+	if err == nil && b.has("postback_token") && len(a.PostbackToken) < 16 {
+		err = store.FieldError("postback_token", "must be at least 16 characters")
+	}
+	if err != nil {
+		jsonError(c, firstError(err))
+		return
+	}
+	if a.PostbackToken == "" {
+		a.PostbackToken = store.NewID()
+	}
+	if err := s.store.CreateAdvertiser(c.Request.Context(), &a); err != nil {
+		if store.ErrorKind(err) == store.Invalid {
+			err = store.Errorf(store.Conflict, "%s", store.ErrorMessage(err))
+		}
+		jsonError(c, err)
+		return
+	}
+	created(c, a)
+}
+
+// createAffiliate handles POST /api/v1/affiliates.
+func (s *server) createAffiliate(c *gin.Context) {
+	b, err := readBody(c)
+	if err != nil {
+		jsonError(c, err)
+		return
+	}
+	a := store.Affiliate{Status: store.StatusActive}
+	if err := firstError(errors.Join(
+		b.str("name", true, 255, &a.Name),
+		b.oneOf("status", &a.Status, store.StatusActive, store.StatusPaused),
+	)); err != nil {
+		jsonError(c, err)
+		return
+	}
+	if err := s.store.CreateAffiliate(c.Request.Context(), &a); err != nil {
+		jsonError(c, err)
+		return
+	}
+	created(c, a)
+}
+
+// updateAffiliate handles PATCH /api/v1/affiliates/:id.
+func (s *server) updateAffiliate(c *gin.Context) {
+	ctx := c.Request.Context()
+	b, err := readBody(c)
+	if err != nil {
+		jsonError(c, err)
+		return
+	}
+	id, err := pathID(c, "id", "affiliate")
+	if err != nil {
+		jsonError(c, err)
+		return
+	}
+	a, err := s.store.Affiliate(ctx, id)
+	if err != nil {
+		jsonError(c, err)
+		return
+	}
+	if err := firstError(errors.Join(
+		b.str("name", false, 255, &a.Name),
+		b.oneOf("status", &a.Status, store.StatusActive, store.StatusPaused),
+	)); err != nil {
+		jsonError(c, err)
+		return
+	}
+	if b.has("name") && strings.TrimSpace(a.Name) == "" {
+		jsonError(c, store.FieldError("name", "must not be empty"))
+		return
+	}
+	if err := s.store.UpdateAffiliate(ctx, a); err != nil {
+		jsonError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, a)
+}
+
+// createOffer handles POST /api/v1/offers.
+func (s *server) createOffer(c *gin.Context) {
+	b, err := readBody(c)
+	if err != nil {
+		jsonError(c, err)
+		return
+	}
+	o := store.Offer{CookieDays: 30, Currency: "USD", Status: store.StatusActive}
+	if err := firstError(errors.Join(b.id("advertiser_id", true, &o.AdvertiserID), offerFields(b, &o, true))); err != nil {
+		jsonError(c, err)
+		return
+	}
+	if err := s.store.CreateOffer(c.Request.Context(), &o); err != nil {
+		jsonError(c, err)
+		return
+	}
+	created(c, o)
+}
+
+// offerFields reads an offer's editable fields from a create or update body.
+func offerFields(b body, o *store.Offer, create bool) error {
+	var cookieDays int64
+	err := errors.Join(
+		b.str("name", create, 255, &o.Name),
+		b.url("landing_url", create, &o.LandingURL),
+		b.url("thank_you_url", false, &o.ThankYouURL),
+		b.id("cookie_days", false, &cookieDays),
+		b.payout("payout", create, &o.Payout),
+		b.str("currency", false, 3, &o.Currency),
+		b.boolean("multi_conversion", &o.MultiConversion),
+		b.boolean("allow_custom_params", &o.AllowCustomParams),
+		b.oneOf("status", &o.Status, store.StatusActive, store.StatusPaused),
+	)
+	if err != nil {
+		return err
+	}
+	if b.has("cookie_days") {
+		if cookieDays < 1 || cookieDays > 365 {
+			return store.FieldError("cookie_days", "must be an integer from 1 to 365")
+		}
+		o.CookieDays = int(cookieDays)
+	}
+	if !currencyPattern.MatchString(o.Currency) {
+		return store.FieldError("currency", "must be three upper-case letters (ISO 4217)")
+	}
+	if strings.TrimSpace(o.Name) == "" {
+		return store.FieldError("name", "must not be empty")
+	}
+	return nil
+}
+
+// getOffer handles GET /api/v1/offers/:id.
+func (s *server) getOffer(c *gin.Context) {
+	id, err := pathID(c, "id", "offer")
+	if err != nil {
+		jsonError(c, err)
+		return
+	}
+	o, err := s.store.Offer(c.Request.Context(), id)
+	if err != nil {
+		jsonError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, o)
+}
+
+// updateOffer handles PATCH /api/v1/offers/:id.
+func (s *server) updateOffer(c *gin.Context) {
+	ctx := c.Request.Context()
+	b, err := readBody(c)
+	if err != nil {
+		jsonError(c, err)
+		return
+	}
+	id, err := pathID(c, "id", "offer")
+	if err != nil {
+		jsonError(c, err)
+		return
+	}
+	o, err := s.store.Offer(ctx, id)
+	if err != nil {
+		jsonError(c, err)
+		return
+	}
+	if err := firstError(offerFields(b, o, false)); err != nil {
+		jsonError(c, err)
+		return
+	}
+	if err := s.store.UpdateOffer(ctx, o); err != nil {
+		jsonError(c, err)
+		return
+	}
+	if o, err = s.store.Offer(ctx, id); err != nil {
+		jsonError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, o)
+}
+
+// setPayout handles PUT /api/v1/offers/:id/payouts/:aff_id.
+func (s *server) setPayout(c *gin.Context) {
+	b, err := readBody(c)
+	if err != nil {
+		jsonError(c, err)
+		return
+	}
+	var p store.Payout
+	if err := b.payoutFields("", &p); err != nil {
+		jsonError(c, err)
+		return
+	}
+	offerID, err := pathID(c, "id", "offer")
+	if err != nil {
+		jsonError(c, err)
+		return
+	}
+	affID, err := pathID(c, "aff_id", "affiliate")
+	if err != nil {
+		jsonError(c, err)
+		return
+	}
+	if err := s.store.SetPayoutOverride(c.Request.Context(), offerID, affID, p); err != nil {
+		jsonError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"offer_id": offerID, "aff_id": affID, "type": p.Type, "amount": p.Amount, "percent": p.Percent})
+}
+
+// createPixel handles POST /api/v1/affiliates/:id/pixels.
+func (s *server) createPixel(c *gin.Context) {
+	b, err := readBody(c)
+	if err != nil {
+		jsonError(c, err)
+		return
+	}
+	p := store.Pixel{Method: http.MethodGet}
+	var offerID int64
+	if err := firstError(errors.Join(
+		b.url("url", true, &p.URL),
+		b.oneOf("method", &p.Method, http.MethodGet, http.MethodPost),
+		b.id("offer_id", false, &offerID),
+		b.str("secret", false, 200, &p.Secret),
+	)); err != nil {
+		jsonError(c, err)
+		return
+	}
+	if offerID != 0 {
+		p.OfferID = &offerID
+	}
+	switch {
+	case p.Method == http.MethodGet && p.Secret != "":
+		jsonError(c, store.FieldError("secret", "only POST pixels are signed"))
+		return
+	case p.Method == http.MethodPost && p.Secret == "":
+		p.Secret = newWebhookSecret()
+	case p.Method == http.MethodPost && !validWebhookSecret(p.Secret):
+		jsonError(c, store.FieldError("secret", "must be whsec_ followed by the base64 of 24 to 64 bytes"))
+		return
+	}
+	if p.AffID, err = pathID(c, "id", "affiliate"); err != nil {
+		jsonError(c, err)
+		return
+	}
+	if err := s.store.CreatePixel(c.Request.Context(), &p); err != nil {
+		jsonError(c, err)
+		return
+	}
+	created(c, p)
+}
+
+// newWebhookSecret makes a Standard Webhooks secret: whsec_ and the base64 of 32 random bytes.
+func newWebhookSecret() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return "whsec_" + base64.StdEncoding.EncodeToString(b[:])
+}
+
+func validWebhookSecret(s string) bool {
+	raw, ok := strings.CutPrefix(s, "whsec_")
+	if !ok {
+		return false
+	}
+	key, err := base64.StdEncoding.DecodeString(raw)
+	return err == nil && len(key) >= 24 && len(key) <= 64
+}
+
+// getClick handles GET /api/v1/clicks/:click_id.
+func (s *server) getClick(c *gin.Context) {
+	id := c.Param("click_id")
+	if !store.IsID(id) {
+		jsonError(c, store.Errorf(store.NotFound, "click not found"))
+		return
+	}
+	click, err := s.store.Click(c.Request.Context(), id)
+	if err != nil {
+		jsonError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, click)
+}
+
+// listConversions handles GET /api/v1/conversions.
+func (s *server) listConversions(c *gin.Context) {
+	var f store.ConversionFilter
+	q := Params{"offer_id": c.Query("offer_id"), "aff_id": c.Query("aff_id")}
+	var err error
+	if f.OfferID, err = q.ID("offer_id", false); err != nil {
+		jsonError(c, err)
+		return
+	}
+	if f.AffID, err = q.ID("aff_id", false); err != nil {
+		jsonError(c, err)
+		return
+	}
+	f.InvoiceID, f.Status = c.Query("invoice_id"), c.Query("status")
+	switch f.Status {
+	case "", store.ConversionPending, store.ConversionApproved, store.ConversionRejected, store.ConversionReversed:
+	default:
+		jsonError(c, store.FieldError("status", "must be pending, approved, rejected or reversed"))
+		return
+	}
+	if f.Limit, err = limit(c); err != nil {
+		jsonError(c, err)
+		return
+	}
+	items, err := s.store.ListConversions(c.Request.Context(), f)
+	if err != nil {
+		jsonError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"items": items})
+}
+
+// conversionDetail is a conversion with its pixel deliveries, oldest first.
+type conversionDetail struct {
+	*store.Conversion
+	Deliveries []store.Delivery `json:"deliveries"`
+}
+
+// getConversion handles GET /api/v1/conversions/:id.
+func (s *server) getConversion(c *gin.Context) {
+	ctx := c.Request.Context()
+	conv, err := s.store.Conversion(ctx, c.Param("id"))
+	if err != nil {
+		jsonError(c, err)
+		return
+	}
+	d, err := s.store.Deliveries(ctx, conv.ID)
+	if err != nil {
+		jsonError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, conversionDetail{Conversion: conv, Deliveries: d})
+}
+
+// approveConversion handles POST /api/v1/conversions/:id/approve: a held conversion's workflow
+// is told to approve it and fire the pixels.
+func (s *server) approveConversion(c *gin.Context) {
+	s.review(c, workflows.Review{Approve: true})
+}
+
+// rejectConversion handles POST /api/v1/conversions/:id/reject.
+func (s *server) rejectConversion(c *gin.Context) {
+	b, err := readBody(c)
+	if err != nil {
+		jsonError(c, err)
+		return
+	}
+	var reason string
+	if err := b.str("reason", false, 1000, &reason); err != nil {
+		jsonError(c, err)
+		return
+	}
+	s.review(c, workflows.Review{Approve: false, Reason: reason})
+}
+
+func (s *server) review(c *gin.Context, r workflows.Review) {
+	ctx := c.Request.Context()
+	conv, err := s.store.Conversion(ctx, c.Param("id"))
+	if err != nil {
+		jsonError(c, err)
+		return
+	}
+	if conv.Status != store.ConversionPending {
+		jsonError(c, store.Errorf(store.Conflict, "status: conversion is %s, not pending", conv.Status))
+		return
+	}
+	err = s.temporal.SignalWorkflow(ctx, conv.WorkflowID, "", workflows.SignalReview, r)
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		err = store.Errorf(store.Conflict, "status: conversion is no longer held")
+	}
+	if err != nil {
+		jsonError(c, err)
+		return
+	}
+	c.JSON(http.StatusAccepted, gin.H{"status": "accepted", "workflow_id": conv.WorkflowID})
+}
+
+// reverseConversion handles POST /api/v1/conversions/:id/reverse: a refund or chargeback, run by
+// a reversal workflow of its own.
+func (s *server) reverseConversion(c *gin.Context) {
+	ctx := c.Request.Context()
+	b, err := readBody(c)
+	if err != nil {
+		jsonError(c, err)
+		return
+	}
+	var reason string
+	if err := b.str("reason", false, 1000, &reason); err != nil {
+		jsonError(c, err)
+		return
+	}
+	conv, err := s.store.Conversion(ctx, c.Param("id"))
+	if err != nil {
+		jsonError(c, err)
+		return
+	}
+	if conv.Status != store.ConversionApproved {
+		jsonError(c, store.Errorf(store.Conflict, "status: only an approved conversion can be reversed, this one is %s", conv.Status))
+		return
+	}
+	wfID, err := workflows.StartReversal(ctx, s.temporal, conv.ID, reason, s.cfg.Retry)
+	if err != nil {
+		jsonError(c, err)
+		return
+	}
+	c.JSON(http.StatusAccepted, gin.H{"status": "accepted", "workflow_id": wfID})
+}
+
+// firstError returns the first of errors.Join's errors, so a response names one field.
+func firstError(err error) error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		if errs := j.Unwrap(); len(errs) > 0 {
+			return errs[0]
+		}
+	}
+	return err
+}

@@ -1,0 +1,231 @@
+package api
+
+import (
+	"bytes"
+	"crypto/subtle"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/trackflow/trackflow/store"
+)
+
+// requireAdmin guards the admin API with Authorization: Bearer <ADMIN_TOKEN>.
+func (s *server) requireAdmin(c *gin.Context) {
+	got, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
+	if !ok || s.cfg.AdminToken == "" || subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.AdminToken)) != 1 {
+		jsonError(c, store.Errorf(store.Unauthorized, "authorization: a valid admin bearer token is required"))
+		return
+	}
+	c.Next()
+}
+
+// body is an admin request's JSON object, read field by field so that every error names its field.
+type body map[string]json.RawMessage
+
+func readBody(c *gin.Context) (body, error) {
+	raw, err := io.ReadAll(io.LimitReader(c.Request.Body, 1<<20))
+	if err != nil {
+		return nil, store.FieldError("body", "could not be read")
+	}
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return body{}, nil
+	}
+	var b body
+	if err := json.Unmarshal(raw, &b); err != nil || b == nil {
+		return nil, store.FieldError("body", "must be a JSON object")
+	}
+	return b, nil
+}
+
+func (b body) has(name string) bool {
+	v, ok := b[name]
+	return ok && string(v) != "null"
+}
+
+// str reads a string field into dst when present; required fields must be non-empty.
+func (b body) str(name string, required bool, max int, dst *string) error {
+	if !b.has(name) {
+		if required {
+			return store.FieldError(name, "is required")
+		}
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b[name], &s); err != nil {
+		return store.FieldError(name, "must be a string")
+	}
+	if required && strings.TrimSpace(s) == "" {
+		return store.FieldError(name, "must not be empty")
+	}
+	if len(s) > max || !utf8.ValidString(s) {
+		return store.FieldError(name, "must be at most %d bytes of UTF-8", max)
+	}
+	*dst = s
+	return nil
+}
+
+// id reads a positive integer field (a JSON number, or a string of digits).
+func (b body) id(name string, required bool, dst *int64) error {
+	if !b.has(name) {
+		if required {
+			return store.FieldError(name, "is required")
+		}
+		return nil
+	}
+	v, err := parseID(name, strings.Trim(string(b[name]), `"`))
+	if err != nil {
+		return err
+	}
+	*dst = v
+	return nil
+}
+
+// boolean reads a true/false field.
+func (b body) boolean(name string, dst *bool) error {
+	if !b.has(name) {
+		return nil
+	}
+	if err := json.Unmarshal(b[name], dst); err != nil {
+		return store.FieldError(name, "must be true or false")
+	}
+	return nil
+}
+
+// oneOf reads a string field that must be one of the allowed values.
+func (b body) oneOf(name string, dst *string, allowed ...string) error {
+	var s string
+	if err := b.str(name, false, 64, &s); err != nil || !b.has(name) {
+		return err
+	}
+	for _, a := range allowed {
+		if s == a {
+			*dst = s
+			return nil
+		}
+	}
+	return store.FieldError(name, "must be one of %s", strings.Join(allowed, ", "))
+}
+
+// url reads an absolute http(s) URL field.
+func (b body) url(name string, required bool, dst *string) error {
+	var s string
+	if err := b.str(name, required, 2048, &s); err != nil || !b.has(name) {
+		return err
+	}
+	if s == "" && !required {
+		*dst = ""
+		return nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return store.FieldError(name, "must be an absolute http or https URL")
+	}
+	*dst = s
+	return nil
+}
+
+// money reads a money field (a string or a JSON number matching the money pattern).
+func (b body) money(name, field string, dst *store.Money) error {
+	if !b.has(name) {
+		return nil
+	}
+	if err := dst.UnmarshalJSON(b[name]); err != nil {
+		return store.FieldError(field, "%s", err.Error())
+	}
+	return nil
+}
+
+// payout reads a {type, amount, percent} object field.
+func (b body) payout(field string, required bool, dst *store.Payout) error {
+	if !b.has(field) {
+		if required {
+			return store.FieldError(field, "is required")
+		}
+		return nil
+	}
+	var pb body
+	if err := json.Unmarshal(b[field], &pb); err != nil || pb == nil {
+		return store.FieldError(field, "must be an object {type, amount, percent}")
+	}
+	return pb.payoutFields(field+".", dst)
+}
+
+func (b body) payoutFields(prefix string, dst *store.Payout) error {
+	p := *dst
+	var t string
+	if err := b.oneOf("type", &t, "cpa", "cps", "cpa_cps"); err != nil {
+		return store.FieldError(prefix+"type", "must be one of cpa, cps, cpa_cps")
+	}
+	if t != "" {
+		p.Type = store.PayoutType(t)
+	}
+	if p.Type == "" {
+		return store.FieldError(prefix+"type", "is required")
+	}
+	if err := b.money("amount", prefix+"amount", &p.Amount); err != nil {
+		return err
+	}
+	if b.has("percent") {
+		if err := p.Percent.UnmarshalJSON(b["percent"]); err != nil {
+			return store.FieldError(prefix+"percent", "%s", err.Error())
+		}
+	}
+	*dst = p
+	return nil
+}
+
+// cidrs reads a list of CIDRs (a bare IP means that one address).
+func (b body) cidrs(name string, dst *[]string) error {
+	if !b.has(name) {
+		return nil
+	}
+	var list []string
+	if err := json.Unmarshal(b[name], &list); err != nil {
+		return store.FieldError(name, "must be a list of CIDR strings")
+	}
+	out := make([]string, 0, len(list))
+	for _, s := range list {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			ip, err2 := netip.ParseAddr(s)
+			if err2 != nil {
+				return store.FieldError(name, "%q is not a CIDR", s)
+			}
+			p = netip.PrefixFrom(ip, ip.BitLen())
+		}
+		out = append(out, p.Masked().String())
+	}
+	*dst = out
+	return nil
+}
+
+// pathID reads a positive integer path parameter; a malformed one is a 404 like an unknown one.
+func pathID(c *gin.Context, name, what string) (int64, error) {
+	v, err := parseID(name, c.Param(name))
+	if err != nil {
+		return 0, store.Errorf(store.NotFound, "%s not found", what)
+	}
+	return v, nil
+}
+
+// limit reads the list limit: default 50, at most 500.
+func limit(c *gin.Context) (int, error) {
+	s := c.Query("limit")
+	if s == "" {
+		return 50, nil
+	}
+	v, err := parseID("limit", s)
+	if err != nil || v > 500 {
+		return 0, store.FieldError("limit", "must be an integer from 1 to 500")
+	}
+	return int(v), nil
+}
+
+func created(c *gin.Context, v any) { c.JSON(http.StatusCreated, v) }

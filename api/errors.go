@@ -1,0 +1,71 @@
+package api
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/trackflow/trackflow/store"
+)
+
+// status maps a domain error to its HTTP status; anything not a domain error is a 500.
+func status(err error) int {
+	switch store.ErrorKind(err) {
+	case store.Invalid:
+		return http.StatusBadRequest
+	case store.Unauthorized:
+		return http.StatusUnauthorized
+	case store.Forbidden:
+		return http.StatusForbidden
+	case store.NotFound:
+		return http.StatusNotFound
+	case store.Conflict:
+		return http.StatusConflict
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+// message is what a client may see of an error: a domain error's message, or "internal error"
+// (the real error is logged, never sent: it may hold driver or Temporal details).
+func message(c *gin.Context, err error) string {
+	if store.ErrorKind(err) == store.Internal {
+		slog.ErrorContext(c.Request.Context(), "request failed", "method", c.Request.Method,
+			"path", c.FullPath(), "error", err)
+	}
+	return store.ErrorMessage(err)
+}
+
+// jsonError answers a JSON endpoint's error: {"error": "..."}.
+func jsonError(c *gin.Context, err error) {
+	c.AbortWithStatusJSON(status(err), gin.H{"error": message(c, err)})
+}
+
+// textError answers a redirecting tracking endpoint's error: text/plain, message in X-Error too.
+func textError(c *gin.Context, err error) {
+	msg := message(c, err)
+	c.Header("X-Error", msg)
+	c.Header("Cache-Control", "no-store")
+	c.Data(status(err), "text/plain; charset=utf-8", []byte(msg+"\n"))
+	c.Abort()
+}
+
+// gifError answers an image tracking endpoint's error: the same 1x1 GIF, message in X-Error.
+func gifError(c *gin.Context, err error) {
+	c.Header("X-Error", message(c, err))
+	writeGIF(c, status(err))
+	c.Abort()
+}
+
+// transparentGIF is a 1x1 transparent GIF.
+var transparentGIF = []byte{
+	0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0xff, 0xff, 0xff, 0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00,
+	0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
+}
+
+func writeGIF(c *gin.Context, code int) {
+	c.Header("Cache-Control", "no-store")
+	c.Data(code, "image/gif", transparentGIF)
+}

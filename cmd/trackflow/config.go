@@ -1,0 +1,87 @@
+package main
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/trackflow/trackflow/activities"
+)
+
+// Config is every setting trackflow reads from the environment, loaded once in run.
+type Config struct {
+	HTTPAddr             string
+	DatabaseURL          string
+	DBMaxConns           int
+	TemporalAddress      string
+	TemporalNamespace    string
+	AdminToken           string
+	TrustedProxies       []netip.Prefix
+	PostbackAllowPrivate bool
+	Retry                activities.RetrySchedule
+	// Role is all (API and worker), api or worker.
+	Role string
+	// Demo seeds demo data and serves a stand-in affiliate under /demo/ (make run).
+	Demo bool
+}
+
+func loadConfig() (Config, error) {
+	c := Config{
+		HTTPAddr:          env("HTTP_ADDR", ":8080"),
+		DatabaseURL:       os.Getenv("DATABASE_URL"),
+		TemporalAddress:   env("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
+		TemporalNamespace: env("TEMPORAL_NAMESPACE", "default"),
+		AdminToken:        os.Getenv("ADMIN_TOKEN"),
+		Role:              env("ROLE", "all"),
+	}
+	var errs []string
+	check := func(name string, err error) {
+		if err != nil {
+			errs = append(errs, name+": "+err.Error())
+		}
+	}
+	if c.DatabaseURL == "" {
+		errs = append(errs, "DATABASE_URL: required")
+	}
+	var err error
+	c.DBMaxConns, err = strconv.Atoi(env("DB_MAX_CONNS", "40"))
+	check("DB_MAX_CONNS", err)
+	c.PostbackAllowPrivate, err = strconv.ParseBool(env("POSTBACK_ALLOW_PRIVATE", "false"))
+	check("POSTBACK_ALLOW_PRIVATE", err)
+	c.Demo, err = strconv.ParseBool(env("DEMO", "false"))
+	check("DEMO", err)
+	d := activities.DefaultRetrySchedule
+	c.Retry.Initial, err = time.ParseDuration(env("POSTBACK_RETRY_INITIAL", d.Initial.String()))
+	check("POSTBACK_RETRY_INITIAL", err)
+	c.Retry.MaxInterval, err = time.ParseDuration(env("POSTBACK_RETRY_MAX_INTERVAL", d.MaxInterval.String()))
+	check("POSTBACK_RETRY_MAX_INTERVAL", err)
+	c.Retry.For, err = time.ParseDuration(env("POSTBACK_RETRY_FOR", d.For.String()))
+	check("POSTBACK_RETRY_FOR", err)
+	for _, s := range strings.Split(os.Getenv("TRUSTED_PROXIES"), ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		check("TRUSTED_PROXIES", err)
+		c.TrustedProxies = append(c.TrustedProxies, p)
+	}
+	switch c.Role {
+	case "all", "api", "worker":
+	default:
+		errs = append(errs, "ROLE: must be all, api or worker")
+	}
+	if len(errs) > 0 {
+		return c, fmt.Errorf("config: %s", strings.Join(errs, "; "))
+	}
+	return c, nil
+}
+
+func env(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}

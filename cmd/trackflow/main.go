@@ -1,0 +1,99 @@
+// Command trackflow runs the API and the Temporal worker (ROLE=all, api or worker).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+
+	"github.com/trackflow/trackflow/activities"
+	"github.com/trackflow/trackflow/api"
+	"github.com/trackflow/trackflow/schema"
+	"github.com/trackflow/trackflow/store"
+	"github.com/trackflow/trackflow/worker"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "trackflow:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context) error {
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	db, err := store.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := schema.Migrate(ctx, db); err != nil {
+		return err
+	}
+	st := &store.Store{DB: db}
+
+	tc, err := client.DialContext(ctx, client.Options{
+		HostPort:  cfg.TemporalAddress,
+		Namespace: cfg.TemporalNamespace,
+		Logger:    tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))),
+	})
+	if err != nil {
+		return fmt.Errorf("dial temporal %s: %w", cfg.TemporalAddress, err)
+	}
+	defer tc.Close()
+
+	if cfg.Role != "api" {
+		acts := &activities.Activities{Store: st, HTTP: activities.NewPixelClient(cfg.PostbackAllowPrivate)}
+		w := worker.New(tc, acts, worker.Options{})
+		if err := w.Start(); err != nil {
+			return fmt.Errorf("start worker: %w", err)
+		}
+		defer w.Stop()
+		slog.Info("worker started", "task_queue", "conversions", "temporal", cfg.TemporalAddress)
+	}
+	if cfg.Role == "worker" {
+		<-ctx.Done()
+		return nil
+	}
+
+	var handler http.Handler = api.New(api.Config{
+		AdminToken: cfg.AdminToken, TrustedProxies: cfg.TrustedProxies, Retry: cfg.Retry,
+	}, st, tc)
+	if cfg.Demo {
+		if handler, err = demo(ctx, cfg, st, handler); err != nil {
+			return err
+		}
+	}
+	srv := &http.Server{Addr: cfg.HTTPAddr, Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	slog.Info("api listening", "addr", cfg.HTTPAddr)
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	slog.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("http shutdown: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,241 @@
+// Package testenv is the one test harness: a fresh PostgreSQL database per call, and a shared
+// stack per test binary (its own database and Temporal namespace, a real worker and the real
+// router on an httptest server). `make test` starts the servers and sets
+// TRACKFLOW_TEST_DATABASE_URL and TRACKFLOW_TEST_TEMPORAL_ADDRESS.
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/trackflow/trackflow/activities"
+	"github.com/trackflow/trackflow/api"
+	"github.com/trackflow/trackflow/schema"
+	"github.com/trackflow/trackflow/store"
+	"github.com/trackflow/trackflow/worker"
+	"github.com/trackflow/trackflow/workflows"
+)
+
+// AdminToken is the admin bearer token of the shared stack's API.
+const AdminToken = "test-admin-token"
+
+// Retry is the compressed pixel retry schedule the shared stack's API gives its workflows.
+var Retry = activities.RetrySchedule{Initial: 200 * time.Millisecond, MaxInterval: time.Second, For: 2 * time.Minute}
+
+func env(t testing.TB, name string) string {
+	v := os.Getenv(name)
+	if v == "" {
+		t.Fatalf("%s is not set: run the suite with `make test`, which starts PostgreSQL and Temporal", name)
+	}
+	return v
+}
+
+var (
+	templateOnce sync.Once
+	templateErr  error
+	templateName string
+)
+
+// NewDB creates a fresh, migrated database for one test (or one package) and drops it afterwards.
+func NewDB(t testing.TB) *sqlx.DB {
+	t.Helper()
+	ctx := context.Background()
+	adminURL := env(t, "TRACKFLOW_TEST_DATABASE_URL")
+	admin, err := sqlx.Open("postgres", adminURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+
+	// Migrations run once per test binary into a template; each database is a fast copy of it.
+	templateOnce.Do(func() {
+		templateName = "tf_tmpl_" + store.NewID()[:12]
+		if _, templateErr = admin.ExecContext(ctx, "CREATE DATABASE "+templateName); templateErr != nil {
+			return
+		}
+		var db *sqlx.DB
+		if db, templateErr = store.Open(ctx, withDB(adminURL, templateName), 2); templateErr != nil {
+			return
+		}
+		templateErr = schema.Migrate(ctx, db)
+		db.Close()
+	})
+	if templateErr != nil {
+		t.Fatalf("template database: %v", templateErr)
+	}
+	name := "tf_test_" + store.NewID()[:12]
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name+" TEMPLATE "+templateName); err != nil {
+		t.Fatalf("create database: %v", err)
+	}
+	db, err := store.Open(ctx, withDB(adminURL, name), 40)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		db.Close()
+		if a, err := sqlx.Open("postgres", adminURL); err == nil {
+			_, _ = a.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
+			a.Close()
+		}
+	})
+	return db
+}
+
+func withDB(rawURL, name string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return rawURL
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+// Stack is a running trackflow on real components, shared by the tests of one package.
+type Stack struct {
+	DB        *sqlx.DB
+	Store     *store.Store
+	Temporal  client.Client
+	Namespace string
+	// URL is the base URL of the real router, served by httptest.
+	URL string
+}
+
+var (
+	stackOnce sync.Once
+	stack     *Stack
+	stackErr  error
+	// stackT keeps the database of the shared stack alive for the whole test binary.
+	stackT = &keepAlive{}
+)
+
+// keepAlive is a testing.TB stand-in whose cleanups never run: the shared stack lives until the
+// test binary exits.
+type keepAlive struct{ testing.TB }
+
+func (k *keepAlive) Helper()                   {}
+func (k *keepAlive) Cleanup(func())            {}
+func (k *keepAlive) Fatal(args ...any)         { panic(fmt.Sprint(args...)) }
+func (k *keepAlive) Fatalf(f string, a ...any) { panic(fmt.Sprintf(f, a...)) }
+
+// Shared returns the package's stack, starting it on first use: a fresh database, a fresh Temporal
+// namespace with the search attributes registered, a worker, and the API on an httptest server
+// with POSTBACK_ALLOW_PRIVATE on (the tests' affiliate servers are on loopback).
+func Shared(t testing.TB) *Stack {
+	t.Helper()
+	addr := env(t, "TRACKFLOW_TEST_TEMPORAL_ADDRESS")
+	env(t, "TRACKFLOW_TEST_DATABASE_URL")
+	stackOnce.Do(func() { stack, stackErr = startStack(addr) })
+	if stackErr != nil {
+		t.Fatalf("start stack: %v", stackErr)
+	}
+	return stack
+}
+
+func startStack(addr string) (s *Stack, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	db := NewDB(stackT)
+	ns, err := NewNamespace(addr)
+	if err != nil {
+		return nil, err
+	}
+	tc, err := Dial(addr, ns)
+	if err != nil {
+		return nil, err
+	}
+	st := &store.Store{DB: db}
+	w := worker.New(tc, &activities.Activities{Store: st, HTTP: activities.NewPixelClient(true)}, worker.Options{})
+	if err := w.Start(); err != nil {
+		return nil, err
+	}
+	srv := httptest.NewServer(api.New(api.Config{AdminToken: AdminToken, Retry: Retry}, st, tc))
+	return &Stack{DB: db, Store: st, Temporal: tc, Namespace: ns, URL: srv.URL}, nil
+}
+
+// Dial connects a Temporal client to a namespace, logging only warnings.
+func Dial(addr, namespace string) (client.Client, error) {
+	return client.Dial(client.Options{
+		HostPort: addr, Namespace: namespace,
+		Logger: tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))),
+	})
+}
+
+// NewNamespace registers a fresh namespace with trackflow's search attributes and waits until
+// workflows can be started in it.
+func NewNamespace(addr string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ns := "test-" + store.NewID()[:12]
+	c, err := Dial(addr, "default")
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	_, err = c.WorkflowService().RegisterNamespace(ctx, &workflowservice.RegisterNamespaceRequest{
+		Namespace: ns, WorkflowExecutionRetentionPeriod: durationpb.New(24 * time.Hour),
+	})
+	if err != nil {
+		return "", fmt.Errorf("register namespace: %w", err)
+	}
+	sas := map[string]enums.IndexedValueType{}
+	for _, name := range workflows.SearchAttributeNames {
+		sas[name] = enums.INDEXED_VALUE_TYPE_KEYWORD
+	}
+	for {
+		_, err = c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
+			SearchAttributes: sas, Namespace: ns,
+		})
+		if err == nil || strings.Contains(err.Error(), "already exists") {
+			break
+		}
+		if ctx.Err() != nil {
+			return "", fmt.Errorf("add search attributes: %w", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	// The namespace and its attributes reach the frontend's caches a moment later: wait until a
+	// workflow with them starts.
+	nc, err := Dial(addr, ns)
+	if err != nil {
+		return "", err
+	}
+	defer nc.Close()
+	for {
+		_, err := nc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+			ID: "probe", TaskQueue: "probe", WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+			TypedSearchAttributes: workflowsProbeAttributes(),
+		}, "probe")
+		if err == nil {
+			_ = nc.TerminateWorkflow(ctx, "probe", "", "namespace probe")
+			return ns, nil
+		}
+		if ctx.Err() != nil {
+			return "", fmt.Errorf("namespace %s never became usable: %w", ns, err)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+func workflowsProbeAttributes() temporal.SearchAttributes {
+	return temporal.NewSearchAttributes(workflows.OfferIDKey.ValueSet("0"), workflows.ConversionStatusKey.ValueSet("probe"))
+}

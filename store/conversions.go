@@ -1,0 +1,277 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Conversion statuses and rejection reasons of API.md.
+const (
+	ConversionPending  = "pending"
+	ConversionApproved = "approved"
+	ConversionRejected = "rejected"
+	ConversionReversed = "reversed"
+
+	ReasonUnattributed      = "unattributed"
+	ReasonClickUsed         = "click_used"
+	ReasonClickExpired      = "click_expired"
+	ReasonInactiveAffiliate = "inactive_affiliate"
+	ReasonAdvertiser        = "advertiser"
+	ReasonAdmin             = "admin"
+)
+
+// Attribution methods of API.md.
+const (
+	MethodCookie  = "cookie"
+	MethodBackup  = "backup"
+	MethodClickID = "click_id"
+	MethodAFID    = "afid"
+)
+
+// Conversion is one credited (or rejected) sale.
+type Conversion struct {
+	ID                 string    `json:"id" db:"id"`
+	OfferID            int64     `json:"offer_id" db:"offer_id"`
+	AffID              *int64    `json:"aff_id" db:"aff_id"`
+	SubID              *string   `json:"sub_id" db:"sub_id"`
+	CreativeID         *int64    `json:"creative_id" db:"creative_id"`
+	ClickID            *string   `json:"click_id" db:"click_id"`
+	InvoiceID          *string   `json:"invoice_id" db:"invoice_id"`
+	Amount             Money     `json:"amount" db:"amount"`
+	Currency           string    `json:"currency" db:"currency"`
+	Commission         Money     `json:"commission" db:"commission"`
+	ReversedCommission *Money    `json:"reversed_commission" db:"reversed_commission"`
+	Status             string    `json:"status" db:"status"`
+	Reason             *string   `json:"reason" db:"reason"`
+	AttributionMethod  *string   `json:"attribution_method" db:"attribution_method"`
+	WorkflowID         string    `json:"workflow_id" db:"workflow_id"`
+	IP                 *string   `json:"ip" db:"ip"`
+	CreatedAt          time.Time `json:"created_at" db:"created_at"`
+	UpdatedAt          time.Time `json:"updated_at" db:"updated_at"`
+}
+
+const conversionColumns = `id, offer_id, aff_id, sub_id, creative_id, click_id, invoice_id, amount, currency,
+	commission, reversed_commission, status, reason, attribution_method, workflow_id, host(ip) AS ip,
+	created_at, updated_at`
+
+// RecordResult is what RecordConversion decided.
+type RecordResult struct {
+	Conversion Conversion
+	// Duplicate is true when (offer_id, invoice_id) was already used: nothing was stored but the
+	// duplicate count.
+	Duplicate bool
+}
+
+// RecordConversion stores a conversion in one transaction: the invoice reservation (a duplicate is
+// only counted), then, when claimClick is set, the single-use claim of its click (a click already
+// used turns the conversion into rejected/click_used with no commission). It is idempotent on
+// c.ID, so an activity retry returns what the first call stored.
+func (s *Store) RecordConversion(ctx context.Context, c Conversion, claimClick bool) (RecordResult, error) {
+	tx, err := s.DB.BeginTxx(ctx, nil)
+	if err != nil {
+		return RecordResult{}, fmt.Errorf("record conversion: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck
+
+	const existing = `SELECT ` + conversionColumns + ` FROM conversions WHERE id = $1`
+	var prev Conversion
+	switch err := tx.GetContext(ctx, &prev, existing, c.ID); {
+	case err == nil:
+		return RecordResult{Conversion: prev}, nil
+	case !errors.Is(err, sql.ErrNoRows):
+		return RecordResult{}, fmt.Errorf("record conversion: %w", err)
+	}
+
+	const insert = `INSERT INTO conversions (id, offer_id, aff_id, sub_id, creative_id, click_id, invoice_id,
+			amount, currency, commission, status, reason, attribution_method, workflow_id, ip)
+		VALUES (:id, :offer_id, :aff_id, :sub_id, :creative_id, :click_id, :invoice_id, :amount, :currency,
+			:commission, :status, :reason, :attribution_method, :workflow_id, :ip)
+		ON CONFLICT (offer_id, invoice_id) WHERE invoice_id IS NOT NULL DO NOTHING`
+	res, err := tx.NamedExecContext(ctx, insert, c)
+	if err != nil {
+		return RecordResult{}, fmt.Errorf("insert conversion: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		if err := insertDuplicate(ctx, tx, c.OfferID, c.AffID, *c.InvoiceID, c.WorkflowID); err != nil {
+			return RecordResult{}, err
+		}
+		return RecordResult{Conversion: c, Duplicate: true}, tx.Commit()
+	}
+
+	if claimClick && c.ClickID != nil && c.Status != ConversionRejected {
+		const claim = `UPDATE clicks SET converted_by = $2 WHERE click_id = $1 AND converted_by IS NULL`
+		res, err := tx.ExecContext(ctx, claim, *c.ClickID, c.ID)
+		if err != nil {
+			return RecordResult{}, fmt.Errorf("claim click: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			const reject = `UPDATE conversions SET status = 'rejected', reason = 'click_used', commission = 0 WHERE id = $1`
+			if _, err := tx.ExecContext(ctx, reject, c.ID); err != nil {
+				return RecordResult{}, fmt.Errorf("reject used click: %w", err)
+			}
+		}
+	}
+	var out Conversion
+	if err := tx.GetContext(ctx, &out, existing, c.ID); err != nil {
+		return RecordResult{}, fmt.Errorf("record conversion: %w", err)
+	}
+	return RecordResult{Conversion: out}, tx.Commit()
+}
+
+// execer is what insertDuplicate needs: a pool or a transaction.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+func insertDuplicate(ctx context.Context, db execer, offerID int64, affID *int64, invoiceID, workflowID string) error {
+	const q = `INSERT INTO conversion_duplicates (offer_id, aff_id, invoice_id, workflow_id) VALUES ($1, $2, $3, $4)`
+	if _, err := db.ExecContext(ctx, q, offerID, affID, invoiceID, workflowID); err != nil {
+		return fmt.Errorf("count duplicate: %w", err)
+	}
+	return nil
+}
+
+// CountDuplicate records a duplicate request that Temporal rejected at start.
+func (s *Store) CountDuplicate(ctx context.Context, offerID int64, affID *int64, invoiceID, workflowID string) error {
+	return insertDuplicate(ctx, s.DB, offerID, affID, invoiceID, workflowID)
+}
+
+// SetConversionStatus moves a conversion from one status to another (approve or reject a held
+// conversion, reverse an approved one). A conversion not in status from is a Conflict.
+func (s *Store) SetConversionStatus(ctx context.Context, id, from, to string, reason *string) (*Conversion, error) {
+	const q = `UPDATE conversions SET status = $3, reason = $4, updated_at = now(),
+			reversed_commission = CASE WHEN $3 = 'reversed' THEN commission ELSE reversed_commission END,
+			commission = CASE WHEN $3 IN ('reversed', 'rejected') THEN 0 ELSE commission END
+		WHERE id = $1 AND status = $2
+		RETURNING ` + conversionColumns
+	var c Conversion
+	err := s.DB.GetContext(ctx, &c, q, id, from, to, reason)
+	if errors.Is(err, sql.ErrNoRows) {
+		cur, err := s.Conversion(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if cur.Status == to {
+			return cur, nil // already done: an activity retry
+		}
+		return nil, Errorf(Conflict, "conversion is %s, not %s", cur.Status, from)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("set conversion status: %w", err)
+	}
+	return &c, nil
+}
+
+// Conversion reads one conversion, or NotFound.
+func (s *Store) Conversion(ctx context.Context, id string) (*Conversion, error) {
+	const q = `SELECT ` + conversionColumns + ` FROM conversions WHERE id = $1`
+	var c Conversion
+	if err := s.DB.GetContext(ctx, &c, q, id); err != nil {
+		return nil, notFound(err, "conversion")
+	}
+	return &c, nil
+}
+
+// ConversionFilter selects conversions for the list endpoint; zero fields are not filtered on.
+type ConversionFilter struct {
+	OfferID   int64  `db:"offer_id"`
+	AffID     int64  `db:"aff_id"`
+	InvoiceID string `db:"invoice_id"`
+	Status    string `db:"status"`
+	Limit     int    `db:"limit"`
+}
+
+// ListConversions returns conversions newest first.
+func (s *Store) ListConversions(ctx context.Context, f ConversionFilter) ([]Conversion, error) {
+	const q = `SELECT ` + conversionColumns + ` FROM conversions
+		WHERE (:offer_id = 0 OR offer_id = :offer_id)
+		  AND (:aff_id = 0 OR aff_id = :aff_id)
+		  AND (:invoice_id = '' OR invoice_id = :invoice_id)
+		  AND (:status = '' OR status = :status)
+		ORDER BY created_at DESC, id DESC LIMIT :limit`
+	query, args, err := s.DB.BindNamed(q, f)
+	if err != nil {
+		return nil, err
+	}
+	out := []Conversion{}
+	if err := s.DB.SelectContext(ctx, &out, query, args...); err != nil {
+		return nil, fmt.Errorf("list conversions: %w", err)
+	}
+	return out, nil
+}
+
+// Delivery is one attempt to fire an affiliate pixel.
+type Delivery struct {
+	ConversionID string    `json:"-" db:"conversion_id"`
+	PixelID      int64     `json:"pixel_id" db:"pixel_id"`
+	Event        string    `json:"event" db:"event"`
+	Method       string    `json:"method" db:"method"`
+	URL          string    `json:"url" db:"url"`
+	Body         string    `json:"body,omitempty" db:"body"`
+	Attempt      int       `json:"attempt" db:"attempt"`
+	StatusCode   int       `json:"status_code" db:"status_code"`
+	Error        string    `json:"error" db:"error"`
+	DurationMS   int64     `json:"duration_ms" db:"duration_ms"`
+	At           time.Time `json:"at" db:"at"`
+}
+
+// InsertDelivery logs one pixel attempt.
+func (s *Store) InsertDelivery(ctx context.Context, d *Delivery) error {
+	const q = `INSERT INTO pixel_deliveries (conversion_id, pixel_id, event, method, url, body, attempt,
+			status_code, error, duration_ms, at)
+		VALUES (:conversion_id, :pixel_id, :event, :method, :url, :body, :attempt, :status_code, :error,
+			:duration_ms, :at)`
+	if _, err := s.DB.NamedExecContext(ctx, q, d); err != nil {
+		return fmt.Errorf("insert delivery: %w", err)
+	}
+	return nil
+}
+
+// Deliveries lists a conversion's pixel attempts, oldest first.
+func (s *Store) Deliveries(ctx context.Context, conversionID string) ([]Delivery, error) {
+	const q = `SELECT conversion_id, pixel_id, event, method, url, body, attempt, status_code, error,
+			duration_ms, at
+		FROM pixel_deliveries WHERE conversion_id = $1 ORDER BY at, id`
+	out := []Delivery{}
+	if err := s.DB.SelectContext(ctx, &out, q, conversionID); err != nil {
+		return nil, fmt.Errorf("select deliveries: %w", err)
+	}
+	return out, nil
+}
+
+// Macros are the values of API.md's affiliate-pixel macros for one event of the conversion: for
+// a reversal, {payout} is the commission withdrawn.
+func (c *Conversion) Macros() map[string]string {
+	m := map[string]string{
+		"transaction_id": c.ID,
+		"offer_id":       fmt.Sprint(c.OfferID),
+		"amount":         c.Amount.String(),
+		"payout":         c.Commission.String(),
+		"currency":       c.Currency,
+		"status":         c.Status,
+	}
+	opt := func(name string, v *string) {
+		m[name] = ""
+		if v != nil {
+			m[name] = *v
+		}
+	}
+	opt("click_id", c.ClickID)
+	opt("sub_id", c.SubID)
+	opt("invoice_id", c.InvoiceID)
+	opt("ip", c.IP)
+	m["aff_id"], m["creative_id"] = "", ""
+	if c.AffID != nil {
+		m["aff_id"] = fmt.Sprint(*c.AffID)
+	}
+	if c.CreativeID != nil {
+		m["creative_id"] = fmt.Sprint(*c.CreativeID)
+	}
+	if c.Status == ConversionReversed && c.ReversedCommission != nil {
+		m["payout"] = c.ReversedCommission.String()
+	}
+	return m
+}

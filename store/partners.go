@@ -1,0 +1,238 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/lib/pq"
+)
+
+// Status values of offers, affiliates and pixels.
+const (
+	StatusActive = "active"
+	StatusPaused = "paused"
+)
+
+// Advertiser owns offers and authenticates postbacks with its token.
+type Advertiser struct {
+	ID            int64          `json:"id" db:"id"`
+	Name          string         `json:"name" db:"name"`
+	PostbackToken string         `json:"postback_token" db:"postback_token"`
+	AllowedIPs    pq.StringArray `json:"allowed_ips" db:"allowed_ips"`
+	CreatedAt     time.Time      `json:"created_at" db:"created_at"`
+	UpdatedAt     time.Time      `json:"updated_at" db:"updated_at"`
+}
+
+// CreateAdvertiser inserts a new advertiser; a taken token is a Conflict.
+func (s *Store) CreateAdvertiser(ctx context.Context, a *Advertiser) error {
+	const q = `INSERT INTO advertisers (name, postback_token, allowed_ips)
+		VALUES (:name, :postback_token, :allowed_ips)
+		RETURNING id, created_at, updated_at`
+	if a.AllowedIPs == nil {
+		a.AllowedIPs = pq.StringArray{}
+	}
+	rows, err := s.DB.NamedQueryContext(ctx, q, a)
+	if err != nil {
+		if isUniqueViolation(err, "advertisers_postback_token_key") {
+			return FieldError("postback_token", "already taken")
+		}
+		return fmt.Errorf("insert advertiser: %w", err)
+	}
+	defer rows.Close()
+	rows.Next()
+	if err := rows.StructScan(a); err != nil {
+		return fmt.Errorf("insert advertiser: %w", err)
+	}
+	return rows.Err()
+}
+
+// AdvertiserByToken finds the advertiser whose postback token is token, or NotFound.
+func (s *Store) AdvertiserByToken(ctx context.Context, token string) (*Advertiser, error) {
+	const q = `SELECT id, name, postback_token, allowed_ips::text[] AS allowed_ips, created_at, updated_at
+		FROM advertisers WHERE postback_token = $1`
+	var a Advertiser
+	if err := s.DB.GetContext(ctx, &a, q, token); err != nil {
+		return nil, notFound(err, "advertiser")
+	}
+	return &a, nil
+}
+
+// Affiliate is a publisher who sends traffic and earns commissions.
+type Affiliate struct {
+	ID        int64     `json:"id" db:"id"`
+	Name      string    `json:"name" db:"name"`
+	Status    string    `json:"status" db:"status"`
+	CreatedAt time.Time `json:"created_at" db:"created_at"`
+	UpdatedAt time.Time `json:"updated_at" db:"updated_at"`
+}
+
+// CreateAffiliate inserts a new affiliate.
+func (s *Store) CreateAffiliate(ctx context.Context, a *Affiliate) error {
+	const q = `INSERT INTO affiliates (name, status) VALUES ($1, $2) RETURNING id, created_at, updated_at`
+	if err := s.DB.QueryRowxContext(ctx, q, a.Name, a.Status).Scan(&a.ID, &a.CreatedAt, &a.UpdatedAt); err != nil {
+		return fmt.Errorf("insert affiliate: %w", err)
+	}
+	return nil
+}
+
+// UpdateAffiliate writes an affiliate's name and status.
+func (s *Store) UpdateAffiliate(ctx context.Context, a *Affiliate) error {
+	const q = `UPDATE affiliates SET name = $2, status = $3, updated_at = now() WHERE id = $1 RETURNING updated_at`
+	if err := s.DB.QueryRowxContext(ctx, q, a.ID, a.Name, a.Status).Scan(&a.UpdatedAt); err != nil {
+		return notFound(err, "affiliate")
+	}
+	return nil
+}
+
+// Affiliate reads one affiliate, or NotFound.
+func (s *Store) Affiliate(ctx context.Context, id int64) (*Affiliate, error) {
+	const q = `SELECT id, name, status, created_at, updated_at FROM affiliates WHERE id = $1`
+	var a Affiliate
+	if err := s.DB.GetContext(ctx, &a, q, id); err != nil {
+		return nil, notFound(err, "affiliate")
+	}
+	return &a, nil
+}
+
+// Offer is what an advertiser pays affiliates for.
+type Offer struct {
+	ID                int64           `json:"id" db:"id"`
+	AdvertiserID      int64           `json:"advertiser_id" db:"advertiser_id"`
+	Name              string          `json:"name" db:"name"`
+	LandingURL        string          `json:"landing_url" db:"landing_url"`
+	ThankYouURL       string          `json:"thank_you_url" db:"thank_you_url"`
+	CookieDays        int             `json:"cookie_days" db:"cookie_days"`
+	Payout            `json:"payout"` // embedded so sqlx maps its payout_* columns
+	Currency          string          `json:"currency" db:"currency"`
+	MultiConversion   bool            `json:"multi_conversion" db:"multi_conversion"`
+	AllowCustomParams bool            `json:"allow_custom_params" db:"allow_custom_params"`
+	Status            string          `json:"status" db:"status"`
+	CreatedAt         time.Time       `json:"created_at" db:"created_at"`
+	UpdatedAt         time.Time       `json:"updated_at" db:"updated_at"`
+}
+
+// CookieWindow is how long after a click a conversion may still be credited to it.
+func (o *Offer) CookieWindow() time.Duration {
+	return time.Duration(o.CookieDays) * 24 * time.Hour
+}
+
+const offerColumns = `id, advertiser_id, name, landing_url, thank_you_url, cookie_days, payout_type,
+	payout_amount, payout_percent, currency, multi_conversion, allow_custom_params, status,
+	created_at, updated_at`
+
+// CreateOffer inserts a new offer; an unknown advertiser is a 400 on advertiser_id.
+func (s *Store) CreateOffer(ctx context.Context, o *Offer) error {
+	const q = `INSERT INTO offers (advertiser_id, name, landing_url, thank_you_url, cookie_days,
+			payout_type, payout_amount, payout_percent, currency, multi_conversion, allow_custom_params, status)
+		VALUES (:advertiser_id, :name, :landing_url, :thank_you_url, :cookie_days, :payout_type,
+			:payout_amount, :payout_percent, :currency, :multi_conversion, :allow_custom_params, :status)
+		RETURNING id, created_at, updated_at`
+	rows, err := s.DB.NamedQueryContext(ctx, q, o)
+	if err != nil {
+		if isForeignKeyViolation(err) {
+			return FieldError("advertiser_id", "no such advertiser")
+		}
+		return fmt.Errorf("insert offer: %w", err)
+	}
+	defer rows.Close()
+	rows.Next()
+	if err := rows.Scan(&o.ID, &o.CreatedAt, &o.UpdatedAt); err != nil {
+		return fmt.Errorf("insert offer: %w", err)
+	}
+	return rows.Err()
+}
+
+// UpdateOffer writes every editable field of an offer.
+func (s *Store) UpdateOffer(ctx context.Context, o *Offer) error {
+	const q = `UPDATE offers SET name = :name, landing_url = :landing_url, thank_you_url = :thank_you_url,
+			cookie_days = :cookie_days, payout_type = :payout_type, payout_amount = :payout_amount,
+			payout_percent = :payout_percent, currency = :currency, multi_conversion = :multi_conversion,
+			allow_custom_params = :allow_custom_params, status = :status, updated_at = now()
+		WHERE id = :id`
+	res, err := s.DB.NamedExecContext(ctx, q, o)
+	if err != nil {
+		return fmt.Errorf("update offer: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return Errorf(NotFound, "offer not found")
+	}
+	return nil
+}
+
+// Offer reads one offer, or NotFound.
+func (s *Store) Offer(ctx context.Context, id int64) (*Offer, error) {
+	const q = `SELECT ` + offerColumns + ` FROM offers WHERE id = $1`
+	var o Offer
+	if err := s.DB.GetContext(ctx, &o, q, id); err != nil {
+		return nil, notFound(err, "offer")
+	}
+	return &o, nil
+}
+
+// SetPayoutOverride sets an affiliate's own commission for one offer.
+func (s *Store) SetPayoutOverride(ctx context.Context, offerID, affID int64, p Payout) error {
+	const q = `INSERT INTO offer_payouts (offer_id, aff_id, payout_type, payout_amount, payout_percent)
+		VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (offer_id, aff_id) DO UPDATE SET payout_type = EXCLUDED.payout_type,
+			payout_amount = EXCLUDED.payout_amount, payout_percent = EXCLUDED.payout_percent, updated_at = now()`
+	if _, err := s.DB.ExecContext(ctx, q, offerID, affID, p.Type, p.Amount, p.Percent); err != nil {
+		if isForeignKeyViolation(err) {
+			return Errorf(NotFound, "offer or affiliate not found")
+		}
+		return fmt.Errorf("set payout override: %w", err)
+	}
+	return nil
+}
+
+// PayoutFor returns the commission setting for an affiliate on an offer: its override if set,
+// else the offer's payout.
+func (s *Store) PayoutFor(ctx context.Context, o *Offer, affID int64) (Payout, error) {
+	const q = `SELECT payout_type, payout_amount, payout_percent FROM offer_payouts WHERE offer_id = $1 AND aff_id = $2`
+	var p Payout
+	err := s.DB.GetContext(ctx, &p, q, o.ID, affID)
+	if err != nil {
+		if ErrorKind(notFound(err, "")) == NotFound {
+			return o.Payout, nil
+		}
+		return Payout{}, fmt.Errorf("payout override: %w", err)
+	}
+	return p, nil
+}
+
+// Pixel is an affiliate's own pixel or postback URL, fired for its approved conversions.
+type Pixel struct {
+	ID        int64     `json:"id" db:"id"`
+	AffID     int64     `json:"aff_id" db:"aff_id"`
+	OfferID   *int64    `json:"offer_id" db:"offer_id"`
+	URL       string    `json:"url" db:"url"`
+	Method    string    `json:"method" db:"method"`
+	Secret    string    `json:"secret,omitempty" db:"secret"`
+	Status    string    `json:"status" db:"status"`
+	CreatedAt time.Time `json:"created_at" db:"created_at"`
+}
+
+// CreatePixel inserts an affiliate pixel.
+func (s *Store) CreatePixel(ctx context.Context, p *Pixel) error {
+	const q = `INSERT INTO affiliate_pixels (aff_id, offer_id, url, method, secret)
+		VALUES ($1, $2, $3, $4, $5) RETURNING id, status, created_at`
+	err := s.DB.QueryRowxContext(ctx, q, p.AffID, p.OfferID, p.URL, p.Method, p.Secret).Scan(&p.ID, &p.Status, &p.CreatedAt)
+	if err != nil {
+		if isForeignKeyViolation(err) {
+			return Errorf(NotFound, "affiliate or offer not found")
+		}
+		return fmt.Errorf("insert pixel: %w", err)
+	}
+	return nil
+}
+
+// ActivePixels lists the active pixels an affiliate has for an offer (its own or all-offer ones).
+func (s *Store) ActivePixels(ctx context.Context, affID, offerID int64) ([]Pixel, error) {
+	const q = `SELECT id, aff_id, offer_id, url, method, secret, status, created_at FROM affiliate_pixels
+		WHERE aff_id = $1 AND (offer_id IS NULL OR offer_id = $2) AND status = 'active' ORDER BY id`
+	var ps []Pixel
+	if err := s.DB.SelectContext(ctx, &ps, q, affID, offerID); err != nil {
+		return nil, fmt.Errorf("select pixels: %w", err)
+	}
+	return ps, nil
+}

@@ -1,0 +1,103 @@
+// Package workflows defines the conversion workflow and names its Temporal contract: task queue,
+// workflow IDs, signals and search attributes. Workflows are deterministic and hold no I/O.
+package workflows
+
+import (
+	"context"
+	"errors"
+	"strconv"
+
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/trackflow/trackflow/activities"
+	"github.com/trackflow/trackflow/store"
+)
+
+// TaskQueue is the task queue of every conversion workflow.
+const TaskQueue = "conversions"
+
+// SignalReview approves or rejects a held (pending) conversion; its payload is a Review.
+const SignalReview = "review"
+
+// Review is an admin's decision on a held conversion.
+type Review struct {
+	Approve bool   `json:"approve"`
+	Reason  string `json:"reason,omitempty"`
+}
+
+// Custom search attributes (Keyword) that ops filter on in the Temporal UI.
+var (
+	OfferIDKey           = temporal.NewSearchAttributeKeyKeyword("OfferId")
+	AffiliateIDKey       = temporal.NewSearchAttributeKeyKeyword("AffiliateId")
+	ClickIDKey           = temporal.NewSearchAttributeKeyKeyword("ClickId")
+	InvoiceIDKey         = temporal.NewSearchAttributeKeyKeyword("InvoiceId")
+	AttributionMethodKey = temporal.NewSearchAttributeKeyKeyword("AttributionMethod")
+	ConversionStatusKey  = temporal.NewSearchAttributeKeyKeyword("ConversionStatus")
+)
+
+// SearchAttributeNames lists the custom search attributes to register on a namespace.
+var SearchAttributeNames = []string{"OfferId", "AffiliateId", "ClickId", "InvoiceId", "AttributionMethod", "ConversionStatus"}
+
+// ConversionWorkflowID is the workflow ID of a conversion: conversion/<offer>/<invoice> when the
+// invoice is known, so Temporal itself rejects a concurrent duplicate; otherwise
+// conversion/<offer>/-/<conversion id>.
+func ConversionWorkflowID(offerID int64, invoiceID, conversionID string) string {
+	if invoiceID != "" {
+		return "conversion/" + strconv.FormatInt(offerID, 10) + "/" + invoiceID
+	}
+	return "conversion/" + strconv.FormatInt(offerID, 10) + "/-/" + conversionID
+}
+
+// StartConversion starts the conversion workflow and returns as soon as the start is durable. It
+// reports duplicate=true when a workflow with the same ID (the same invoice) exists or existed
+// within Temporal's retention.
+func StartConversion(ctx context.Context, c client.Client, req activities.ConversionRequest) (duplicate bool, err error) {
+	sa := []temporal.SearchAttributeUpdate{
+		OfferIDKey.ValueSet(strconv.FormatInt(req.OfferID, 10)),
+		ConversionStatusKey.ValueSet("pending"),
+	}
+	if req.InvoiceID != "" {
+		sa = append(sa, InvoiceIDKey.ValueSet(req.InvoiceID))
+	}
+	if req.ClickID != "" {
+		sa = append(sa, ClickIDKey.ValueSet(req.ClickID))
+	}
+	if req.AffID != 0 {
+		sa = append(sa, AffiliateIDKey.ValueSet(strconv.FormatInt(req.AffID, 10)))
+	}
+	opts := client.StartWorkflowOptions{
+		ID:                                       req.WorkflowID,
+		TaskQueue:                                TaskQueue,
+		WorkflowIDReusePolicy:                    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowIDConflictPolicy:                 enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		TypedSearchAttributes:                    temporal.NewSearchAttributes(sa...),
+	}
+	_, err = c.ExecuteWorkflow(ctx, opts, Conversion, req)
+	var already *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &already) {
+		return true, nil
+	}
+	return false, err
+}
+
+// StartReversal starts a conversion's reversal workflow; a second reversal is a Conflict.
+func StartReversal(ctx context.Context, c client.Client, conversionID, reason string, retry activities.RetrySchedule) (string, error) {
+	id := ReversalWorkflowID(conversionID)
+	opts := client.StartWorkflowOptions{
+		ID:                                       id,
+		TaskQueue:                                TaskQueue,
+		WorkflowIDReusePolicy:                    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		TypedSearchAttributes:                    temporal.NewSearchAttributes(ConversionStatusKey.ValueSet("reversed")),
+	}
+	_, err := c.ExecuteWorkflow(ctx, opts, Reversal, conversionID, reason, retry)
+	var already *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &already) {
+		return id, store.Errorf(store.Conflict, "status: conversion is already being reversed")
+	}
+	return id, err
+}

@@ -1,0 +1,227 @@
+package workflows
+
+import (
+	"strconv"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/trackflow/trackflow/activities"
+	"github.com/trackflow/trackflow/store"
+)
+
+// ConversionResult is how a conversion workflow ended.
+type ConversionResult struct {
+	ConversionID string      `json:"conversion_id"`
+	Status       string      `json:"status"` // approved, rejected, pending, or duplicate
+	Reason       string      `json:"reason,omitempty"`
+	Commission   store.Money `json:"commission"`
+	Delivered    int         `json:"delivered"` // pixels that answered 2xx
+	Failed       int         `json:"failed"`    // pixels that gave up
+}
+
+// StatusDuplicate is the ConversionStatus search attribute of a workflow that found its invoice
+// already used in the database.
+const StatusDuplicate = "duplicate"
+
+// localOptions are for the millisecond database steps: retried quickly, and for as long as
+// PostgreSQL may be down, so an acknowledged conversion is never lost.
+var localOptions = workflow.LocalActivityOptions{
+	StartToCloseTimeout:    10 * time.Second,
+	ScheduleToCloseTimeout: 7 * 24 * time.Hour,
+	RetryPolicy: &temporal.RetryPolicy{
+		InitialInterval:        100 * time.Millisecond,
+		BackoffCoefficient:     2,
+		MaximumInterval:        10 * time.Second,
+		NonRetryableErrorTypes: []string{activities.ErrTypeNotFound, activities.ErrTypeConflict},
+	},
+}
+
+// pixelOptions are for firing one affiliate pixel: a regular activity per pixel, each with its own
+// retry schedule, so one dead affiliate server never delays another.
+func pixelOptions(s activities.RetrySchedule) workflow.ActivityOptions {
+	return workflow.ActivityOptions{
+		StartToCloseTimeout:    activities.PixelTimeout + 5*time.Second,
+		ScheduleToCloseTimeout: s.For,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    s.Initial,
+			BackoffCoefficient: 2,
+			MaximumInterval:    s.MaxInterval,
+			NonRetryableErrorTypes: []string{
+				activities.ErrTypePixelRejected, activities.ErrTypePixelRefused, activities.ErrTypePixelInvalid,
+			},
+		},
+	}
+}
+
+// Conversion is the workflow of one conversion request: attribute it, decide its status and
+// commission, store it (reserving the invoice and the click), then fire the affiliate's pixels.
+// A conversion held as pending waits for a SignalReview.
+func Conversion(ctx workflow.Context, req activities.ConversionRequest) (ConversionResult, error) {
+	var a *activities.Activities
+	lctx := workflow.WithLocalActivityOptions(ctx, localOptions)
+
+	var att activities.Attribution
+	if err := workflow.ExecuteLocalActivity(lctx, a.Attribute, req).Get(lctx, &att); err != nil {
+		return ConversionResult{}, err
+	}
+	upsert(ctx, attributionAttributes(att)...)
+
+	var rec activities.RecordOutput
+	in := activities.RecordInput{Conversion: decide(req, att), ClaimClick: att.SingleUse && att.ClickID != ""}
+	if err := workflow.ExecuteLocalActivity(lctx, a.Record, in).Get(lctx, &rec); err != nil {
+		return ConversionResult{}, err
+	}
+	if rec.Duplicate {
+		upsert(ctx, ConversionStatusKey.ValueSet(StatusDuplicate))
+		return ConversionResult{ConversionID: req.ConversionID, Status: StatusDuplicate}, nil
+	}
+	upsert(ctx, ConversionStatusKey.ValueSet(rec.Conversion.Status))
+
+	if rec.Conversion.Status == store.ConversionPending {
+		var review Review
+		workflow.GetSignalChannel(ctx, SignalReview).Receive(ctx, &review)
+		change := activities.StatusChange{ConversionID: req.ConversionID, From: store.ConversionPending, To: store.ConversionApproved}
+		if !review.Approve {
+			reason := store.ReasonAdmin
+			change.To, change.Reason = store.ConversionRejected, &reason
+		}
+		if err := workflow.ExecuteLocalActivity(lctx, a.SetStatus, change).Get(lctx, &rec); err != nil {
+			return ConversionResult{}, err
+		}
+		upsert(ctx, ConversionStatusKey.ValueSet(rec.Conversion.Status))
+	}
+
+	res := result(rec.Conversion)
+	if rec.Conversion.Status == store.ConversionApproved {
+		res.Delivered, res.Failed = firePixels(ctx, rec, store.ConversionApproved, req.Retry)
+	}
+	return res, nil
+}
+
+// Reversal is the workflow of a refund or chargeback: the approved conversion becomes reversed and
+// each of the affiliate's pixels fires again with {status}=reversed. It has its own workflow
+// (ReversalWorkflowID) so the conversion workflow need not stay open for months waiting for one.
+func Reversal(ctx workflow.Context, conversionID string, reason string, retry activities.RetrySchedule) (ConversionResult, error) {
+	var a *activities.Activities
+	lctx := workflow.WithLocalActivityOptions(ctx, localOptions)
+	var rec activities.RecordOutput
+	change := activities.StatusChange{ConversionID: conversionID, From: store.ConversionApproved, To: store.ConversionReversed}
+	if reason != "" {
+		change.Reason = &reason
+	}
+	if err := workflow.ExecuteLocalActivity(lctx, a.SetStatus, change).Get(lctx, &rec); err != nil {
+		return ConversionResult{}, err
+	}
+	res := result(rec.Conversion)
+	res.Delivered, res.Failed = firePixels(ctx, rec, store.ConversionReversed, retry)
+	return res, nil
+}
+
+// ReversalWorkflowID is the workflow ID of a conversion's reversal: one per conversion, ever.
+func ReversalWorkflowID(conversionID string) string { return "reversal/" + conversionID }
+
+// decide turns the attribution and the custom parameters into the conversion to store.
+func decide(req activities.ConversionRequest, att activities.Attribution) store.Conversion {
+	c := store.Conversion{
+		ID: req.ConversionID, OfferID: req.OfferID, WorkflowID: req.WorkflowID,
+		Amount: req.Amount, Currency: att.Currency, Status: store.ConversionApproved,
+	}
+	if req.CustomCurrency != "" {
+		c.Currency = req.CustomCurrency
+	}
+	if req.InvoiceID != "" {
+		c.InvoiceID = &req.InvoiceID
+	}
+	if att.IP != "" {
+		c.IP = &att.IP
+	}
+	if att.Method != "" {
+		c.AttributionMethod = &att.Method
+	}
+	if att.AffID != 0 {
+		c.AffID = &att.AffID
+	}
+	if att.ClickID != "" {
+		c.ClickID = &att.ClickID
+	}
+	if att.SubID != "" {
+		c.SubID = &att.SubID
+	}
+	if att.CreativeID != 0 {
+		c.CreativeID = &att.CreativeID
+	}
+	reject := func(reason string) store.Conversion {
+		c.Status, c.Reason, c.Commission = store.ConversionRejected, &reason, 0
+		return c
+	}
+	switch {
+	case att.RejectReason != "":
+		return reject(att.RejectReason)
+	case req.CustomStatus == store.ConversionRejected:
+		return reject(store.ReasonAdvertiser)
+	}
+	c.Commission = att.Payout.Commission(req.Amount)
+	if req.CustomPayout != nil {
+		c.Commission = *req.CustomPayout
+	}
+	if req.CustomStatus == store.ConversionPending {
+		c.Status = store.ConversionPending
+	}
+	return c
+}
+
+// firePixels fires every pixel at once, one activity each, and waits for all of them. A pixel
+// that gives up is counted, not an error: the conversion itself stands.
+func firePixels(ctx workflow.Context, rec activities.RecordOutput, event string, retry activities.RetrySchedule) (delivered, failed int) {
+	var a *activities.Activities
+	actx := workflow.WithActivityOptions(ctx, pixelOptions(retry))
+	macros := rec.Conversion.Macros()
+	futures := make([]workflow.Future, len(rec.Pixels))
+	for i, p := range rec.Pixels {
+		in := activities.FireInput{ConversionID: rec.Conversion.ID, Event: event, Pixel: p, Macros: macros, Retry: retry}
+		futures[i] = workflow.ExecuteActivity(actx, a.FirePixel, in)
+	}
+	for _, f := range futures {
+		if err := f.Get(ctx, nil); err != nil {
+			failed++
+			workflow.GetLogger(ctx).Warn("affiliate pixel gave up", "error", err)
+		} else {
+			delivered++
+		}
+	}
+	return delivered, failed
+}
+
+func result(c store.Conversion) ConversionResult {
+	r := ConversionResult{ConversionID: c.ID, Status: c.Status, Commission: c.Commission}
+	if c.Reason != nil {
+		r.Reason = *c.Reason
+	}
+	return r
+}
+
+func attributionAttributes(att activities.Attribution) []temporal.SearchAttributeUpdate {
+	var sa []temporal.SearchAttributeUpdate
+	if att.AffID != 0 {
+		sa = append(sa, AffiliateIDKey.ValueSet(strconv.FormatInt(att.AffID, 10)))
+	}
+	if att.ClickID != "" {
+		sa = append(sa, ClickIDKey.ValueSet(att.ClickID))
+	}
+	if att.Method != "" {
+		sa = append(sa, AttributionMethodKey.ValueSet(att.Method))
+	}
+	return sa
+}
+
+// upsert sets search attributes; a failure only costs ops a filter, so it is logged, not fatal.
+func upsert(ctx workflow.Context, sa ...temporal.SearchAttributeUpdate) {
+	if len(sa) == 0 {
+		return
+	}
+	if err := workflow.UpsertTypedSearchAttributes(ctx, sa...); err != nil {
+		workflow.GetLogger(ctx).Warn("upsert search attributes", "error", err)
+	}
+}
