@@ -61,16 +61,25 @@ as_pg() {
 # own hands a directory to the cluster's owner when we are root.
 own() { if is_root; then chown postgres:postgres "$@"; fi; }
 
-# A unix socket path is limited to 107 bytes: fall back to /tmp for deep checkouts.
+# reachable: the server's user can enter the folder (root's home, say, is closed to it).
+reachable() { ! is_root || runuser -u postgres -- test -x "$1"; }
+
+# elsewhere names a folder outside the checkout for what the server cannot reach inside it.
+elsewhere() { echo "/var/tmp/trackflow-pg-$(echo -n "$datadir" | sha1sum | cut -c1-12)$1"; }
+
+# A unix socket path is limited to 107 bytes: fall back for deep or closed checkouts.
 socket_dir() {
   local d="$datadir-socket"
-  if [ $(( ${#d} + 20 )) -gt 100 ]; then
-    d="/tmp/trackflow-pg-$(echo -n "$datadir" | sha1sum | cut -c1-12)"
+  if [ $(( ${#d} + 20 )) -gt 100 ] || ! reachable "$(dirname "$datadir")"; then
+    d=$(elsewhere -socket)
   fi
   echo "$d"
 }
 
-running() { [ -f "$datadir/PG_VERSION" ] && as_pg "$bindir/pg_ctl" status -D "$datadir" >/dev/null 2>&1; }
+# pgdata is the cluster's real folder: <datadir>, or where the symlink <datadir> points.
+pgdata() { readlink -f "$datadir"; }
+
+running() { [ -f "$datadir/PG_VERSION" ] && as_pg "$bindir/pg_ctl" status -D "$(pgdata)" >/dev/null 2>&1; }
 
 # running_port reads the port of the running postmaster from its pid file (line 4).
 running_port() { sed -n 4p "$datadir/postmaster.pid" 2>/dev/null || true; }
@@ -79,19 +88,30 @@ init_cluster() {
   if is_root; then
     id postgres >/dev/null 2>&1 || useradd --system --user-group --home-dir /var/lib/postgresql \
       --no-create-home --shell /usr/sbin/nologin postgres
-    # The server runs as postgres and must reach the data dir through every parent folder.
-    if ! runuser -u postgres -- test -x "$(dirname "$datadir")"; then
-      die "user postgres cannot reach $(dirname "$datadir"); make its parents traversable (chmod o+x) or use another data dir"
-    fi
+  fi
+  if [ -L "$datadir" ]; then
+    rm -f "$datadir"
+  elif [ -d "$datadir" ] && [ -n "$(ls -A "$datadir")" ]; then
+    die "$datadir is not empty and holds no cluster: remove it (an interrupted first start leaves one)"
+  fi
+  if reachable "$(dirname "$datadir")"; then
+    mkdir -p "$datadir"
+  else
+    # The server runs as postgres and must reach its data through every parent folder.
+    local real
+    real=$(elsewhere "")
+    log "user postgres cannot reach $(dirname "$datadir"): keeping the cluster in $real"
+    rm -rf "$real"
+    mkdir -p "$real"
+    ln -s "$real" "$datadir"
   fi
   log "creating cluster in $datadir"
-  mkdir -p "$datadir"
-  chmod 700 "$datadir"
-  own "$datadir"
-  as_pg "$bindir/initdb" -D "$datadir" -A trust -U trackflow -E UTF8 --locale=C.UTF-8 --no-instructions >"$datadir.initdb.log" 2>&1 \
+  chmod 700 "$(pgdata)"
+  own "$(pgdata)"
+  as_pg "$bindir/initdb" -D "$(pgdata)" -A trust -U trackflow -E UTF8 --locale=C.UTF-8 --no-instructions >"$datadir.initdb.log" 2>&1 \
     || { cat "$datadir.initdb.log" >&2; die "initdb failed"; }
   rm -f "$datadir.initdb.log"
-  echo "include_if_exists = 'trackflow.conf'" | as_pg tee -a "$datadir/postgresql.conf" >/dev/null
+  echo "include_if_exists = 'trackflow.conf'" | as_pg tee -a "$(pgdata)/postgresql.conf" >/dev/null
 }
 
 # write_conf sets what may change from one start to the next (port, durability).
@@ -111,7 +131,7 @@ write_conf() {
       echo "synchronous_commit = off"
       echo "full_page_writes = off"
     fi
-  } | as_pg tee "$datadir/trackflow.conf" >/dev/null
+  } | as_pg tee "$(pgdata)/trackflow.conf" >/dev/null
 }
 
 wait_ready() {
@@ -146,7 +166,7 @@ case $cmd in
       own "$sock"
       write_conf "$sock"
       log "starting on 127.0.0.1:$port ($datadir)"
-      as_pg "$bindir/pg_ctl" -D "$datadir" -l "$datadir/server.log" -w -t 60 start >/dev/null \
+      as_pg "$bindir/pg_ctl" -D "$(pgdata)" -l "$(pgdata)/server.log" -w -t 60 start >/dev/null \
         || { tail -n 20 "$datadir/server.log" >&2 || true; die "pg_ctl start failed"; }
     fi
     wait_ready
@@ -156,7 +176,7 @@ case $cmd in
   stop)
     if running; then
       log "stopping $datadir"
-      as_pg "$bindir/pg_ctl" -D "$datadir" -m fast -w -t 60 stop >/dev/null
+      as_pg "$bindir/pg_ctl" -D "$(pgdata)" -m fast -w -t 60 stop >/dev/null
     else
       log "not running: $datadir"
     fi

@@ -1,0 +1,239 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/trackflow/trackflow/activities"
+	"github.com/trackflow/trackflow/store"
+)
+
+var a *activities.Activities
+
+func request() activities.ConversionRequest {
+	return activities.ConversionRequest{
+		ConversionID: "c1", WorkflowID: ConversionWorkflowID(1, "INV-1", "c1"), OfferID: 1, InvoiceID: "INV-1",
+		Amount: 1995, Source: activities.SourcePage, CookieClickID: "0123456789abcdef0123456789abcdef",
+		IP: "203.0.113.9", ReceivedAt: time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC),
+		Retry: activities.RetrySchedule{Initial: time.Second, MaxInterval: time.Minute, For: time.Hour},
+	}
+}
+
+func attributed() activities.Attribution {
+	return activities.Attribution{
+		Method: store.MethodCookie, ClickID: "0123456789abcdef0123456789abcdef", AffID: 7, IP: "203.0.113.9",
+		Payout: store.Payout{Type: store.PayoutCPS, Percent: 1000}, Currency: "USD", SingleUse: true,
+	}
+}
+
+// recordAsGiven makes the Record mock store what the workflow decided, with two pixels.
+func recordAsGiven(_ context.Context, in activities.RecordInput) (activities.RecordOutput, error) {
+	return activities.RecordOutput{Conversion: in.Conversion, Pixels: []store.Pixel{{ID: 1}, {ID: 2}}}, nil
+}
+
+func TestConversionApprovedFiresEveryPixel(t *testing.T) {
+	t.Parallel()
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterActivity(a)
+	env.OnActivity(a.Attribute, mock.Anything, mock.Anything).Return(attributed(), nil)
+	var recorded activities.RecordInput
+	env.OnActivity(a.Record, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.RecordInput) (activities.RecordOutput, error) {
+		recorded = in
+		return recordAsGiven(context.Background(), in)
+	})
+	fired := map[int64]map[string]string{}
+	upserted := map[string]string{}
+	env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
+		sa := args.Get(0).(temporal.SearchAttributes)
+		for _, k := range []temporal.SearchAttributeKeyKeyword{AffiliateIDKey, ClickIDKey, AttributionMethodKey, ConversionStatusKey} {
+			if v, ok := sa.GetKeyword(k); ok {
+				upserted[k.GetName()] = v
+			}
+		}
+	}).Return(nil)
+	env.OnActivity(a.FirePixel, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.FireInput) (activities.FireResult, error) {
+		fired[in.Pixel.ID] = in.Macros
+		return activities.FireResult{StatusCode: 200, Attempt: 1}, nil
+	})
+
+	env.ExecuteWorkflow(Conversion, request())
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	var res ConversionResult
+	if err := env.GetWorkflowResult(&res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != store.ConversionApproved || res.Commission != 200 || res.Delivered != 2 || res.Failed != 0 {
+		t.Fatalf("result %+v", res)
+	}
+	if !recorded.ClaimClick || *recorded.Conversion.AffID != 7 || *recorded.Conversion.AttributionMethod != "cookie" {
+		t.Fatalf("recorded %+v", recorded)
+	}
+	if len(fired) != 2 || fired[1]["payout"] != "2.00" || fired[2]["transaction_id"] != "c1" || fired[1]["status"] != "approved" {
+		t.Fatalf("fired %+v", fired)
+	}
+	want := map[string]string{"AffiliateId": "7", "ClickId": "0123456789abcdef0123456789abcdef", "AttributionMethod": "cookie", "ConversionStatus": "approved"}
+	for k, v := range want {
+		if upserted[k] != v {
+			t.Errorf("search attribute %s upserted %q, want %q", k, upserted[k], v)
+		}
+	}
+}
+
+func TestConversionUnattributedIsRejectedWithoutPixels(t *testing.T) {
+	t.Parallel()
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterActivity(a)
+	env.OnActivity(a.Attribute, mock.Anything, mock.Anything).Return(
+		activities.Attribution{RejectReason: store.ReasonUnattributed, Currency: "USD", IP: "203.0.113.9"}, nil)
+	env.OnActivity(a.Record, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.RecordInput) (activities.RecordOutput, error) {
+		return activities.RecordOutput{Conversion: in.Conversion}, nil
+	})
+	env.ExecuteWorkflow(Conversion, request())
+	var res ConversionResult
+	if err := env.GetWorkflowResult(&res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != store.ConversionRejected || res.Reason != store.ReasonUnattributed || res.Commission != 0 {
+		t.Fatalf("result %+v", res)
+	}
+	env.AssertNotCalled(t, "FirePixel", mock.Anything, mock.Anything)
+}
+
+func TestConversionDuplicateStopsBeforePixels(t *testing.T) {
+	t.Parallel()
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterActivity(a)
+	env.OnActivity(a.Attribute, mock.Anything, mock.Anything).Return(attributed(), nil)
+	env.OnActivity(a.Record, mock.Anything, mock.Anything).Return(activities.RecordOutput{Duplicate: true}, nil)
+	env.ExecuteWorkflow(Conversion, request())
+	var res ConversionResult
+	if err := env.GetWorkflowResult(&res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != StatusDuplicate {
+		t.Fatalf("result %+v", res)
+	}
+	env.AssertNotCalled(t, "FirePixel", mock.Anything, mock.Anything)
+}
+
+func TestConversionHeldWaitsForReview(t *testing.T) {
+	t.Parallel()
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterActivity(a)
+	req := request()
+	req.CustomStatus = store.ConversionPending
+	env.OnActivity(a.Attribute, mock.Anything, mock.Anything).Return(attributed(), nil)
+	env.OnActivity(a.Record, mock.Anything, mock.Anything).Return(recordAsGiven)
+	var change activities.StatusChange
+	env.OnActivity(a.SetStatus, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.StatusChange) (activities.RecordOutput, error) {
+		change = in
+		c := store.Conversion{ID: "c1", Status: in.To, Commission: 200}
+		return activities.RecordOutput{Conversion: c, Pixels: []store.Pixel{{ID: 1}}}, nil
+	})
+	firedBeforeReview := false
+	reviewed := false
+	env.OnActivity(a.FirePixel, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.FireInput) (activities.FireResult, error) {
+		firedBeforeReview = firedBeforeReview || !reviewed
+		return activities.FireResult{StatusCode: 200}, nil
+	})
+	env.RegisterDelayedCallback(func() {
+		reviewed = true
+		env.SignalWorkflow(SignalReview, Review{Approve: true})
+	}, time.Hour)
+	env.ExecuteWorkflow(Conversion, req)
+	var res ConversionResult
+	if err := env.GetWorkflowResult(&res); err != nil {
+		t.Fatal(err)
+	}
+	if firedBeforeReview || change.From != store.ConversionPending || change.To != store.ConversionApproved ||
+		res.Status != store.ConversionApproved || res.Delivered != 1 {
+		t.Fatalf("fired early %v, change %+v, result %+v", firedBeforeReview, change, res)
+	}
+}
+
+func TestConversionPixelThatGivesUpDoesNotFailTheConversion(t *testing.T) {
+	t.Parallel()
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterActivity(a)
+	env.OnActivity(a.Attribute, mock.Anything, mock.Anything).Return(attributed(), nil)
+	env.OnActivity(a.Record, mock.Anything, mock.Anything).Return(recordAsGiven)
+	env.OnActivity(a.FirePixel, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.FireInput) (activities.FireResult, error) {
+		if in.Pixel.ID == 1 {
+			return activities.FireResult{}, temporal.NewNonRetryableApplicationError("affiliate answered 404", activities.ErrTypePixelRejected, errors.New("404"))
+		}
+		return activities.FireResult{StatusCode: 200}, nil
+	})
+	env.ExecuteWorkflow(Conversion, request())
+	var res ConversionResult
+	if err := env.GetWorkflowResult(&res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != store.ConversionApproved || res.Delivered != 1 || res.Failed != 1 {
+		t.Fatalf("result %+v", res)
+	}
+}
+
+func TestDecideCustomParameters(t *testing.T) {
+	t.Parallel()
+	payout := store.Money(550)
+	cases := []struct {
+		name       string
+		edit       func(*activities.ConversionRequest, *activities.Attribution)
+		status     string
+		reason     string
+		commission store.Money
+		currency   string
+	}{
+		{"cps half up", func(*activities.ConversionRequest, *activities.Attribution) {}, "approved", "", 200, "USD"},
+		{"custom payout and currency", func(r *activities.ConversionRequest, _ *activities.Attribution) {
+			r.CustomPayout, r.CustomCurrency = &payout, "EUR"
+		}, "approved", "", 550, "EUR"},
+		{"advertiser rejects", func(r *activities.ConversionRequest, _ *activities.Attribution) {
+			r.CustomStatus = "rejected"
+		}, "rejected", "advertiser", 0, "USD"},
+		{"held", func(r *activities.ConversionRequest, _ *activities.Attribution) { r.CustomStatus = "pending" }, "pending", "", 200, "USD"},
+		{"paused affiliate beats custom payout", func(r *activities.ConversionRequest, at *activities.Attribution) {
+			r.CustomPayout, at.RejectReason = &payout, store.ReasonInactiveAffiliate
+		}, "rejected", "inactive_affiliate", 0, "USD"},
+		{"cpa_cps adds", func(_ *activities.ConversionRequest, at *activities.Attribution) {
+			at.Payout = store.Payout{Type: store.PayoutCPACPS, Amount: 100, Percent: 1000}
+		}, "approved", "", 300, "USD"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			req, att := request(), attributed()
+			tc.edit(&req, &att)
+			c := decide(req, att)
+			reason := ""
+			if c.Reason != nil {
+				reason = *c.Reason
+			}
+			if c.Status != tc.status || reason != tc.reason || c.Commission != tc.commission || c.Currency != tc.currency {
+				t.Fatalf("got %s/%s %s %s", c.Status, reason, c.Commission, c.Currency)
+			}
+		})
+	}
+}
+
+func TestConversionWorkflowID(t *testing.T) {
+	t.Parallel()
+	if got := ConversionWorkflowID(12, "INV-9", "abc"); got != "conversion/12/INV-9" {
+		t.Fatal(got)
+	}
+	if got := ConversionWorkflowID(12, "", "abc"); got != "conversion/12/-/abc" {
+		t.Fatal(got)
+	}
+}
