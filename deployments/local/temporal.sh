@@ -43,7 +43,7 @@ build() {
   mkdir -p "$(dirname "$bin")"
   exec 9>"$bin.lock"
   flock 9 # one build at a time: make run and make test may both ask
-  if [ -x "$bin" ] && "$bin" --version 2>/dev/null | grep -q "^temporal version $want "; then
+  if [ -x "$bin" ] && "$bin" --version 2>/dev/null | grep "^temporal version $want " >/dev/null; then
     exec 9>&-
     return 0
   fi
@@ -56,8 +56,9 @@ build() {
   log "built $bin"
 }
 
+# (grep without -q in pipelines: with pipefail, an early exit would fail the writer on SIGPIPE.)
 healthy() {
-  "$bin" operator cluster health --address "127.0.0.1:$1" --command-timeout 3s 2>/dev/null | grep -q SERVING
+  "$bin" operator cluster health --address "127.0.0.1:$1" --command-timeout 3s 2>/dev/null | grep SERVING >/dev/null
 }
 
 # alive: the process exists and is not a zombie (its reaper may be slow to collect it).
@@ -71,7 +72,7 @@ alive() {
 pid() {
   local p
   p=$(cat "$statedir/temporal.pid" 2>/dev/null) || return 1
-  [ -n "$p" ] && alive "$p" && tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q 'server start-dev'
+  [ -n "$p" ] && alive "$p" && tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep 'server start-dev' >/dev/null
 }
 
 # attributes_ready succeeds when every search attribute is registered in the default namespace.
@@ -84,10 +85,14 @@ attributes_ready() {
   done
 }
 
+ui_ready() {
+  ! command -v curl >/dev/null || curl -fsS -o /dev/null "http://127.0.0.1:$1/"
+}
+
 wait_ready() {
   local port=$1 ui=$2 i
   for i in $(seq 1 120); do
-    if healthy "$port" && attributes_ready "$port" && curl -fsS -o /dev/null "http://127.0.0.1:$ui/"; then
+    if healthy "$port" && attributes_ready "$port" && ui_ready "$ui"; then
       return 0
     fi
     if [ -f "$statedir/temporal.pid" ] && ! pid; then
@@ -101,7 +106,7 @@ wait_ready() {
 }
 
 start() {
-  local port=$1 ui=$2 ephemeral=$3 args p
+  local port=$1 ui=$2 ephemeral=$3 args a
   build
   mkdir -p "$statedir"
   if pid; then
