@@ -101,7 +101,8 @@ func (s *server) trackingCode(c *gin.Context) {
 	} else {
 		out.Placeholders["{aff_id}"] = "the affiliate's id"
 	}
-	c.JSON(http.StatusOK, out)
+	// PureJSON: the snippets stay readable (no \u003c for <) for whoever copies them from curl.
+	c.PureJSON(http.StatusOK, out)
 }
 
 // publicBase is the base URL of the snippets: PUBLIC_URL, else the scheme and Host the request

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"html"
 	"net"
 	"net/http"
 	"net/url"
@@ -20,6 +21,7 @@ import (
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 
+	"github.com/trackflow/trackflow/api"
 	"github.com/trackflow/trackflow/internal/testenv"
 	"github.com/trackflow/trackflow/store"
 )
@@ -601,5 +603,193 @@ func TestReversalRefused(t *testing.T) {
 	}
 	if c := conversionDetail(t, s, held.ID); c.Status != store.ConversionPending || c.Commission.String() != "2.00" {
 		t.Errorf("held conversion changed: %+v", c.Conversion)
+	}
+}
+
+// TestWorkerProcessKilledDeliversOnce runs the worker as a process of its own (cmd/trackflow,
+// ROLE=worker) and kills it with SIGKILL while two affiliates fail: one answers 500 (the kill
+// falls between its attempts), the other hangs (the kill cuts an attempt off). A new worker
+// process picks both up; each affiliate receives exactly one 2xx, and the cut-off attempt stays in
+// the delivery log.
+func TestWorkerProcessKilledDeliversOnce(t *testing.T) {
+	t.Parallel()
+	s := testenv.New(t, testenv.Options{NoWorker: true})
+	bin := testenv.BuildBinary(t)
+	first := testenv.StartWorker(t, s, bin)
+
+	var succeed atomic.Bool
+	failing := newAffiliateEndpoint(t, func(int, *http.Request) (int, http.Header) {
+		if succeed.Load() {
+			return 200, nil
+		}
+		return 500, nil
+	})
+	hanging := newAffiliateEndpoint(t, func(n int, r *http.Request) (int, http.Header) {
+		if n == 0 {
+			<-r.Context().Done() // the killed worker's connection closes
+		}
+		return 200, nil
+	})
+	f := newFixture(t, s, map[string]any{"type": "cpa", "amount": "2"}, nil)
+	var other store.Affiliate
+	mustAdmin(t, s, 201, "POST", "/api/v1/affiliates", map[string]any{"name": "hanging " + t.Name()}, &other)
+	addPixel(t, s, f.Affiliate.ID, map[string]any{"url": failing.URL + "/pb?tx={transaction_id}"})
+	addPixel(t, s, other.ID, map[string]any{"url": hanging.URL + "/pb?tx={transaction_id}"})
+	wfA, invA := afidConversion(t, s, f, nil)
+	fOther := f
+	fOther.Affiliate = other
+	wfB, invB := afidConversion(t, s, fOther, nil)
+	convA := conversionByInvoice(t, s, f.Offer.ID, invA)
+	conversionByInvoice(t, s, f.Offer.ID, invB)
+
+	eventually(t, 60*time.Second, "two failed attempts and a hanging one", func() bool {
+		return len(finishedDeliveries(t, s, convA.ID)) >= 2 && len(hanging.receipts()) == 1
+	})
+	first.Kill()
+	before := len(failing.receipts())
+	testenv.StartWorker(t, s, bin)
+	eventually(t, 60*time.Second, "an attempt by the new worker process", func() bool { return len(failing.receipts()) > before })
+	succeed.Store(true)
+
+	resA, resB := awaitResult(t, s, wfA), awaitResult(t, s, wfB)
+	if resA.Delivered != 1 || resB.Delivered != 1 {
+		t.Fatalf("results %+v and %+v: want each pixel delivered", resA, resB)
+	}
+	if n := failing.successes(); n != 1 {
+		t.Errorf("failing affiliate got %d 2xx answers, want exactly 1", n)
+	}
+	if got := hanging.receipts(); len(got) != 2 || !got[0].Cancelled || got[1].Status != 200 {
+		t.Errorf("hanging affiliate got %+v: want the cut-off request, then one 200", got)
+	}
+
+	for _, id := range []string{resA.ConversionID, resB.ConversionID} {
+		d := conversionDetail(t, s, id).Deliveries
+		var ok int
+		for i, x := range d {
+			if x.Attempt != i+1 {
+				t.Errorf("%s: delivery %d has attempt %d", id, i, x.Attempt)
+			}
+			if x.StatusCode == 200 {
+				ok++
+			}
+		}
+		if ok != 1 || d[len(d)-1].StatusCode != 200 {
+			t.Errorf("%s: deliveries %+v: want exactly one 200, the last", id, d)
+		}
+	}
+	// The hanging affiliate's first attempt was cut off by the kill: it is logged as such.
+	if d := conversionDetail(t, s, resB.ConversionID).Deliveries; len(d) != 2 || d[0].Error != store.DeliveryInFlight || d[0].StatusCode != 0 {
+		t.Errorf("cut-off attempt logged as %+v, want %q", d, store.DeliveryInFlight)
+	}
+}
+
+// TestTrackingCodeSnippetsWork pastes every snippet of GET /api/v1/offers/:id/tracking-code, fills
+// in its placeholders, and uses it: each one records what it should.
+func TestTrackingCodeSnippetsWork(t *testing.T) {
+	t.Parallel()
+	s := testenv.Shared(t)
+	f := newFixture(t, s, map[string]any{"type": "cpa", "amount": "3"}, map[string]any{"thank_you_url": "https://shop.example/thanks"})
+	var tc api.TrackingCode
+	mustAdmin(t, s, 200, "GET", fmt.Sprintf("/api/v1/offers/%d/tracking-code?aff_id=%d", f.Offer.ID, f.Affiliate.ID), nil, &tc)
+	if tc.BaseURL != s.URL || tc.OfferID != f.Offer.ID || tc.AffID == nil || *tc.AffID != f.Affiliate.ID {
+		t.Fatalf("tracking code %+v", tc)
+	}
+	if !strings.Contains(tc.ClickIDPostback, "token="+url.QueryEscape(f.Advertiser.PostbackToken)) ||
+		!strings.Contains(tc.AFIDPostback, "token="+url.QueryEscape(f.Advertiser.PostbackToken)) {
+		t.Errorf("postback URLs lack the advertiser's token: %s, %s", tc.ClickIDPostback, tc.AFIDPostback)
+	}
+	for _, p := range []string{"{sub_id}", "{amount}", "{order_id}", "{click_id}"} {
+		if tc.Placeholders[p] == "" {
+			t.Errorf("placeholder %s is not explained", p)
+		}
+	}
+	fill := func(snippet string, pairs ...string) string { return strings.NewReplacer(pairs...).Replace(snippet) }
+	attr := func(snippet, name string) string {
+		m := regexp.MustCompile(name + `="([^"]*)"`).FindStringSubmatch(snippet)
+		if m == nil {
+			t.Fatalf("no %s in %s", name, snippet)
+		}
+		return html.UnescapeString(m[1])
+	}
+	newClick := func() (string, *http.Cookie) {
+		link := fill(tc.TrackingLink, "{sub_id}", "snippet")
+		q, ok := strings.CutPrefix(link, s.URL+"/click?")
+		if !ok {
+			t.Fatalf("tracking link %s", link)
+		}
+		return click(t, s, q, nil)
+	}
+	invoice := func() string { return "SNIP-" + store.NewID()[:10] }
+
+	// The affiliate's tracking link and impression pixel.
+	clickID, cookie := newClick()
+	if c, err := s.Store.Click(context.Background(), clickID); err != nil || c.AffID != f.Affiliate.ID || c.SubID == nil || *c.SubID != "snippet" {
+		t.Fatalf("click from the tracking link: %+v %v", c, err)
+	}
+	if resp, _ := get(t, fill(attr(tc.ImpressionPixel, "src"), "{sub_id}", "snippet")); resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/gif" {
+		t.Errorf("impression pixel: %d %s", resp.StatusCode, resp.Header.Get("X-Error"))
+	}
+
+	// The thank-you page's image pixel, in the browser that clicked.
+	inv1 := invoice()
+	if resp, _ := get(t, fill(attr(tc.ImagePixel, "src"), "{amount}", "30.00", "{order_id}", inv1), cookie); resp.StatusCode != 200 {
+		t.Fatalf("image pixel: %d %s", resp.StatusCode, resp.Header.Get("X-Error"))
+	}
+
+	// The checkout form, in a browser with a click of its own.
+	_, cookie2 := newClick()
+	inv2 := invoice()
+	form := url.Values{}
+	for _, m := range regexp.MustCompile(`name="([^"]+)" value="([^"]*)"`).FindAllStringSubmatch(tc.HTMLForm, -1) {
+		form.Set(m[1], fill(m[2], "{amount}", "30.00", "{order_id}", inv2))
+	}
+	req, _ := http.NewRequest("POST", attr(tc.HTMLForm, "action"), strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(cookie2)
+	resp, err := noRedirect.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "https://shop.example/thanks" {
+		t.Fatalf("HTML form: %d %s %s", resp.StatusCode, resp.Header.Get("Location"), resp.Header.Get("X-Error"))
+	}
+
+	// The advertiser's server-to-server posts.
+	click3, _ := newClick()
+	inv3, inv4 := invoice(), invoice()
+	if resp, body := get(t, fill(tc.ClickIDPostback, "{click_id}", click3, "{amount}", "30.00", "{order_id}", inv3)); resp.StatusCode != 202 {
+		t.Fatalf("Click ID postback: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := get(t, fill(tc.AFIDPostback, "{sub_id}", "rebill", "{amount}", "30.00", "{order_id}", inv4)); resp.StatusCode != 202 {
+		t.Fatalf("AFID postback: %d %s", resp.StatusCode, body)
+	}
+
+	for inv, method := range map[string]string{inv1: "cookie", inv2: "cookie", inv3: "click_id", inv4: "afid"} {
+		c := conversionByInvoice(t, s, f.Offer.ID, inv)
+		if c.Status != store.ConversionApproved || c.AttributionMethod == nil || *c.AttributionMethod != method ||
+			c.AffID == nil || *c.AffID != f.Affiliate.ID || c.Amount.String() != "30.00" || c.Commission.String() != "3.00" {
+			t.Errorf("conversion %s: %+v, want approved by %s", inv, c, method)
+		}
+	}
+
+	// Without aff_id the affiliate's id is a placeholder too.
+	var generic api.TrackingCode
+	mustAdmin(t, s, 200, "GET", fmt.Sprintf("/api/v1/offers/%d/tracking-code", f.Offer.ID), nil, &generic)
+	if generic.AffID != nil || !strings.Contains(generic.TrackingLink, "aff_id={aff_id}") || generic.Placeholders["{aff_id}"] == "" {
+		t.Errorf("generic tracking code %+v", generic)
+	}
+	for _, bad := range []struct {
+		path, prefix string
+		code         int
+	}{
+		{fmt.Sprintf("/api/v1/offers/%d/tracking-code?aff_id=x", f.Offer.ID), "aff_id: ", 400},
+		{fmt.Sprintf("/api/v1/offers/%d/tracking-code?aff_id=999999999", f.Offer.ID), "affiliate not found", 404},
+		{"/api/v1/offers/999999999/tracking-code", "offer not found", 404},
+		{"/api/v1/offers/abc/tracking-code", "offer not found", 404},
+	} {
+		if code, msg := adminError(t, s, "GET", bad.path, nil); code != bad.code || !strings.HasPrefix(msg, bad.prefix) {
+			t.Errorf("GET %s: %d %q, want %d %q", bad.path, code, msg, bad.code, bad.prefix)
+		}
 	}
 }
