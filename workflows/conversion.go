@@ -41,8 +41,8 @@ var localOptions = workflow.LocalActivityOptions{
 // pixelOptions are for firing one affiliate pixel: a regular activity per pixel, each with its own
 // retry schedule, so one dead affiliate server never delays another. The activity ID names the
 // pixel and the event, so the Temporal UI's pending activities say which pixel is retrying.
-// StartToClose leaves the attempt's own timeout room to log its outcome; it only fires when a
-// worker dies mid-attempt.
+// StartToClose leaves the attempt's own timeout room to log its outcome, so in practice it fires
+// only when an attempt is cut off (its worker died mid-attempt).
 func pixelOptions(s activities.RetrySchedule, pixelID int64, event string) workflow.ActivityOptions {
 	return workflow.ActivityOptions{
 		ActivityID:             "pixel/" + strconv.FormatInt(pixelID, 10) + "/" + event,
