@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"time"
 
+	"go.temporal.io/sdk/client"
+
 	"github.com/trackflow/trackflow/store"
 )
 
@@ -15,6 +17,8 @@ type Activities struct {
 	Store *store.Store
 	// HTTP fires affiliate pixels: see NewPixelClient for its SSRF guard and redirect policy.
 	HTTP *http.Client
+	// Temporal lets a reversal wait for its conversion's workflow (AwaitWorkflowClosed).
+	Temporal client.Client
 }
 
 // ConversionRequest is one conversion as the API received it: the workflow's input.
@@ -49,12 +53,26 @@ const (
 	SourceAFID    = "afid"
 )
 
-// RetrySchedule is how affiliate pixels are retried (POSTBACK_RETRY_*).
+// RetrySchedule is how affiliate pixels are retried (POSTBACK_RETRY_*) and how long one attempt
+// may take (POSTBACK_TIMEOUT). It travels in the workflow's input, so a conversion keeps the
+// schedule it started with.
 type RetrySchedule struct {
 	Initial     time.Duration `json:"initial"`
 	MaxInterval time.Duration `json:"max_interval"`
 	For         time.Duration `json:"for"`
+	// AttemptTimeout bounds one attempt; zero (a workflow started before it existed) means PixelTimeout.
+	AttemptTimeout time.Duration `json:"attempt_timeout,omitempty"`
 }
 
-// DefaultRetrySchedule is API.md's: first retry after 1 s, doubling, at most 1 h apart, for 72 h.
-var DefaultRetrySchedule = RetrySchedule{Initial: time.Second, MaxInterval: time.Hour, For: 72 * time.Hour}
+// Timeout is the time one pixel attempt may take.
+func (s RetrySchedule) Timeout() time.Duration {
+	if s.AttemptTimeout > 0 {
+		return s.AttemptTimeout
+	}
+	return PixelTimeout
+}
+
+// DefaultRetrySchedule is API.md's: first retry after 1 s, doubling, at most 1 h apart, for 72 h,
+// 10 s per attempt.
+var DefaultRetrySchedule = RetrySchedule{Initial: time.Second, MaxInterval: time.Hour, For: 72 * time.Hour,
+	AttemptTimeout: PixelTimeout}

@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -21,26 +23,31 @@ import (
 	"github.com/trackflow/trackflow/store"
 )
 
-// Error types of a pixel attempt that must not be retried.
+// Error types of a pixel attempt. The first three are never retried (the workflow's retry policy
+// lists them, and FirePixel marks them non-retryable too); PixelRetry is retried on the schedule.
 const (
 	ErrTypePixelRejected = "PixelRejected" // the affiliate answered 4xx (not 408/429)
 	ErrTypePixelRefused  = "PixelRefused"  // the SSRF guard refused the target
 	ErrTypePixelInvalid  = "PixelInvalid"  // the URL or secret cannot make a request
+	ErrTypePixelRetry    = "PixelRetry"    // 3xx, 408, 429, 5xx, timeout or connection error
 )
 
 // FireInput is one affiliate pixel to fire for one conversion event.
 type FireInput struct {
 	ConversionID string            `json:"conversion_id"`
 	Event        string            `json:"event"` // approved or reversed
-	Pixel        store.Pixel       `json:"pixel"`
+	Pixel        store.Pixel       `json:"pixel"` // without its secret: FirePixel reads it
 	Macros       map[string]string `json:"macros"`
 	Retry        RetrySchedule     `json:"retry"`
 }
 
-// FireResult is what the affiliate's server answered on the successful attempt.
+// FireResult is the successful attempt: what was called and what it answered, so the workflow
+// history in the Temporal UI names the URL next to the pixel's input.
 type FireResult struct {
-	StatusCode int `json:"status_code"`
-	Attempt    int `json:"attempt"`
+	Method     string `json:"method"`
+	URL        string `json:"url"`
+	StatusCode int    `json:"status_code"`
+	Attempt    int    `json:"attempt"`
 }
 
 // WebhookID is the Standard Webhooks message id of one delivery: the same on every retry.
@@ -48,67 +55,132 @@ func WebhookID(conversionID string, pixelID int64, event string) string {
 	return fmt.Sprintf("msg_%s_%d_%s", conversionID, pixelID, event)
 }
 
-// FirePixel makes one attempt to fire an affiliate pixel and logs it. 2xx succeeds; 4xx other than
-// 408 and 429 and refused targets fail without retry; everything else is retried by Temporal on
-// the workflow's schedule, honouring Retry-After within it.
+// FirePixel makes one attempt to fire an affiliate pixel. 2xx succeeds; 4xx other than 408 and
+// 429, refused targets and unusable URLs fail without retry; everything else is retried by
+// Temporal on the workflow's schedule, honouring Retry-After within it.
+//
+// The attempt is logged before the affiliate is called and completed after, so an attempt cut
+// off by a killed worker or an activity timeout stays in the log (store.DeliveryInFlight); when the
+// log cannot be written the affiliate is not called and the attempt is retried.
 func (a *Activities) FirePixel(ctx context.Context, in FireInput) (FireResult, error) {
 	attempt := int(activity.GetInfo(ctx).Attempt)
-	req, body, err := buildPixelRequest(ctx, in, time.Now())
-	if err != nil {
-		return FireResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypePixelInvalid, err)
+	timeout := in.Retry.Timeout()
+	var secret string
+	if in.Pixel.Method == http.MethodPost {
+		s, err := a.Store.PixelSecret(ctx, in.Pixel.ID)
+		if store.ErrorKind(err) == store.NotFound {
+			return FireResult{}, temporal.NewNonRetryableApplicationError("pixel not found", ErrTypePixelInvalid, err)
+		}
+		if err != nil {
+			return FireResult{}, fmt.Errorf("fire pixel %d: %w", in.Pixel.ID, err)
+		}
+		secret = s
 	}
+	now := time.Now()
+	target := store.ExpandMacros(in.Pixel.URL, in.Macros)
+	req, body, buildErr := buildPixelRequest(ctx, in, target, secret, now)
 	d := store.Delivery{ConversionID: in.ConversionID, PixelID: in.Pixel.ID, Event: in.Event,
-		Method: req.Method, URL: req.URL.String(), Body: body, Attempt: attempt, At: time.Now().UTC()}
+		Method: pixelMethod(in.Pixel), URL: target, Body: body, Attempt: attempt, At: now.UTC(),
+		Error: store.DeliveryInFlight}
+	if err := a.Store.InsertDelivery(ctx, &d); err != nil {
+		return FireResult{}, fmt.Errorf("fire pixel %d: %w", in.Pixel.ID, err)
+	}
+	if buildErr != nil {
+		d.Error = buildErr.Error()
+		a.finishDelivery(ctx, &d)
+		return FireResult{}, temporal.NewNonRetryableApplicationError(buildErr.Error(), ErrTypePixelInvalid, nil)
+	}
 
+	actx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	start := time.Now()
-	resp, err := a.HTTP.Do(req)
-	d.DurationMS = time.Since(start).Milliseconds()
+	resp, err := a.HTTP.Do(req.WithContext(actx))
 	if err == nil {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		resp.Body.Close()
-		d.StatusCode = resp.StatusCode
-	} else {
-		d.Error = err.Error()
 	}
-	a.logDelivery(ctx, &d)
+	d.DurationMS = time.Since(start).Milliseconds()
 
 	var blocked *BlockedAddressError
 	switch {
 	case errors.As(err, &blocked):
-		return FireResult{}, temporal.NewNonRetryableApplicationError(blocked.Error(), ErrTypePixelRefused, nil)
+		d.Error = blocked.Error()
+		a.finishDelivery(ctx, &d)
+		return FireResult{}, temporal.NewNonRetryableApplicationError(d.Error, ErrTypePixelRefused, nil)
 	case err != nil:
-		return FireResult{}, fmt.Errorf("fire pixel %d: %w", in.Pixel.ID, err)
+		d.Error = attemptError(ctx, err, timeout)
+		a.finishDelivery(ctx, &d)
+		return FireResult{}, temporal.NewApplicationError(fmt.Sprintf("%s %s: %s", d.Method, d.URL, d.Error), ErrTypePixelRetry)
+	}
+
+	d.StatusCode, d.Error = resp.StatusCode, ""
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		d.Error = "redirect not followed: Location " + resp.Header.Get("Location")
+	}
+	a.finishDelivery(ctx, &d)
+	msg := fmt.Sprintf("%s %s: affiliate answered %d", d.Method, d.URL, resp.StatusCode)
+	switch {
 	case resp.StatusCode >= 200 && resp.StatusCode < 300:
-		return FireResult{StatusCode: resp.StatusCode, Attempt: attempt}, nil
+		return FireResult{Method: d.Method, URL: d.URL, StatusCode: resp.StatusCode, Attempt: attempt}, nil
 	case resp.StatusCode >= 400 && resp.StatusCode < 500 && resp.StatusCode != 408 && resp.StatusCode != 429:
-		return FireResult{}, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("affiliate answered %d", resp.StatusCode), ErrTypePixelRejected, nil)
+		return FireResult{}, temporal.NewNonRetryableApplicationError(msg, ErrTypePixelRejected, nil)
 	}
-	msg := fmt.Sprintf("affiliate answered %d", resp.StatusCode)
 	if delay, ok := retryAfter(resp.Header.Get("Retry-After"), in.Retry, time.Now()); ok {
-		return FireResult{}, temporal.NewApplicationErrorWithOptions(msg, "PixelRetry",
-			temporal.ApplicationErrorOptions{NextRetryDelay: delay})
+		return FireResult{}, temporal.NewApplicationErrorWithOptions(msg+" (Retry-After "+delay.String()+")",
+			ErrTypePixelRetry, temporal.ApplicationErrorOptions{NextRetryDelay: delay})
 	}
-	return FireResult{}, temporal.NewApplicationError(msg, "PixelRetry")
+	return FireResult{}, temporal.NewApplicationError(msg, ErrTypePixelRetry)
 }
 
-// logDelivery stores the attempt. A failure to log must not re-fire a pixel that was delivered,
-// so it is retried briefly and then only reported in the worker log.
-func (a *Activities) logDelivery(ctx context.Context, d *store.Delivery) {
+// attemptError says why an attempt got no answer, without repeating the URL the log row holds.
+func attemptError(ctx context.Context, err error, timeout time.Duration) string {
+	var ne net.Error
+	switch {
+	case ctx.Err() != nil:
+		return "cut off: the worker stopped or the activity timed out during the attempt"
+	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()):
+		return fmt.Sprintf("timeout: no answer within %s", timeout)
+	}
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		return uerr.Err.Error()
+	}
+	return err.Error()
+}
+
+// finishDelivery completes an attempt's log row. It runs even when the activity's context is done
+// (the row must not keep saying "in flight"), and a failure to log must not re-fire a pixel that
+// was delivered, so it is retried briefly and then only reported in the worker log.
+func (a *Activities) finishDelivery(ctx context.Context, d *store.Delivery) {
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
 	var err error
 	for i := 0; i < 3; i++ {
-		if err = a.Store.InsertDelivery(ctx, d); err == nil {
+		if err = a.Store.FinishDelivery(wctx, d); err == nil {
 			return
 		}
 		time.Sleep(time.Duration(i+1) * 100 * time.Millisecond)
 	}
-	activity.GetLogger(ctx).Error("log pixel delivery", "conversion", d.ConversionID, "pixel", d.PixelID, "error", err)
+	activity.GetLogger(ctx).Error("log pixel delivery", "conversion", d.ConversionID, "pixel", d.PixelID,
+		"attempt", d.Attempt, "error", err)
 }
 
-// buildPixelRequest makes the GET with macros replaced, or the signed Standard Webhooks POST.
-func buildPixelRequest(ctx context.Context, in FireInput, now time.Time) (*http.Request, string, error) {
-	if in.Pixel.Method != http.MethodPost {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, store.ExpandMacros(in.Pixel.URL, in.Macros), nil)
+func pixelMethod(p store.Pixel) string {
+	if p.Method == http.MethodPost {
+		return http.MethodPost
+	}
+	return http.MethodGet
+}
+
+// buildPixelRequest makes the GET of target, or the Standard Webhooks POST of the macros as a JSON
+// object of strings, signed with secret. It returns the body it signed.
+func buildPixelRequest(ctx context.Context, in FireInput, target, secret string, now time.Time) (*http.Request, string, error) {
+	u, err := url.Parse(target)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, "", fmt.Errorf("pixel url: not an absolute http or https URL after macro expansion")
+	}
+	if pixelMethod(in.Pixel) == http.MethodGet {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 		if err != nil {
 			return nil, "", fmt.Errorf("pixel url: %w", err)
 		}
@@ -117,17 +189,17 @@ func buildPixelRequest(ctx context.Context, in FireInput, now time.Time) (*http.
 	}
 	body, err := json.Marshal(in.Macros)
 	if err != nil {
-		return nil, "", err
+		return nil, "", fmt.Errorf("pixel body: %w", err)
 	}
 	id := WebhookID(in.ConversionID, in.Pixel.ID, in.Event)
 	ts := strconv.FormatInt(now.Unix(), 10)
-	sig, err := SignWebhook(in.Pixel.Secret, id, ts, body)
+	sig, err := SignWebhook(secret, id, ts, body)
 	if err != nil {
-		return nil, "", err
+		return nil, string(body), err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, store.ExpandMacros(in.Pixel.URL, in.Macros), bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {
-		return nil, "", fmt.Errorf("pixel url: %w", err)
+		return nil, string(body), fmt.Errorf("pixel url: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "trackflow-postback/1")
@@ -140,9 +212,10 @@ func buildPixelRequest(ctx context.Context, in FireInput, now time.Time) (*http.
 // SignWebhook computes the Standard Webhooks signature "v1,<base64 HMAC-SHA256(id.timestamp.body)>"
 // keyed by the base64 part of a whsec_ secret.
 func SignWebhook(secret, id, timestamp string, body []byte) (string, error) {
-	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
-	if err != nil {
-		return "", fmt.Errorf("pixel secret is not whsec_<base64>: %w", err)
+	raw, ok := strings.CutPrefix(secret, "whsec_")
+	key, err := base64.StdEncoding.DecodeString(raw)
+	if !ok || err != nil || len(key) == 0 {
+		return "", errors.New("pixel secret: not whsec_<base64>")
 	}
 	mac := hmac.New(sha256.New, key)
 	mac.Write([]byte(id + "." + timestamp + "."))
@@ -150,13 +223,15 @@ func SignWebhook(secret, id, timestamp string, body []byte) (string, error) {
 	return "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil)), nil
 }
 
-// retryAfter reads a Retry-After header (seconds or an HTTP date) and clamps it to the schedule.
+// retryAfter reads a Retry-After header (seconds or an HTTP date) and clamps it to the schedule's
+// bounds: never sooner than its first interval, never later than its longest.
 func retryAfter(h string, s RetrySchedule, now time.Time) (time.Duration, bool) {
+	h = strings.TrimSpace(h)
 	if h == "" {
 		return 0, false
 	}
 	var d time.Duration
-	if secs, err := strconv.Atoi(strings.TrimSpace(h)); err == nil {
+	if secs, err := strconv.ParseUint(h, 10, 32); err == nil {
 		d = time.Duration(secs) * time.Second
 	} else if t, err := http.ParseTime(h); err == nil {
 		d = t.Sub(now)

@@ -427,7 +427,7 @@ func (s *server) reverseConversion(c *gin.Context) {
 		jsonError(c, store.Errorf(store.Conflict, "status: only an approved conversion can be reversed, this one is %s", conv.Status))
 		return
 	}
-	wfID, err := workflows.StartReversal(ctx, s.temporal, conv.ID, reason, s.cfg.Retry)
+	wfID, err := workflows.StartReversal(ctx, s.temporal, conv, reason, s.cfg.Retry)
 	if err != nil {
 		jsonError(c, err)
 		return

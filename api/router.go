@@ -21,6 +21,8 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// Retry is the affiliate-pixel retry schedule given to every conversion workflow.
 	Retry activities.RetrySchedule
+	// PublicURL is the base URL of tracking-code snippets (PUBLIC_URL); empty: the request's own.
+	PublicURL string
 }
 
 // server holds the handlers' dependencies.
@@ -58,6 +60,7 @@ func New(cfg Config, st *store.Store, tc client.Client) http.Handler {
 	v1.GET("/offers/:id", s.getOffer)
 	v1.PATCH("/offers/:id", s.updateOffer)
 	v1.PUT("/offers/:id/payouts/:aff_id", s.setPayout)
+	v1.GET("/offers/:id/tracking-code", s.trackingCode)
 	v1.GET("/clicks/:click_id", s.getClick)
 	v1.GET("/conversions", s.listConversions)
 	v1.GET("/conversions/:id", s.getConversion)

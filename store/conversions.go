@@ -203,45 +203,6 @@ func (s *Store) ListConversions(ctx context.Context, f ConversionFilter) ([]Conv
 	return out, nil
 }
 
-// Delivery is one attempt to fire an affiliate pixel.
-type Delivery struct {
-	ConversionID string    `json:"-" db:"conversion_id"`
-	PixelID      int64     `json:"pixel_id" db:"pixel_id"`
-	Event        string    `json:"event" db:"event"`
-	Method       string    `json:"method" db:"method"`
-	URL          string    `json:"url" db:"url"`
-	Body         string    `json:"body,omitempty" db:"body"`
-	Attempt      int       `json:"attempt" db:"attempt"`
-	StatusCode   int       `json:"status_code" db:"status_code"`
-	Error        string    `json:"error" db:"error"`
-	DurationMS   int64     `json:"duration_ms" db:"duration_ms"`
-	At           time.Time `json:"at" db:"at"`
-}
-
-// InsertDelivery logs one pixel attempt.
-func (s *Store) InsertDelivery(ctx context.Context, d *Delivery) error {
-	const q = `INSERT INTO pixel_deliveries (conversion_id, pixel_id, event, method, url, body, attempt,
-			status_code, error, duration_ms, at)
-		VALUES (:conversion_id, :pixel_id, :event, :method, :url, :body, :attempt, :status_code, :error,
-			:duration_ms, :at)`
-	if _, err := s.DB.NamedExecContext(ctx, q, d); err != nil {
-		return fmt.Errorf("insert delivery: %w", err)
-	}
-	return nil
-}
-
-// Deliveries lists a conversion's pixel attempts, oldest first.
-func (s *Store) Deliveries(ctx context.Context, conversionID string) ([]Delivery, error) {
-	const q = `SELECT conversion_id, pixel_id, event, method, url, body, attempt, status_code, error,
-			duration_ms, at
-		FROM pixel_deliveries WHERE conversion_id = $1 ORDER BY at, id`
-	out := []Delivery{}
-	if err := s.DB.SelectContext(ctx, &out, q, conversionID); err != nil {
-		return nil, fmt.Errorf("select deliveries: %w", err)
-	}
-	return out, nil
-}
-
 // Macros are the values of API.md's affiliate-pixel macros for one event of the conversion: for
 // a reversal, {payout} is the commission withdrawn.
 func (c *Conversion) Macros() map[string]string {

@@ -58,6 +58,17 @@ func (s *Store) AdvertiserByToken(ctx context.Context, token string) (*Advertise
 	return &a, nil
 }
 
+// Advertiser reads one advertiser, or NotFound.
+func (s *Store) Advertiser(ctx context.Context, id int64) (*Advertiser, error) {
+	const q = `SELECT id, name, postback_token, allowed_ips::text[] AS allowed_ips, created_at, updated_at
+		FROM advertisers WHERE id = $1`
+	var a Advertiser
+	if err := s.DB.GetContext(ctx, &a, q, id); err != nil {
+		return nil, notFound(err, "advertiser")
+	}
+	return &a, nil
+}
+
 // Affiliate is a publisher who sends traffic and earns commissions.
 type Affiliate struct {
 	ID        int64     `json:"id" db:"id"`
@@ -226,13 +237,25 @@ func (s *Store) CreatePixel(ctx context.Context, p *Pixel) error {
 	return nil
 }
 
-// ActivePixels lists the active pixels an affiliate has for an offer (its own or all-offer ones).
+// ActivePixels lists the active pixels an affiliate has for an offer (its own or all-offer ones),
+// without their secrets: the list travels through Temporal's history, which ops read in the UI, so
+// FirePixel reads a POST pixel's secret itself (PixelSecret).
 func (s *Store) ActivePixels(ctx context.Context, affID, offerID int64) ([]Pixel, error) {
-	const q = `SELECT id, aff_id, offer_id, url, method, secret, status, created_at FROM affiliate_pixels
+	const q = `SELECT id, aff_id, offer_id, url, method, '' AS secret, status, created_at FROM affiliate_pixels
 		WHERE aff_id = $1 AND (offer_id IS NULL OR offer_id = $2) AND status = 'active' ORDER BY id`
 	var ps []Pixel
 	if err := s.DB.SelectContext(ctx, &ps, q, affID, offerID); err != nil {
 		return nil, fmt.Errorf("select pixels: %w", err)
 	}
 	return ps, nil
+}
+
+// PixelSecret reads the signing secret of a POST pixel, or NotFound.
+func (s *Store) PixelSecret(ctx context.Context, pixelID int64) (string, error) {
+	const q = `SELECT secret FROM affiliate_pixels WHERE id = $1`
+	var secret string
+	if err := s.DB.GetContext(ctx, &secret, q, pixelID); err != nil {
+		return "", notFound(err, "pixel")
+	}
+	return secret, nil
 }

@@ -13,7 +13,6 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/trackflow/trackflow/activities"
-	"github.com/trackflow/trackflow/store"
 )
 
 // TaskQueue is the task queue of every conversion workflow.
@@ -82,22 +81,4 @@ func StartConversion(ctx context.Context, c client.Client, req activities.Conver
 		return true, nil
 	}
 	return false, err
-}
-
-// StartReversal starts a conversion's reversal workflow; a second reversal is a Conflict.
-func StartReversal(ctx context.Context, c client.Client, conversionID, reason string, retry activities.RetrySchedule) (string, error) {
-	id := ReversalWorkflowID(conversionID)
-	opts := client.StartWorkflowOptions{
-		ID:                                       id,
-		TaskQueue:                                TaskQueue,
-		WorkflowIDReusePolicy:                    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		TypedSearchAttributes:                    temporal.NewSearchAttributes(ConversionStatusKey.ValueSet("reversed")),
-	}
-	_, err := c.ExecuteWorkflow(ctx, opts, Reversal, conversionID, reason, retry)
-	var already *serviceerror.WorkflowExecutionAlreadyStarted
-	if errors.As(err, &already) {
-		return id, store.Errorf(store.Conflict, "status: conversion is already being reversed")
-	}
-	return id, err
 }

@@ -39,10 +39,14 @@ var localOptions = workflow.LocalActivityOptions{
 }
 
 // pixelOptions are for firing one affiliate pixel: a regular activity per pixel, each with its own
-// retry schedule, so one dead affiliate server never delays another.
-func pixelOptions(s activities.RetrySchedule) workflow.ActivityOptions {
+// retry schedule, so one dead affiliate server never delays another. The activity ID names the
+// pixel and the event, so the Temporal UI's pending activities say which pixel is retrying.
+// StartToClose leaves the attempt's own timeout room to log its outcome, so in practice it fires
+// only when an attempt is cut off (its worker died mid-attempt).
+func pixelOptions(s activities.RetrySchedule, pixelID int64, event string) workflow.ActivityOptions {
 	return workflow.ActivityOptions{
-		StartToCloseTimeout:    activities.PixelTimeout + 5*time.Second,
+		ActivityID:             "pixel/" + strconv.FormatInt(pixelID, 10) + "/" + event,
+		StartToCloseTimeout:    s.Timeout() + 5*time.Second,
 		ScheduleToCloseTimeout: s.For,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:    s.Initial,
@@ -100,28 +104,6 @@ func Conversion(ctx workflow.Context, req activities.ConversionRequest) (Convers
 	return res, nil
 }
 
-// Reversal is the workflow of a refund or chargeback: the approved conversion becomes reversed and
-// each of the affiliate's pixels fires again with {status}=reversed. It has its own workflow
-// (ReversalWorkflowID) so the conversion workflow need not stay open for months waiting for one.
-func Reversal(ctx workflow.Context, conversionID string, reason string, retry activities.RetrySchedule) (ConversionResult, error) {
-	var a *activities.Activities
-	lctx := workflow.WithLocalActivityOptions(ctx, localOptions)
-	var rec activities.RecordOutput
-	change := activities.StatusChange{ConversionID: conversionID, From: store.ConversionApproved, To: store.ConversionReversed}
-	if reason != "" {
-		change.Reason = &reason
-	}
-	if err := workflow.ExecuteLocalActivity(lctx, a.SetStatus, change).Get(lctx, &rec); err != nil {
-		return ConversionResult{}, err
-	}
-	res := result(rec.Conversion)
-	res.Delivered, res.Failed = firePixels(ctx, rec, store.ConversionReversed, retry)
-	return res, nil
-}
-
-// ReversalWorkflowID is the workflow ID of a conversion's reversal: one per conversion, ever.
-func ReversalWorkflowID(conversionID string) string { return "reversal/" + conversionID }
-
 // decide turns the attribution and the custom parameters into the conversion to store.
 func decide(req activities.ConversionRequest, att activities.Attribution) store.Conversion {
 	c := store.Conversion{
@@ -176,10 +158,10 @@ func decide(req activities.ConversionRequest, att activities.Attribution) store.
 // that gives up is counted, not an error: the conversion itself stands.
 func firePixels(ctx workflow.Context, rec activities.RecordOutput, event string, retry activities.RetrySchedule) (delivered, failed int) {
 	var a *activities.Activities
-	actx := workflow.WithActivityOptions(ctx, pixelOptions(retry))
 	macros := rec.Conversion.Macros()
 	futures := make([]workflow.Future, len(rec.Pixels))
 	for i, p := range rec.Pixels {
+		actx := workflow.WithActivityOptions(ctx, pixelOptions(retry, p.ID, event))
 		in := activities.FireInput{ConversionID: rec.Conversion.ID, Event: event, Pixel: p, Macros: macros, Retry: retry}
 		futures[i] = workflow.ExecuteActivity(actx, a.FirePixel, in)
 	}

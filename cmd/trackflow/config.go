@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net/netip"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -22,6 +23,8 @@ type Config struct {
 	TrustedProxies       []netip.Prefix
 	PostbackAllowPrivate bool
 	Retry                activities.RetrySchedule
+	// PublicURL is the base URL that tracking-code snippets use; empty: the request's own.
+	PublicURL string
 	// Role is all (API and worker), api or worker.
 	Role string
 	// Demo seeds demo data and serves a stand-in affiliate under /demo/ (make run).
@@ -60,6 +63,15 @@ func loadConfig() (Config, error) {
 	check("POSTBACK_RETRY_MAX_INTERVAL", err)
 	c.Retry.For, err = time.ParseDuration(env("POSTBACK_RETRY_FOR", d.For.String()))
 	check("POSTBACK_RETRY_FOR", err)
+	c.Retry.AttemptTimeout, err = time.ParseDuration(env("POSTBACK_TIMEOUT", d.AttemptTimeout.String()))
+	check("POSTBACK_TIMEOUT", err)
+	if len(errs) == 0 && (c.Retry.Initial <= 0 || c.Retry.MaxInterval < c.Retry.Initial || c.Retry.For <= 0 || c.Retry.AttemptTimeout <= 0) {
+		errs = append(errs, "POSTBACK_RETRY_*, POSTBACK_TIMEOUT: must be positive, with MAX_INTERVAL at least INITIAL")
+	}
+	c.PublicURL = strings.TrimRight(os.Getenv("PUBLIC_URL"), "/")
+	if u, err := url.Parse(c.PublicURL); c.PublicURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+		errs = append(errs, "PUBLIC_URL: must be an absolute http or https URL")
+	}
 	for _, s := range strings.Split(os.Getenv("TRUSTED_PROXIES"), ",") {
 		if s = strings.TrimSpace(s); s == "" {
 			continue

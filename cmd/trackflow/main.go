@@ -58,7 +58,7 @@ func run(ctx context.Context) error {
 	defer tc.Close()
 
 	if cfg.Role != "api" {
-		acts := &activities.Activities{Store: st, HTTP: activities.NewPixelClient(cfg.PostbackAllowPrivate)}
+		acts := &activities.Activities{Store: st, HTTP: activities.NewPixelClient(cfg.PostbackAllowPrivate), Temporal: tc}
 		w := worker.New(tc, acts, worker.Options{})
 		if err := w.Start(); err != nil {
 			return fmt.Errorf("start worker: %w", err)
@@ -72,7 +72,7 @@ func run(ctx context.Context) error {
 	}
 
 	var handler http.Handler = api.New(api.Config{
-		AdminToken: cfg.AdminToken, TrustedProxies: cfg.TrustedProxies, Retry: cfg.Retry,
+		AdminToken: cfg.AdminToken, TrustedProxies: cfg.TrustedProxies, Retry: cfg.Retry, PublicURL: cfg.PublicURL,
 	}, st, tc)
 	if cfg.Demo {
 		if handler, err = demo(ctx, cfg, st, handler); err != nil {

@@ -36,8 +36,13 @@ import (
 // AdminToken is the admin bearer token of the shared stack's API.
 const AdminToken = "test-admin-token"
 
-// Retry is the compressed pixel retry schedule the shared stack's API gives its workflows.
-var Retry = activities.RetrySchedule{Initial: 200 * time.Millisecond, MaxInterval: time.Second, For: 2 * time.Minute}
+// Retry is the compressed pixel retry schedule the shared stack's API gives its workflows. Its
+// 2 s attempt timeout (10 s in production) keeps a test of a hanging affiliate short, and is
+// still far above what a local affiliate server takes to answer. The dev server fires retry
+// timers about a second apart at the soonest, so MaxInterval is 2 s: a Retry-After of 2 s is then
+// distinguishable from the natural back-off.
+var Retry = activities.RetrySchedule{Initial: 200 * time.Millisecond, MaxInterval: 2 * time.Second, For: 2 * time.Minute,
+	AttemptTimeout: 2 * time.Second}
 
 func env(t testing.TB, name string) string {
 	v := os.Getenv(name)
@@ -55,6 +60,13 @@ var (
 
 // NewDB creates a fresh, migrated database for one test (or one package) and drops it afterwards.
 func NewDB(t testing.TB) *sqlx.DB {
+	t.Helper()
+	db, _ := newDB(t)
+	return db
+}
+
+// newDB is NewDB that also returns the database's URL, for a process of its own.
+func newDB(t testing.TB) (*sqlx.DB, string) {
 	t.Helper()
 	ctx := context.Background()
 	adminURL := env(t, "TRACKFLOW_TEST_DATABASE_URL")
@@ -84,7 +96,8 @@ func NewDB(t testing.TB) *sqlx.DB {
 	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name+" TEMPLATE "+templateName); err != nil {
 		t.Fatalf("create database: %v", err)
 	}
-	db, err := store.Open(ctx, withDB(adminURL, name), 40)
+	dbURL := withDB(adminURL, name)
+	db, err := store.Open(ctx, dbURL, 40)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +108,7 @@ func NewDB(t testing.TB) *sqlx.DB {
 			a.Close()
 		}
 	})
-	return db
+	return db, dbURL
 }
 
 func withDB(rawURL, name string) string {
@@ -115,6 +128,16 @@ type Stack struct {
 	Namespace string
 	// URL is the base URL of the real router, served by httptest.
 	URL string
+	// DatabaseURL and TemporalAddress are what a worker process of this stack connects to.
+	DatabaseURL     string
+	TemporalAddress string
+}
+
+// Options choose what a stack made by New runs.
+type Options struct {
+	// NoWorker leaves out the in-process worker, for a test that runs cmd/trackflow as the stack's
+	// worker process (StartWorker) and kills it.
+	NoWorker bool
 }
 
 var (
@@ -141,20 +164,34 @@ func Shared(t testing.TB) *Stack {
 	t.Helper()
 	addr := env(t, "TRACKFLOW_TEST_TEMPORAL_ADDRESS")
 	env(t, "TRACKFLOW_TEST_DATABASE_URL")
-	stackOnce.Do(func() { stack, stackErr = startStack(addr) })
+	stackOnce.Do(func() { stack, stackErr = startStack(stackT, addr, Options{}) })
 	if stackErr != nil {
 		t.Fatalf("start stack: %v", stackErr)
 	}
 	return stack
 }
 
-func startStack(addr string) (s *Stack, err error) {
+// New starts a stack of the test's own, like Shared's but stopped (and its database dropped)
+// when t ends. It costs a namespace and a database: use it only where Shared cannot serve, such
+// as a test that kills the worker.
+func New(t testing.TB, o Options) *Stack {
+	t.Helper()
+	addr := env(t, "TRACKFLOW_TEST_TEMPORAL_ADDRESS")
+	env(t, "TRACKFLOW_TEST_DATABASE_URL")
+	s, err := startStack(t, addr, o)
+	if err != nil {
+		t.Fatalf("start stack: %v", err)
+	}
+	return s
+}
+
+func startStack(t testing.TB, addr string, o Options) (s *Stack, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%v", r)
 		}
 	}()
-	db := NewDB(stackT)
+	db, dbURL := newDB(t)
 	ns, err := NewNamespace(addr)
 	if err != nil {
 		return nil, err
@@ -163,13 +200,20 @@ func startStack(addr string) (s *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
+	t.Cleanup(tc.Close)
 	st := &store.Store{DB: db}
-	w := worker.New(tc, &activities.Activities{Store: st, HTTP: activities.NewPixelClient(true)}, worker.Options{})
-	if err := w.Start(); err != nil {
-		return nil, err
+	if !o.NoWorker {
+		acts := &activities.Activities{Store: st, HTTP: activities.NewPixelClient(true), Temporal: tc}
+		w := worker.New(tc, acts, worker.Options{})
+		if err := w.Start(); err != nil {
+			return nil, err
+		}
+		t.Cleanup(w.Stop)
 	}
 	srv := httptest.NewServer(api.New(api.Config{AdminToken: AdminToken, Retry: Retry}, st, tc))
-	return &Stack{DB: db, Store: st, Temporal: tc, Namespace: ns, URL: srv.URL}, nil
+	t.Cleanup(srv.Close)
+	return &Stack{DB: db, Store: st, Temporal: tc, Namespace: ns, URL: srv.URL,
+		DatabaseURL: dbURL, TemporalAddress: addr}, nil
 }
 
 // Dial connects a Temporal client to a namespace, logging only warnings.

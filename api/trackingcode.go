@@ -1,0 +1,138 @@
+package api
+
+import (
+	"html"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+)
+
+// TrackingCode is GET /api/v1/offers/:id/tracking-code's answer: ready-to-paste snippets for one
+// offer. Values only the affiliate or the advertiser's cart knows are placeholders in braces,
+// listed in Placeholders; the advertiser's postback token is filled in.
+type TrackingCode struct {
+	OfferID int64 `json:"offer_id"`
+	// AffID is the affiliate filled into the links (the aff_id query parameter), or null.
+	AffID   *int64 `json:"aff_id"`
+	BaseURL string `json:"base_url"`
+	// TrackingLink is the affiliate's link: GET /click.
+	TrackingLink string `json:"tracking_link"`
+	// ImpressionPixel is the affiliate's <img> for banner views: GET /impression.
+	ImpressionPixel string `json:"impression_pixel"`
+	// ImagePixel is the advertiser's thank-you page <img>: GET /pixel.
+	ImagePixel string `json:"image_pixel"`
+	// HTMLForm is the advertiser's checkout form alternative: POST /conversion.
+	HTMLForm string `json:"html_form"`
+	// ClickIDPostback and AFIDPostback are the advertiser's server-to-server URLs: /postback.
+	ClickIDPostback string            `json:"click_id_postback"`
+	AFIDPostback    string            `json:"afid_postback"`
+	Placeholders    map[string]string `json:"placeholders"`
+}
+
+// trackingCode handles GET /api/v1/offers/:id/tracking-code.
+func (s *server) trackingCode(c *gin.Context) {
+	ctx := c.Request.Context()
+	affID, err := Params{"aff_id": c.Query("aff_id")}.ID("aff_id", false)
+	if err != nil {
+		jsonError(c, err)
+		return
+	}
+	offerID, err := pathID(c, "id", "offer")
+	if err != nil {
+		jsonError(c, err)
+		return
+	}
+	offer, err := s.store.Offer(ctx, offerID)
+	if err != nil {
+		jsonError(c, err)
+		return
+	}
+	adv, err := s.store.Advertiser(ctx, offer.AdvertiserID)
+	if err != nil {
+		jsonError(c, err)
+		return
+	}
+	aff := "{aff_id}"
+	if affID != 0 {
+		if _, err := s.store.Affiliate(ctx, affID); err != nil {
+			jsonError(c, err)
+			return
+		}
+		aff = strconv.FormatInt(affID, 10)
+	}
+	base := s.publicBase(c.Request)
+	offer64 := strconv.FormatInt(offer.ID, 10)
+	token := url.QueryEscape(adv.PostbackToken)
+	affQuery := "offer_id=" + offer64 + "&aff_id=" + aff + "&sub_id={sub_id}"
+	sale := "amount={amount}&id={order_id}"
+
+	out := TrackingCode{
+		OfferID:      offer.ID,
+		BaseURL:      base,
+		TrackingLink: base + "/click?" + affQuery,
+		ImpressionPixel: `<img src="` + html.EscapeString(base+"/impression?"+affQuery) +
+			`" width="1" height="1" style="display:none" alt="">`,
+		ImagePixel: `<img src="` + html.EscapeString(base+"/pixel?offer_id="+offer64+"&"+sale) +
+			`" width="1" height="1" style="display:none" alt="">`,
+		HTMLForm: strings.Join([]string{
+			`<form method="post" action="` + html.EscapeString(base+"/conversion") + `">`,
+			`  <input type="hidden" name="offer_id" value="` + offer64 + `">`,
+			`  <input type="hidden" name="amount" value="{amount}">`,
+			`  <input type="hidden" name="id" value="{order_id}">`,
+			`  <button type="submit">Complete order</button>`,
+			`</form>`,
+		}, "\n"),
+		ClickIDPostback: base + "/postback?token=" + token + "&click_id={click_id}&" + sale,
+		AFIDPostback:    base + "/postback?token=" + token + "&" + affQuery + "&" + sale,
+		Placeholders: map[string]string{
+			"{sub_id}":   "the affiliate's own tracking value (optional: remove it or leave it empty)",
+			"{amount}":   "the sale amount, like 19.95",
+			"{order_id}": "the order or invoice number: each one converts once (optional)",
+			"{click_id}": "the click ID the landing page received ({click_id} macro of the offer's landing_url)",
+		},
+	}
+	if affID != 0 {
+		out.AffID = &affID
+	} else {
+		out.Placeholders["{aff_id}"] = "the affiliate's id"
+	}
+	// PureJSON: the snippets stay readable (no \u003c for <) for whoever copies them from curl.
+	c.PureJSON(http.StatusOK, out)
+}
+
+// publicBase is the base URL of the snippets: PUBLIC_URL, else the scheme and Host the request
+// came in with (X-Forwarded-Proto and X-Forwarded-Host are believed only from TRUSTED_PROXIES).
+func (s *server) publicBase(r *http.Request) string {
+	if s.cfg.PublicURL != "" {
+		return strings.TrimRight(s.cfg.PublicURL, "/")
+	}
+	scheme, host := "http", r.Host
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if s.fromTrustedProxy(r) {
+		if p := r.Header.Get("X-Forwarded-Proto"); p == "http" || p == "https" {
+			scheme = p
+		}
+		if h := r.Header.Get("X-Forwarded-Host"); h != "" {
+			host, _, _ = strings.Cut(h, ",")
+			host = strings.TrimSpace(host)
+		}
+	}
+	return scheme + "://" + host
+}
+
+// fromTrustedProxy reports whether the TCP peer of r is in TRUSTED_PROXIES.
+func (s *server) fromTrustedProxy(r *http.Request) bool {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	peer, err := netip.ParseAddr(host)
+	return err == nil && s.trusted(peer.Unmap())
+}
