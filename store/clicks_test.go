@@ -28,7 +28,7 @@ func TestBackupClickLatestInWindow(t *testing.T) {
 	}
 	ins(1, "203.0.113.9", "UA", now.Add(-3*time.Hour))
 	latest := ins(1, "203.0.113.9", "UA", now.Add(-time.Hour))
-	ins(1, "203.0.113.9", "UA2", now.Add(-time.Minute))  // another browser
+	ins(1, "203.0.113.9", "UA2", now.Add(-time.Minute)) // another browser
 	ins(1, "203.0.113.10", "UA", now.Add(-time.Minute)) // another IP
 	ins(2, "203.0.113.9", "UA", now.Add(-time.Minute))  // another offer
 	v6 := ins(1, "2001:db8::1", "UA", now.Add(-time.Minute))
