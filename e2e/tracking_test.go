@@ -420,3 +420,190 @@ func TestLinkTrustAliases(t *testing.T) {
 		t.Fatal("a rejected request stored a click or a conversion")
 	}
 }
+
+// TestPayoutOverridesAndCommissions covers the commission: the offer's payout unless the
+// affiliate has an override (PUT /offers/:id/payouts/:aff_id), cpa, cps and cpa_cps, rounded half
+// up to the cent; a changed override or offer payout applies to the next conversion.
+func TestPayoutOverridesAndCommissions(t *testing.T) {
+	t.Parallel()
+	s := testenv.Shared(t)
+	f := newFixture(t, s, map[string]any{"type": "cpa", "amount": "2.50"}, nil)
+	ua := "Mozilla/5.0 (" + t.Name() + ")"
+	b, c, d := newAffiliate(t, s), newAffiliate(t, s), newAffiliate(t, s)
+	put := func(affID int64, payout map[string]any) map[string]any {
+		var out map[string]any
+		mustAdmin(t, s, 200, "PUT", fmt.Sprintf("/api/v1/offers/%d/payouts/%d", f.Offer.ID, affID), payout, &out)
+		return out
+	}
+	commission := func(affID int64, amount string) string {
+		t.Helper()
+		_, cookie := clickAs(t, s, fmt.Sprintf("offer_id=%d&aff_id=%d", f.Offer.ID, affID), ua)
+		conv := conversionOf(t, s, pixelAs(t, s, fmt.Sprintf("offer_id=%d&amount=%s", f.Offer.ID, amount), ua, cookie))
+		if conv.Status != "approved" || conv.AffID == nil || *conv.AffID != affID {
+			t.Fatalf("conversion %+v", conv)
+		}
+		return conv.Commission.String()
+	}
+
+	if out := put(b.ID, map[string]any{"type": "cps", "percent": "10"}); out["type"] != "cps" || out["percent"] != "10.00" ||
+		out["amount"] != "0.00" || out["aff_id"] != float64(b.ID) || out["offer_id"] != float64(f.Offer.ID) {
+		t.Fatalf("PUT payout answered %v", out)
+	}
+	put(c.ID, map[string]any{"type": "cpa_cps", "amount": 1, "percent": 7.5})
+	put(d.ID, map[string]any{"type": "cps", "percent": "12.5"})
+
+	for _, k := range []struct {
+		aff          int64
+		amount, want string
+	}{
+		{f.Affiliate.ID, "19.95", "2.50"}, // the offer's cpa
+		{b.ID, "19.95", "2.00"},           // 10% of 19.95 = 1.995 → 2.00
+		{c.ID, "10.10", "1.76"},           // 1.00 + 7.5% of 10.10 = 1.7575 → 1.76
+		{d.ID, "0.04", "0.01"},            // 12.5% of 0.04 = 0.005 → 0.01: half up, not to even
+		{d.ID, "0.03", "0.00"},            // 0.00375 → 0.00
+		{d.ID, "9999999999.99", "1250000000.00"},
+	} {
+		if got := commission(k.aff, k.amount); got != k.want {
+			t.Errorf("affiliate %d, amount %s: commission %s, want %s", k.aff, k.amount, got, k.want)
+		}
+	}
+
+	// Changes take effect on the next conversion: a new override, and the offer's own payout.
+	put(b.ID, map[string]any{"type": "cpa", "amount": "4"})
+	if got := commission(b.ID, "19.95"); got != "4.00" {
+		t.Errorf("after replacing the override: %s, want 4.00", got)
+	}
+	var o store.Offer
+	mustAdmin(t, s, 200, "PATCH", fmt.Sprintf("/api/v1/offers/%d", f.Offer.ID),
+		map[string]any{"payout": map[string]any{"type": "cpa_cps", "amount": "1", "percent": "50"}}, &o)
+	if o.Payout.Type != "cpa_cps" || o.Payout.Amount.String() != "1.00" || o.Payout.Percent.String() != "50.00" {
+		t.Fatalf("PATCH payout answered %+v", o.Payout)
+	}
+	if got := commission(f.Affiliate.ID, "3.33"); got != "2.67" { // 1.00 + 1.665 → 2.67
+		t.Errorf("after the offer's payout changed: %s, want 2.67", got)
+	}
+	if got := commission(b.ID, "3.33"); got != "4.00" { // the override still wins
+		t.Errorf("override after the offer's payout changed: %s, want 4.00", got)
+	}
+
+	for path, want := range map[string]int{
+		fmt.Sprintf("/api/v1/offers/999999999/payouts/%d", b.ID):       404,
+		fmt.Sprintf("/api/v1/offers/%d/payouts/999999999", f.Offer.ID): 404,
+		fmt.Sprintf("/api/v1/offers/%d/payouts/x", f.Offer.ID):         404,
+	} {
+		if code := admin(t, s, "PUT", path, map[string]any{"type": "cpa", "amount": "1"}, nil); code != want {
+			t.Errorf("PUT %s: %d, want %d", path, code, want)
+		}
+	}
+	for _, body := range []map[string]any{
+		{"type": "cps", "percent": "100.01"}, {"type": "cpa", "amount": "-1"}, {"type": "bonus"}, {},
+	} {
+		if code := admin(t, s, "PUT", fmt.Sprintf("/api/v1/offers/%d/payouts/%d", f.Offer.ID, b.ID), body, nil); code != 400 {
+			t.Errorf("PUT payout %v: %d, want 400", body, code)
+		}
+	}
+}
+
+// TestPausedAffiliateAndOffer covers PATCH of affiliates and offers and what pausing does: a
+// paused affiliate's clicks and impressions are 404 and its conversions rejected
+// (inactive_affiliate); a paused offer is 404 on every tracking endpoint; resuming restores both.
+func TestPausedAffiliateAndOffer(t *testing.T) {
+	t.Parallel()
+	s := testenv.Shared(t)
+	f := newFixture(t, s, map[string]any{"type": "cpa", "amount": "5"}, map[string]any{"thank_you_url": "https://shop.example/ty"})
+	aff := newAffiliateServer(t, 200)
+	newPixel(t, s, f.Affiliate.ID, aff)
+	ua := "Mozilla/5.0 (" + t.Name() + ")"
+	o, a := f.Offer.ID, f.Affiliate.ID
+	clickQ := fmt.Sprintf("offer_id=%d&aff_id=%d", o, a)
+	affPath, offerPath := fmt.Sprintf("/api/v1/affiliates/%d", a), fmt.Sprintf("/api/v1/offers/%d", o)
+
+	_, cookie := clickAs(t, s, clickQ, ua)
+	var patched store.Affiliate
+	mustAdmin(t, s, 200, "PATCH", affPath, map[string]any{"status": "paused", "name": "renamed"}, &patched)
+	if patched.Status != "paused" || patched.Name != "renamed" || patched.ID != a {
+		t.Fatalf("PATCH affiliate answered %+v", patched)
+	}
+	clicks := rowsFor(t, s, "clicks", o)
+	resp, body := send(t, "GET", s.URL+"/click?"+clickQ, "", "", ua)
+	if resp.StatusCode != 404 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") ||
+		resp.Header.Get("X-Error") == "" || len(body) == 0 || rowsFor(t, s, "clicks", o) != clicks {
+		t.Fatalf("click of a paused affiliate: %d %q", resp.StatusCode, resp.Header.Get("X-Error"))
+	}
+	if resp, _ := send(t, "GET", s.URL+"/impression?"+clickQ, "", "", ua); resp.StatusCode != 404 {
+		t.Fatalf("impression of a paused affiliate: %d", resp.StatusCode)
+	}
+	// Its earlier click converts, by cookie or backup, as rejected: inactive_affiliate.
+	c := conversionOf(t, s, pixelAs(t, s, fmt.Sprintf("offer_id=%d&amount=20", o), ua, cookie))
+	if c.Status != "rejected" || str(c.Reason) != "inactive_affiliate" || c.Commission.String() != "0.00" ||
+		str(c.AttributionMethod) != "cookie" {
+		t.Fatalf("cookie conversion of a paused affiliate %+v", c)
+	}
+	resp, _ = send(t, "POST", s.URL+"/conversion", "application/x-www-form-urlencoded", fmt.Sprintf("offer_id=%d&amount=20", o), ua)
+	if resp.StatusCode != 303 {
+		t.Fatalf("form post: %d", resp.StatusCode)
+	}
+	if c := conversionOf(t, s, resp.Header.Get("X-Workflow-Id")); c.Status != "rejected" || str(c.Reason) != "inactive_affiliate" ||
+		str(c.AttributionMethod) != "backup" {
+		t.Fatalf("backup conversion of a paused affiliate %+v", c)
+	}
+
+	// Resumed: clicks work again, and convert.
+	mustAdmin(t, s, 200, "PATCH", affPath, map[string]any{"status": "active"}, nil)
+	_, cookie = clickAs(t, s, clickQ, ua)
+	if c := conversionOf(t, s, pixelAs(t, s, fmt.Sprintf("offer_id=%d&amount=20", o), ua, cookie)); c.Status != "approved" {
+		t.Fatalf("conversion after resuming %+v", c)
+	}
+	eventually(t, 30*time.Second, "the one approved conversion's pixel", func() bool { n, _ := aff.hits(); return n == 1 })
+
+	// A paused offer: 404 on the click, the impression, the pixel (with the GIF) and the form post.
+	var offer store.Offer
+	mustAdmin(t, s, 200, "PATCH", offerPath, map[string]any{"status": "paused", "name": "Summer sale"}, &offer)
+	if offer.Status != "paused" || offer.Name != "Summer sale" || offer.Payout.Amount.String() != "5.00" || offer.ThankYouURL != "https://shop.example/ty" {
+		t.Fatalf("PATCH offer answered %+v", offer)
+	}
+	mustAdmin(t, s, 200, "GET", offerPath, nil, &offer)
+	if offer.Status != "paused" || offer.Name != "Summer sale" {
+		t.Fatalf("GET offer after PATCH %+v", offer)
+	}
+	for _, r := range []struct{ method, path, body string }{
+		{"GET", "/click?" + clickQ, ""},
+		{"GET", "/impression?" + clickQ, ""},
+		{"GET", fmt.Sprintf("/pixel?offer_id=%d&amount=1", o), ""},
+		{"POST", "/conversion", fmt.Sprintf("offer_id=%d&amount=1", o)},
+	} {
+		resp, body := send(t, r.method, s.URL+r.path, "application/x-www-form-urlencoded", r.body, ua, cookie)
+		if resp.StatusCode != 404 || resp.Header.Get("X-Error") == "" {
+			t.Errorf("%s %s on a paused offer: %d", r.method, r.path, resp.StatusCode)
+		}
+		if strings.HasPrefix(r.path, "/pixel") || strings.HasPrefix(r.path, "/impression") {
+			checkGIF(t, resp, body)
+		}
+	}
+	mustAdmin(t, s, 200, "PATCH", offerPath, map[string]any{"status": "active"}, nil)
+	clickAs(t, s, clickQ, ua)
+
+	// PATCH of something that does not exist, and bad fields.
+	for _, r := range []struct {
+		path string
+		body map[string]any
+		want int
+	}{
+		{"/api/v1/affiliates/999999999", map[string]any{"status": "paused"}, 404},
+		{"/api/v1/offers/999999999", map[string]any{"status": "paused"}, 404},
+		{"/api/v1/offers/abc", map[string]any{"name": "x"}, 404},
+		{"/api/v1/offers/999999999", map[string]any{"status": "off"}, 400},
+		{affPath, map[string]any{"status": "deleted"}, 400},
+		{offerPath, map[string]any{"landing_url": "ftp://x.example/"}, 400},
+		{offerPath, map[string]any{"cookie_days": 0}, 400},
+		{offerPath, map[string]any{"payout": map[string]any{"percent": "100.5"}}, 400},
+	} {
+		if code := admin(t, s, "PATCH", r.path, r.body, nil); code != r.want {
+			t.Errorf("PATCH %s %v: %d, want %d", r.path, r.body, code, r.want)
+		}
+	}
+	mustAdmin(t, s, 200, "GET", offerPath, nil, &offer)
+	if offer.Status != "active" || offer.CookieDays != 30 || offer.Payout.Type != "cpa" {
+		t.Fatalf("a rejected PATCH changed the offer: %+v", offer)
+	}
+}
