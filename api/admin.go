@@ -338,6 +338,10 @@ func (s *server) listConversions(c *gin.Context) {
 		return
 	}
 	f.InvoiceID, f.Status = c.Query("invoice_id"), c.Query("status")
+	if err := checkText("invoice_id", f.InvoiceID, 128); err != nil {
+		jsonError(c, err)
+		return
+	}
 	switch f.Status {
 	case "", store.ConversionPending, store.ConversionApproved, store.ConversionRejected, store.ConversionReversed:
 	default:

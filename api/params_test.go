@@ -171,9 +171,9 @@ func TestMalformedTrackingInput(t *testing.T) {
 	}
 }
 
-// TestMalformedAdminPayouts covers the payout settings' money and percent rules on the admin API,
-// which are checked before anything is looked up.
-func TestMalformedAdminPayouts(t *testing.T) {
+// TestMalformedAdminInput covers the payout settings' money and percent rules on the admin API,
+// and text PostgreSQL cannot store, all checked before anything is looked up.
+func TestMalformedAdminInput(t *testing.T) {
 	t.Parallel()
 	h := noDBRouter()
 	cases := []struct {
@@ -202,6 +202,12 @@ func TestMalformedAdminPayouts(t *testing.T) {
 		{"PATCH", "/api/v1/affiliates/999999", `{"status": "gone"}`, "status"},
 		{"PATCH", "/api/v1/affiliates/999999", `{"name": ""}`, "name"},
 		{"PATCH", "/api/v1/affiliates/999999", `[1]`, "body"},
+		{"PATCH", "/api/v1/affiliates/999999", `{"name": "a\u0000b"}`, "name"},
+		{"POST", "/api/v1/affiliates", `{"name": "\u0000"}`, "name"},
+		{"POST", "/api/v1/advertisers", `{"name": "adv", "postback_token": "0123456789abcdef\u0000"}`, "postback_token"},
+		{"POST", "/api/v1/offers", `{"advertiser_id": 1, "name": "o\u0000", "landing_url": "https://x.example/", "payout": {"type": "cpa", "amount": "5"}}`, "name"},
+		{"GET", "/api/v1/conversions?invoice_id=%FF", "", "invoice_id"},
+		{"GET", "/api/v1/conversions?invoice_id=a%00", "", "invoice_id"},
 	}
 	for _, c := range cases {
 		req := httptest.NewRequest(c.method, c.path, strings.NewReader(c.body))

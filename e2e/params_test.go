@@ -109,6 +109,16 @@ func TestMalformedInputOnTheRealStack(t *testing.T) {
 		}
 	}
 
+	// Conversion ids that cannot exist, even of invalid UTF-8: 404, not a database error.
+	for _, r := range []struct{ method, path string }{
+		{"GET", "/api/v1/conversions/%FF"}, {"POST", "/api/v1/conversions/%FF%00/approve"},
+		{"POST", "/api/v1/conversions/x%C3/reject"}, {"POST", "/api/v1/conversions/%FF/reverse"},
+	} {
+		if code := admin(t, s, r.method, r.path, nil, nil); code != 404 {
+			t.Errorf("%s %s: %d, want 404", r.method, r.path, code)
+		}
+	}
+
 	// A user agent of invalid UTF-8 is stored (made valid), and the backup still matches it.
 	badUA := "Mozilla/5.0 \xff\xfe (" + t.Name() + ")"
 	uaClick, _ := clickAs(t, s, fmt.Sprintf("offer_id=%d&aff_id=%d", o, a), badUA)
