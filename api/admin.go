@@ -1,11 +1,13 @@
 package api
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/api/serviceerror"
@@ -69,12 +71,25 @@ func (s *server) createAffiliate(c *gin.Context) {
 	created(c, a)
 }
 
-// updateAffiliate handles PATCH /api/v1/affiliates/:id.
+// updateAffiliate handles PATCH /api/v1/affiliates/:id. Fields are checked before the affiliate
+// is looked up: API.md's order is parameters (400) before existence (404).
 func (s *server) updateAffiliate(c *gin.Context) {
 	ctx := c.Request.Context()
 	b, err := readBody(c)
 	if err != nil {
 		jsonError(c, err)
+		return
+	}
+	var patch store.Affiliate
+	if err := firstError(errors.Join(
+		b.str("name", false, 255, &patch.Name),
+		b.oneOf("status", &patch.Status, store.StatusActive, store.StatusPaused),
+	)); err != nil {
+		jsonError(c, err)
+		return
+	}
+	if b.has("name") && strings.TrimSpace(patch.Name) == "" {
+		jsonError(c, store.FieldError("name", "must not be empty"))
 		return
 	}
 	id, err := pathID(c, "id", "affiliate")
@@ -87,16 +102,11 @@ func (s *server) updateAffiliate(c *gin.Context) {
 		jsonError(c, err)
 		return
 	}
-	if err := firstError(errors.Join(
-		b.str("name", false, 255, &a.Name),
-		b.oneOf("status", &a.Status, store.StatusActive, store.StatusPaused),
-	)); err != nil {
-		jsonError(c, err)
-		return
+	if b.has("name") {
+		a.Name = patch.Name
 	}
-	if b.has("name") && strings.TrimSpace(a.Name) == "" {
-		jsonError(c, store.FieldError("name", "must not be empty"))
-		return
+	if b.has("status") {
+		a.Status = patch.Status
 	}
 	if err := s.store.UpdateAffiliate(ctx, a); err != nil {
 		jsonError(c, err)
@@ -171,11 +181,19 @@ func (s *server) getOffer(c *gin.Context) {
 	c.JSON(http.StatusOK, o)
 }
 
-// updateOffer handles PATCH /api/v1/offers/:id.
+// updateOffer handles PATCH /api/v1/offers/:id: only the fields given change.
 func (s *server) updateOffer(c *gin.Context) {
 	ctx := c.Request.Context()
 	b, err := readBody(c)
 	if err != nil {
+		jsonError(c, err)
+		return
+	}
+	// Parameters (400) before existence (404): the fields are first checked on a valid stand-in,
+	// so that a bad field is reported even for an unknown offer, then applied to the stored one.
+	standIn := store.Offer{Name: "stand-in", CookieDays: 30, Currency: "USD",
+		Payout: store.Payout{Type: store.PayoutCPA}, Status: store.StatusActive}
+	if err := firstError(offerFields(b, &standIn, false)); err != nil {
 		jsonError(c, err)
 		return
 	}
@@ -309,7 +327,7 @@ func (s *server) getClick(c *gin.Context) {
 // listConversions handles GET /api/v1/conversions.
 func (s *server) listConversions(c *gin.Context) {
 	var f store.ConversionFilter
-	q := Params{"offer_id": c.Query("offer_id"), "aff_id": c.Query("aff_id")}
+	q := Params{values: map[string]string{"offer_id": c.Query("offer_id"), "aff_id": c.Query("aff_id")}}
 	var err error
 	if f.OfferID, err = q.ID("offer_id", false); err != nil {
 		jsonError(c, err)
@@ -320,6 +338,10 @@ func (s *server) listConversions(c *gin.Context) {
 		return
 	}
 	f.InvoiceID, f.Status = c.Query("invoice_id"), c.Query("status")
+	if err := checkText("invoice_id", f.InvoiceID, 128); err != nil {
+		jsonError(c, err)
+		return
+	}
 	switch f.Status {
 	case "", store.ConversionPending, store.ConversionApproved, store.ConversionRejected, store.ConversionReversed:
 	default:
@@ -381,6 +403,9 @@ func (s *server) rejectConversion(c *gin.Context) {
 	s.review(c, workflows.Review{Approve: false, Reason: reason})
 }
 
+// review tells a held conversion's workflow the admin's decision, then waits briefly for the
+// workflow to store it, so that the decision is in effect for the next request (API.md's
+// freshness rule): 200 with the conversion as it now is, or 202 if the worker is slow to apply it.
 func (s *server) review(c *gin.Context, r workflows.Review) {
 	ctx := c.Request.Context()
 	conv, err := s.store.Conversion(ctx, c.Param("id"))
@@ -401,7 +426,42 @@ func (s *server) review(c *gin.Context, r workflows.Review) {
 		jsonError(c, err)
 		return
 	}
-	c.JSON(http.StatusAccepted, gin.H{"status": "accepted", "workflow_id": conv.WorkflowID})
+	done, err := s.awaitStatusChange(ctx, conv.ID, store.ConversionPending, reviewWait)
+	switch {
+	case err != nil:
+		jsonError(c, err)
+	case done != nil:
+		c.JSON(http.StatusOK, done)
+	default:
+		c.JSON(http.StatusAccepted, gin.H{"status": "accepted", "workflow_id": conv.WorkflowID})
+	}
+}
+
+// reviewWait bounds how long approve and reject wait for the workflow to apply the decision: a
+// local activity on a live worker takes milliseconds.
+const reviewWait = 10 * time.Second
+
+// awaitStatusChange polls a conversion until its status is no longer from, for at most wait; it
+// returns nil (and no error) when the wait ran out.
+func (s *server) awaitStatusChange(ctx context.Context, id, from string, wait time.Duration) (*store.Conversion, error) {
+	deadline := time.Now().Add(wait)
+	for delay := 5 * time.Millisecond; ; delay = min(2*delay, 200*time.Millisecond) {
+		conv, err := s.store.Conversion(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if conv.Status != from {
+			return conv, nil
+		}
+		if time.Now().Add(delay).After(deadline) {
+			return nil, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(delay):
+		}
+	}
 }
 
 // reverseConversion handles POST /api/v1/conversions/:id/reverse: a refund or chargeback, run by

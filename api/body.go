@@ -67,6 +67,9 @@ func (b body) str(name string, required bool, max int, dst *string) error {
 	if len(s) > max || !utf8.ValidString(s) {
 		return store.FieldError(name, "must be at most %d bytes of UTF-8", max)
 	}
+	if strings.IndexByte(s, 0) >= 0 { // a JSON "\u0000", which PostgreSQL text cannot hold
+		return store.FieldError(name, "must not contain NUL characters")
+	}
 	*dst = s
 	return nil
 }

@@ -3,12 +3,15 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"mime"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/trackflow/trackflow/store"
@@ -22,94 +25,135 @@ var aliases = map[string]string{
 	"CID": "offer_id", "AFID": "aff_id", "SID": "sub_id", "ADID": "creative_id", "ClickID": "click_id",
 }
 
-// Params are a tracking request's parameters under their canonical names, gathered from the query
-// string and, for POST, a form or JSON body.
-type Params map[string]string
+// paramNames are the canonical names of every tracking endpoint's parameters. Anything else a cart
+// sends (utm_*, its own fields) is ignored rather than rejected, so carts work unchanged.
+var paramNames = map[string]bool{
+	"offer_id": true, "aff_id": true, "sub_id": true, "creative_id": true, "click_id": true,
+	"amount": true, "id": true, "payout": true, "currency": true, "status": true, "token": true,
+}
 
-// ParseParams gathers a request's parameters. A parameter given more than once (query and body,
-// name and alias, or repeated) with different values is an error naming it.
+// Params are a tracking request's parameters under their canonical names, gathered from the query
+// string and, for POST, a form or JSON body. A parameter given twice with different values is
+// remembered as a conflict and reported when it is read, not when it is parsed: custom parameters
+// of an offer that does not allow them must be ignored entirely, conflicts included.
+type Params struct {
+	values    map[string]string
+	conflicts map[string]bool
+}
+
+// ParseParams gathers a request's parameters.
 func ParseParams(r *http.Request) (Params, error) {
 	var body []byte
 	if r.Method == http.MethodPost && r.Body != nil {
 		b, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 		if err != nil {
-			return nil, store.FieldError("body", "could not be read")
+			return Params{}, store.FieldError("body", "could not be read")
 		}
 		if len(b) > maxBody {
-			return nil, store.FieldError("body", "is larger than %d bytes", maxBody)
+			return Params{}, store.FieldError("body", "is larger than %d bytes", maxBody)
 		}
 		body = b
 	}
 	return parseParams(r.URL.RawQuery, r.Header.Get("Content-Type"), body)
 }
 
+// parseParams reads the query string and a body of the given content type. Its errors are always
+// Invalid errors naming "query", "body" or a parameter.
 func parseParams(rawQuery, contentType string, body []byte) (Params, error) {
-	p := Params{}
+	p := Params{values: map[string]string{}}
 	q, err := url.ParseQuery(rawQuery)
 	if err != nil {
-		return nil, store.FieldError("query", "is not a valid URL query string")
+		return Params{}, store.FieldError("query", "is not a valid URL query string")
 	}
-	if err := p.addAll(q); err != nil {
-		return nil, err
-	}
+	p.addAll(q)
 	if len(bytes.TrimSpace(body)) == 0 {
 		return p, nil
 	}
-	mt, _, _ := mime.ParseMediaType(contentType)
+	mt, mp, _ := mime.ParseMediaType(contentType)
 	switch mt {
 	case "application/x-www-form-urlencoded":
 		f, err := url.ParseQuery(string(body))
 		if err != nil {
-			return nil, store.FieldError("body", "is not a valid form")
+			return Params{}, store.FieldError("body", "is not a valid form")
 		}
-		return p, p.addAll(f)
+		p.addAll(f)
+	case "multipart/form-data":
+		// An HTML form with enctype="multipart/form-data": its text fields count, files are ignored.
+		f, err := multipart.NewReader(bytes.NewReader(body), mp["boundary"]).ReadForm(maxBody)
+		if err != nil {
+			return Params{}, store.FieldError("body", "is not a valid multipart form")
+		}
+		p.addAll(f.Value)
+		_ = f.RemoveAll()
 	case "application/json":
-		return p, p.addJSON(body)
+		if err := p.addJSON(body); err != nil {
+			return Params{}, err
+		}
 	default:
-		return nil, store.FieldError("body", "must be application/x-www-form-urlencoded or application/json")
+		return Params{}, store.FieldError("body", "must be application/x-www-form-urlencoded or application/json")
 	}
+	return p, nil
 }
 
-func (p Params) addAll(v url.Values) error {
+func (p *Params) addAll(v map[string][]string) {
 	for name, vals := range v {
 		for _, val := range vals {
-			if err := p.add(name, val); err != nil {
-				return err
-			}
+			p.add(name, val)
 		}
+	}
+}
+
+// addJSON reads a flat JSON object token by token, so that a key given twice is seen as a repeat
+// (decoding into a map would silently keep the last one). A JSON number keeps its text, so money
+// is checked against the money pattern exactly as a string would be.
+func (p *Params) addJSON(body []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return store.FieldError("body", "is not a JSON object")
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return store.FieldError("body", "is not a valid JSON object")
+		}
+		name, _ := tok.(string)
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return store.FieldError("body", "is not a valid JSON object")
+		}
+		if !paramNames[canonical(name)] {
+			continue
+		}
+		v, isNull, err := jsonScalar(raw)
+		if err != nil {
+			return store.FieldError(canonical(name), "must be a string or a number")
+		}
+		if !isNull {
+			p.add(name, v)
+		}
+	}
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
+		return store.FieldError("body", "is not a valid JSON object")
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return store.FieldError("body", "has data after the JSON object")
 	}
 	return nil
 }
 
-func (p Params) addJSON(body []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil {
-		return store.FieldError("body", "is not a JSON object")
+// jsonScalar turns a JSON string, number or boolean into its text; null is reported as such.
+func jsonScalar(raw json.RawMessage) (v string, isNull bool, err error) {
+	switch raw[0] {
+	case '"':
+		err = json.Unmarshal(raw, &v)
+		return v, false, err
+	case 'n':
+		return "", true, nil
+	case '{', '[':
+		return "", false, errors.New("not a scalar")
 	}
-	if dec.More() {
-		return store.FieldError("body", "has data after the JSON object")
-	}
-	for name, v := range m {
-		var s string
-		switch v := v.(type) {
-		case string:
-			s = v
-		case json.Number:
-			s = v.String()
-		case bool:
-			s = strconv.FormatBool(v)
-		case nil:
-			continue
-		default:
-			return store.FieldError(canonical(name), "must be a string or a number")
-		}
-		if err := p.add(name, s); err != nil {
-			return err
-		}
-	}
-	return nil
+	return string(raw), false, nil // a number (its exact text) or true/false
 }
 
 func canonical(name string) string {
@@ -119,18 +163,43 @@ func canonical(name string) string {
 	return name
 }
 
-func (p Params) add(name, value string) error {
+func (p *Params) add(name, value string) {
 	name = canonical(name)
-	if prev, ok := p[name]; ok && prev != value {
-		return store.FieldError(name, "given more than once with different values")
+	if !paramNames[name] {
+		return
 	}
-	p[name] = value
-	return nil
+	if prev, ok := p.values[name]; ok && prev != value {
+		if p.conflicts == nil {
+			p.conflicts = map[string]bool{}
+		}
+		p.conflicts[name] = true
+		return
+	}
+	p.values[name] = value
+}
+
+// lookup reads a parameter: its value, whether it was given, and an error when it was given more
+// than once with different values.
+func (p Params) lookup(name string) (string, bool, error) {
+	if p.conflicts[name] {
+		return "", true, store.FieldError(name, "given more than once with different values")
+	}
+	v, ok := p.values[name]
+	return v, ok, nil
+}
+
+// Value reads a parameter as given; absent gives "".
+func (p Params) Value(name string) (string, error) {
+	v, _, err := p.lookup(name)
+	return v, err
 }
 
 // ID reads a positive integer identifier; absent (or empty) gives 0, or an error when required.
 func (p Params) ID(name string, required bool) (int64, error) {
-	s := p[name]
+	s, _, err := p.lookup(name)
+	if err != nil {
+		return 0, err
+	}
 	if s == "" {
 		if required {
 			return 0, store.FieldError(name, "is required")
@@ -153,10 +222,14 @@ func parseID(name, s string) (int64, error) {
 	return v, nil
 }
 
-// Money reads an amount of API.md's money pattern.
+// Money reads an amount of API.md's money pattern; absent (or empty) is not ok, or an error when
+// required.
 func (p Params) Money(name string, required bool) (store.Money, bool, error) {
-	s, ok := p[name]
-	if !ok || s == "" {
+	s, _, err := p.lookup(name)
+	if err != nil {
+		return 0, false, err
+	}
+	if s == "" {
 		if required {
 			return 0, false, store.FieldError(name, "is required")
 		}
@@ -171,31 +244,44 @@ func (p Params) Money(name string, required bool) (store.Money, bool, error) {
 
 // Text reads free text of at most max bytes of UTF-8; absent gives "".
 func (p Params) Text(name string, max int) (string, error) {
-	s := p[name]
-	if len(s) > max {
-		return "", store.FieldError(name, "must be at most %d bytes", max)
+	s, _, err := p.lookup(name)
+	if err != nil {
+		return "", err
 	}
-	if !utf8.ValidString(s) {
-		return "", store.FieldError(name, "must be UTF-8")
+	return s, checkText(name, s, max)
+}
+
+// checkText enforces what PostgreSQL's text and Temporal's IDs can hold: valid UTF-8 without NUL.
+func checkText(name, s string, max int) error {
+	switch {
+	case len(s) > max:
+		return store.FieldError(name, "must be at most %d bytes", max)
+	case !utf8.ValidString(s):
+		return store.FieldError(name, "must be valid UTF-8")
+	case strings.IndexByte(s, 0) >= 0:
+		return store.FieldError(name, "must not contain NUL characters")
 	}
-	return s, nil
+	return nil
 }
 
 // Invoice reads the invoice (order) number id: 1 to 128 bytes of UTF-8 when present.
 func (p Params) Invoice() (string, error) {
-	s, ok := p["id"]
-	if !ok {
-		return "", nil
+	s, ok, err := p.lookup("id")
+	if err != nil || !ok {
+		return "", err
 	}
 	if s == "" {
 		return "", store.FieldError("id", "must be 1 to 128 bytes")
 	}
-	return p.Text("id", 128)
+	return s, checkText("id", s, 128)
 }
 
 // ClickID reads a click ID: 32 lowercase hex characters.
 func (p Params) ClickID(required bool) (string, error) {
-	s := p["click_id"]
+	s, _, err := p.lookup("click_id")
+	if err != nil {
+		return "", err
+	}
 	if s == "" {
 		if required {
 			return "", store.FieldError("click_id", "is required")
@@ -217,7 +303,8 @@ type Custom struct {
 	Status   string
 }
 
-// Custom validates the custom conversion parameters payout, currency and status.
+// Custom validates the custom conversion parameters payout, currency and status. Call it only
+// when the offer allows them: otherwise they are ignored, however malformed.
 func (p Params) Custom() (Custom, error) {
 	var c Custom
 	if m, ok, err := p.Money("payout", false); err != nil {
@@ -225,15 +312,21 @@ func (p Params) Custom() (Custom, error) {
 	} else if ok {
 		c.Payout = &m
 	}
-	if s := p["currency"]; s != "" {
-		if !currencyPattern.MatchString(s) {
-			return c, store.FieldError("currency", "must be three upper-case letters (ISO 4217)")
-		}
-		c.Currency = s
+	cur, err := p.Value("currency")
+	if err != nil {
+		return c, err
 	}
-	switch s := p["status"]; s {
+	if cur != "" && !currencyPattern.MatchString(cur) {
+		return c, store.FieldError("currency", "must be three upper-case letters (ISO 4217)")
+	}
+	c.Currency = cur
+	st, err := p.Value("status")
+	if err != nil {
+		return c, err
+	}
+	switch st {
 	case "", store.ConversionApproved, store.ConversionPending, store.ConversionRejected:
-		c.Status = s
+		c.Status = st
 	default:
 		return c, store.FieldError("status", "must be approved, pending or rejected")
 	}

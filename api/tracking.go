@@ -6,7 +6,9 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -44,7 +46,7 @@ func (s *server) click(c *gin.Context) {
 	}
 	click := store.Click{
 		ClickID: store.NewID(), OfferID: offerID, AffID: affID,
-		IP: s.clientIP(c.Request), UserAgent: c.Request.UserAgent(), Referer: c.Request.Referer(),
+		IP: s.clientIP(c.Request), UserAgent: userAgent(c.Request), Referer: headerText(c.Request.Referer(), maxReferer),
 		CreatedAt: time.Now().UTC(),
 	}
 	if subID != "" {
@@ -96,7 +98,7 @@ func (s *server) impression(c *gin.Context) {
 		gifError(c, err)
 		return
 	}
-	im := store.Impression{OfferID: offerID, AffID: affID, IP: s.clientIP(c.Request), UserAgent: c.Request.UserAgent()}
+	im := store.Impression{OfferID: offerID, AffID: affID, IP: s.clientIP(c.Request), UserAgent: userAgent(c.Request)}
 	if subID != "" {
 		im.SubID = &subID
 	}
@@ -169,7 +171,7 @@ func (s *server) pageConversion(c *gin.Context) (workflowID string, duplicate bo
 	if v, err := c.Cookie("tf_" + strconv.FormatInt(req.OfferID, 10)); err == nil && store.IsID(v) {
 		req.CookieClickID = v
 	}
-	req.IP, req.UserAgent = s.clientIP(c.Request), c.Request.UserAgent()
+	req.IP, req.UserAgent = s.clientIP(c.Request), userAgent(c.Request)
 	dup, err := s.startConversion(ctx, &req, nil)
 	return req.WorkflowID, dup, err
 }
@@ -302,7 +304,11 @@ func (s *server) startConversion(ctx context.Context, req *activities.Conversion
 
 // postbackToken reads the advertiser's token from the token parameter or X-Postback-Token.
 func postbackToken(c *gin.Context, p Params) (string, error) {
-	param, header := p["token"], c.GetHeader("X-Postback-Token")
+	param, err := p.Value("token")
+	if err != nil {
+		return "", err
+	}
+	header := c.GetHeader("X-Postback-Token")
 	switch {
 	case param != "" && header != "" && param != header:
 		return "", store.FieldError("token", "the token parameter and X-Postback-Token differ")
@@ -317,6 +323,11 @@ func postbackToken(c *gin.Context, p Params) (string, error) {
 // advertiser authenticates a postback token. The lookup goes through the unique index; the final
 // comparison is constant-time.
 func (s *server) advertiser(ctx context.Context, token string) (*store.Advertiser, error) {
+	if checkText("token", token, 255) != nil {
+		// No stored token is longer, holds NUL or invalid UTF-8 (which PostgreSQL would refuse
+		// to compare, a 500): it matches none.
+		return nil, store.Errorf(store.Unauthorized, "token: not a valid postback token")
+	}
 	adv, err := s.store.AdvertiserByToken(ctx, token)
 	if err != nil {
 		if store.ErrorKind(err) == store.NotFound {
@@ -369,6 +380,30 @@ func (s *server) activeAffiliate(ctx context.Context, id int64) error {
 		return store.Errorf(store.NotFound, "affiliate not found or not active")
 	}
 	return nil
+}
+
+// Stored header sizes: enough for any real browser, and a bound on what one request may store.
+const (
+	maxUserAgent = 1024
+	maxReferer   = 2048
+)
+
+// userAgent is the request's user agent as clicks store it and the backup lookup compares it.
+func userAgent(r *http.Request) string { return headerText(r.UserAgent(), maxUserAgent) }
+
+// headerText makes a request header storable: PostgreSQL text refuses invalid UTF-8, which a
+// client may send in a header, so it is replaced (and NUL, which net/http already refuses, is
+// dropped); a long value is cut at a character boundary.
+func headerText(s string, max int) string {
+	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
+	if len(s) <= max {
+		return s
+	}
+	s = s[:max]
+	for len(s) > 0 && !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s
 }
 
 func optionalID(id int64) string {

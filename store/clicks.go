@@ -43,14 +43,18 @@ func (s *Store) Click(ctx context.Context, clickID string) (*Click, error) {
 	return &c, nil
 }
 
+// backupClickQuery is BackupClick's query; a test EXPLAINs it to prove it uses clicks_backup_idx.
+// md5(user_agent) matches the index expression; the user agent itself is compared too, so an md5
+// collision cannot attribute a sale to another browser.
+const backupClickQuery = `SELECT ` + clickColumns + ` FROM clicks
+	WHERE offer_id = $1 AND ip = $2 AND md5(user_agent) = md5($3) AND user_agent = $3 AND created_at >= $4
+	ORDER BY created_at DESC LIMIT 1`
+
 // BackupClick finds the latest click on an offer from one IP and user agent made since a time:
 // the cookie-less backup attribution. It is one index scan on clicks_backup_idx.
 func (s *Store) BackupClick(ctx context.Context, offerID int64, ip, userAgent string, since time.Time) (*Click, error) {
-	const q = `SELECT ` + clickColumns + ` FROM clicks
-		WHERE offer_id = $1 AND ip = $2 AND md5(user_agent) = md5($3) AND created_at >= $4
-		ORDER BY created_at DESC LIMIT 1`
 	var c Click
-	if err := s.DB.GetContext(ctx, &c, q, offerID, ip, userAgent, since); err != nil {
+	if err := s.DB.GetContext(ctx, &c, backupClickQuery, offerID, ip, userAgent, since); err != nil {
 		return nil, notFound(err, "click")
 	}
 	return &c, nil

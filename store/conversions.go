@@ -167,6 +167,11 @@ func (s *Store) SetConversionStatus(ctx context.Context, id, from, to string, re
 
 // Conversion reads one conversion, or NotFound.
 func (s *Store) Conversion(ctx context.Context, id string) (*Conversion, error) {
+	if !IsID(id) {
+		// Every conversion id is a NewID; anything else (even invalid UTF-8, which PostgreSQL
+		// would refuse with an error) cannot name one.
+		return nil, Errorf(NotFound, "conversion not found")
+	}
 	const q = `SELECT ` + conversionColumns + ` FROM conversions WHERE id = $1`
 	var c Conversion
 	if err := s.DB.GetContext(ctx, &c, q, id); err != nil {

@@ -1,0 +1,131 @@
+package workflows
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/trackflow/trackflow/activities"
+	"github.com/trackflow/trackflow/store"
+)
+
+// heldRun runs a conversion held for review (custom status=pending) to its end, with the review
+// signal sent after a day, and returns its result and the status change it asked for.
+func heldRun(t *testing.T, review Review) (ConversionResult, activities.StatusChange, int) {
+	t.Helper()
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	a := &activities.Activities{}
+	env.RegisterActivity(a)
+
+	att := activities.Attribution{Method: store.MethodCookie, ClickID: "c", AffID: 7, Currency: "USD",
+		Payout: store.Payout{Type: store.PayoutCPA, Amount: 200}, SingleUse: true}
+	env.OnActivity(a.Attribute, mock.Anything, mock.Anything).Return(att, nil)
+	env.OnActivity(a.Record, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.RecordInput) (activities.RecordOutput, error) {
+			if in.Conversion.Status != store.ConversionPending {
+				t.Errorf("recorded status %s, want pending", in.Conversion.Status)
+			}
+			return activities.RecordOutput{Conversion: in.Conversion, Pixels: []store.Pixel{{ID: 1}}}, nil
+		})
+	var change activities.StatusChange
+	env.OnActivity(a.SetStatus, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.StatusChange) (activities.RecordOutput, error) {
+			change = in
+			c := store.Conversion{ID: in.ConversionID, Status: in.To, Reason: in.Reason, Commission: 200}
+			if in.To == store.ConversionRejected {
+				c.Commission = 0
+			}
+			return activities.RecordOutput{Conversion: c, Pixels: []store.Pixel{{ID: 1}}}, nil
+		})
+	fired := 0
+	env.OnActivity(a.FirePixel, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.FireInput) (activities.FireResult, error) {
+			fired++
+			if in.Event != store.ConversionApproved || in.Macros["status"] != store.ConversionApproved {
+				t.Errorf("pixel fired for %s / %s", in.Event, in.Macros["status"])
+			}
+			return activities.FireResult{StatusCode: 200, Attempt: 1}, nil
+		})
+	env.RegisterDelayedCallback(func() {
+		if fired != 0 {
+			t.Errorf("%d pixels fired before the review", fired)
+		}
+		env.SignalWorkflow(SignalReview, review)
+	}, 24*time.Hour)
+
+	env.ExecuteWorkflow(Conversion, activities.ConversionRequest{ConversionID: "conv", WorkflowID: "conversion/1/INV",
+		OfferID: 1, InvoiceID: "INV", Amount: 1995, Source: activities.SourcePage, CustomStatus: store.ConversionPending})
+	if !env.IsWorkflowCompleted() {
+		t.Fatal("workflow did not complete")
+	}
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	var res ConversionResult
+	if err := env.GetWorkflowResult(&res); err != nil {
+		t.Fatal(err)
+	}
+	return res, change, fired
+}
+
+// TestHeldConversionApproved: a held conversion waits for the review signal, then is approved
+// and fires its pixel.
+func TestHeldConversionApproved(t *testing.T) {
+	t.Parallel()
+	res, change, fired := heldRun(t, Review{Approve: true})
+	if change.From != store.ConversionPending || change.To != store.ConversionApproved || change.Reason != nil {
+		t.Fatalf("status change %+v", change)
+	}
+	if res.Status != store.ConversionApproved || res.Delivered != 1 || fired != 1 {
+		t.Fatalf("result %+v, %d pixels fired", res, fired)
+	}
+}
+
+// TestHeldConversionRejected: a rejected held conversion gets reason admin and fires nothing.
+func TestHeldConversionRejected(t *testing.T) {
+	t.Parallel()
+	res, change, fired := heldRun(t, Review{Approve: false, Reason: "fraud"})
+	if change.To != store.ConversionRejected || change.Reason == nil || *change.Reason != store.ReasonAdmin {
+		t.Fatalf("status change %+v", change)
+	}
+	if res.Status != store.ConversionRejected || res.Reason != store.ReasonAdmin || res.Delivered != 0 || fired != 0 {
+		t.Fatalf("result %+v, %d pixels fired", res, fired)
+	}
+}
+
+// TestDecideCustomParams covers how the custom parameters shape the stored conversion.
+func TestDecideCustomParams(t *testing.T) {
+	t.Parallel()
+	att := activities.Attribution{Method: store.MethodBackup, ClickID: "c", AffID: 7, Currency: "USD",
+		Payout: store.Payout{Type: store.PayoutCPS, Percent: 1000}}
+	five := store.Money(500)
+	for name, k := range map[string]struct {
+		req                      activities.ConversionRequest
+		att                      activities.Attribution
+		status, reason, currency string
+		commission               store.Money
+	}{
+		"computed":           {activities.ConversionRequest{Amount: 1995}, att, "approved", "", "USD", 200},
+		"custom payout":      {activities.ConversionRequest{Amount: 1995, CustomPayout: &five}, att, "approved", "", "USD", 500},
+		"custom currency":    {activities.ConversionRequest{Amount: 1995, CustomCurrency: "EUR"}, att, "approved", "", "EUR", 200},
+		"pending":            {activities.ConversionRequest{Amount: 1995, CustomStatus: "pending"}, att, "pending", "", "USD", 200},
+		"rejected":           {activities.ConversionRequest{Amount: 1995, CustomStatus: "rejected", CustomPayout: &five}, att, "rejected", "advertiser", "USD", 0},
+		"attribution first":  {activities.ConversionRequest{Amount: 1995, CustomStatus: "rejected"}, activities.Attribution{RejectReason: "unattributed", Currency: "USD"}, "rejected", "unattributed", "USD", 0},
+		"unattributed held":  {activities.ConversionRequest{Amount: 1995, CustomStatus: "pending"}, activities.Attribution{RejectReason: "unattributed", Currency: "USD"}, "rejected", "unattributed", "USD", 0},
+		"inactive affiliate": {activities.ConversionRequest{Amount: 1995, CustomPayout: &five}, activities.Attribution{RejectReason: "inactive_affiliate", AffID: 7, Currency: "USD"}, "rejected", "inactive_affiliate", "USD", 0},
+	} {
+		c := decide(k.req, k.att)
+		reason := ""
+		if c.Reason != nil {
+			reason = *c.Reason
+		}
+		if c.Status != k.status || reason != k.reason || c.Currency != k.currency || c.Commission != k.commission {
+			t.Errorf("%s: %s/%s %s %s, want %s/%s %s %s", name, c.Status, reason, c.Currency, c.Commission,
+				k.status, k.reason, k.currency, k.commission)
+		}
+	}
+}
