@@ -327,13 +327,12 @@ func (s *server) getClick(c *gin.Context) {
 // listConversions handles GET /api/v1/conversions.
 func (s *server) listConversions(c *gin.Context) {
 	var f store.ConversionFilter
-	q := Params{values: map[string]string{"offer_id": c.Query("offer_id"), "aff_id": c.Query("aff_id")}}
 	var err error
-	if f.OfferID, err = q.ID("offer_id", false); err != nil {
+	if f.OfferID, err = queryID(c, "offer_id"); err != nil {
 		jsonError(c, err)
 		return
 	}
-	if f.AffID, err = q.ID("aff_id", false); err != nil {
+	if f.AffID, err = queryID(c, "aff_id"); err != nil {
 		jsonError(c, err)
 		return
 	}

@@ -218,6 +218,14 @@ func pathID(c *gin.Context, name, what string) (int64, error) {
 	return v, nil
 }
 
+// queryID reads an optional positive integer from an admin request's query string (0 when absent).
+func queryID(c *gin.Context, name string) (int64, error) {
+	if s := c.Query(name); s != "" {
+		return parseID(name, s)
+	}
+	return 0, nil
+}
+
 // limit reads the list limit: default 50, at most 500.
 func limit(c *gin.Context) (int, error) {
 	s := c.Query("limit")

@@ -37,7 +37,7 @@ type TrackingCode struct {
 // trackingCode handles GET /api/v1/offers/:id/tracking-code.
 func (s *server) trackingCode(c *gin.Context) {
 	ctx := c.Request.Context()
-	affID, err := Params{"aff_id": c.Query("aff_id")}.ID("aff_id", false)
+	affID, err := queryID(c, "aff_id")
 	if err != nil {
 		jsonError(c, err)
 		return
