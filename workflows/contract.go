@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
@@ -43,11 +44,40 @@ var SearchAttributeNames = []string{"OfferId", "AffiliateId", "ClickId", "Invoic
 // ConversionWorkflowID is the workflow ID of a conversion: conversion/<offer>/<invoice> when the
 // invoice is known, so Temporal itself rejects a concurrent duplicate; otherwise
 // conversion/<offer>/-/<conversion id>.
+//
+// Temporal carries workflow IDs in gRPC headers, which take printable ASCII only, so an invoice's
+// other bytes (and '%', to keep the mapping one-to-one) are percent-encoded: "Bestellung-ü"
+// becomes "Bestellung-%C3%BC". Printable-ASCII invoices, the usual case, appear as they are.
 func ConversionWorkflowID(offerID int64, invoiceID, conversionID string) string {
 	if invoiceID != "" {
-		return "conversion/" + strconv.FormatInt(offerID, 10) + "/" + invoiceID
+		return "conversion/" + strconv.FormatInt(offerID, 10) + "/" + headerSafe(invoiceID)
 	}
 	return "conversion/" + strconv.FormatInt(offerID, 10) + "/-/" + conversionID
+}
+
+func headerSafe(s string) string {
+	safe := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '%' {
+			safe = false
+			break
+		}
+	}
+	if safe {
+		return s
+	}
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '%' {
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+		} else {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }
 
 // StartConversion starts the conversion workflow and returns as soon as the start is durable. It
