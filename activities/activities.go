@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/trackflow/trackflow/internal/metrics"
 	"github.com/trackflow/trackflow/store"
 )
 
@@ -15,6 +16,8 @@ type Activities struct {
 	Store *store.Store
 	// HTTP fires affiliate pixels: see NewPixelClient for its SSRF guard and redirect policy.
 	HTTP *http.Client
+	// Metrics counts stored conversions and the duplicates only the database caught; may be nil.
+	Metrics *metrics.Metrics
 }
 
 // ConversionRequest is one conversion as the API received it: the workflow's input.

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/workflowservice/v1"
@@ -27,6 +28,7 @@ import (
 
 	"github.com/trackflow/trackflow/activities"
 	"github.com/trackflow/trackflow/api"
+	"github.com/trackflow/trackflow/internal/metrics"
 	"github.com/trackflow/trackflow/schema"
 	"github.com/trackflow/trackflow/store"
 	"github.com/trackflow/trackflow/worker"
@@ -164,11 +166,13 @@ func startStack(addr string) (s *Stack, err error) {
 		return nil, err
 	}
 	st := &store.Store{DB: db}
-	w := worker.New(tc, &activities.Activities{Store: st, HTTP: activities.NewPixelClient(true)}, worker.Options{})
+	// One registry for the worker and the API, as in a ROLE=all process: GET /metrics shows both.
+	m := metrics.New(prometheus.NewRegistry())
+	w := worker.New(tc, &activities.Activities{Store: st, HTTP: activities.NewPixelClient(true), Metrics: m}, worker.Options{})
 	if err := w.Start(); err != nil {
 		return nil, err
 	}
-	srv := httptest.NewServer(api.New(api.Config{AdminToken: AdminToken, Retry: Retry}, st, tc))
+	srv := httptest.NewServer(api.New(api.Config{AdminToken: AdminToken, Retry: Retry, Metrics: m}, st, tc))
 	return &Stack{DB: db, Store: st, Temporal: tc, Namespace: ns, URL: srv.URL}, nil
 }
 
