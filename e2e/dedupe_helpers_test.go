@@ -169,7 +169,7 @@ func conversionsStored(t *testing.T, s *testenv.Stack, offerID int64, invoice st
 // Temporal no longer knows it.
 func forgetWorkflow(t *testing.T, s *testenv.Stack, workflowID string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	_, err := s.Temporal.WorkflowService().DeleteWorkflowExecution(ctx, &workflowservice.DeleteWorkflowExecutionRequest{
 		Namespace: s.Namespace, WorkflowExecution: &commonpb.WorkflowExecution{WorkflowId: workflowID},
@@ -177,7 +177,9 @@ func forgetWorkflow(t *testing.T, s *testenv.Stack, workflowID string) {
 	if err != nil {
 		t.Fatalf("delete workflow %s: %v", workflowID, err)
 	}
-	eventually(t, 30*time.Second, "Temporal to forget "+workflowID, func() bool {
+	// Deletion waits for the transfer queue's next checkpoint: about a second on the servers
+	// `make test` starts, up to a minute on a dev server with default settings.
+	eventually(t, 2*time.Minute, "Temporal to forget "+workflowID, func() bool {
 		_, err := s.Temporal.DescribeWorkflowExecution(ctx, workflowID, "")
 		var nf *serviceerror.NotFound
 		return errors.As(err, &nf)
