@@ -219,12 +219,10 @@ func (s *server) postback(c *gin.Context) {
 	}
 
 	var offer *store.Offer
-	var affID int64 // who the duplicate count is attributed to
 	if clickID != "" {
-		offer, affID, err = s.postbackClick(ctx, adv, clickID, &req)
+		offer, err = s.postbackClick(ctx, adv, clickID, &req)
 	} else {
 		offer, err = s.postbackAFID(ctx, adv, &req)
-		affID = req.AffID
 	}
 	if err != nil {
 		jsonError(c, err)
@@ -235,6 +233,7 @@ func (s *server) postback(c *gin.Context) {
 		return
 	}
 	req.IP = ip
+	affID := req.AffID // a duplicate is counted for the click's or the post's affiliate
 	dup, err := s.startConversion(ctx, &req, &affID)
 	switch {
 	case err != nil:
@@ -249,27 +248,28 @@ func (s *server) postback(c *gin.Context) {
 // postbackClick resolves a Click ID post's click. A click that is unknown, of another advertiser's
 // offer, of an inactive offer, or of another offer than an offer_id given beside it, is not found:
 // a caller cannot tell them apart.
-func (s *server) postbackClick(ctx context.Context, adv *store.Advertiser, clickID string, req *activities.ConversionRequest) (*store.Offer, int64, error) {
+func (s *server) postbackClick(ctx context.Context, adv *store.Advertiser, clickID string, req *activities.ConversionRequest) (*store.Offer, error) {
 	notFound := store.Errorf(store.NotFound, "click_id: click not found")
 	click, err := s.store.Click(ctx, clickID)
 	if err != nil {
 		if store.ErrorKind(err) == store.NotFound {
 			err = notFound
 		}
-		return nil, 0, err
+		return nil, err
 	}
 	if req.OfferID != 0 && req.OfferID != click.OfferID {
-		return nil, 0, notFound
+		return nil, notFound
 	}
 	offer, err := s.activeOffer(ctx, click.OfferID)
 	if store.ErrorKind(err) == store.NotFound || (err == nil && offer.AdvertiserID != adv.ID) {
-		return nil, 0, notFound
+		return nil, notFound
 	}
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
-	req.OfferID, req.Source, req.ClickID = click.OfferID, activities.SourceClickID, clickID
-	return offer, click.AffID, nil
+	// AffID is the click's, so the workflow carries its AffiliateId search attribute from the start.
+	req.OfferID, req.Source, req.ClickID, req.AffID = click.OfferID, activities.SourceClickID, clickID, click.AffID
+	return offer, nil
 }
 
 // postbackAFID resolves an AFID post's offer (active, this advertiser's) and affiliate (known; a

@@ -208,7 +208,11 @@ func findWorkflows(t *testing.T, s *testenv.Stack, query string, want int) []*wo
 func searchAttributes(t *testing.T, info *workflowpb.WorkflowExecutionInfo) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	for name, p := range info.GetSearchAttributes().GetIndexedFields() {
+	for _, name := range workflows.SearchAttributeNames {
+		p, ok := info.GetSearchAttributes().GetIndexedFields()[name]
+		if !ok {
+			continue
+		}
 		var v string
 		if err := converter.GetDefaultDataConverter().FromPayload(p, &v); err != nil {
 			t.Fatalf("search attribute %s: %v", name, err)

@@ -68,6 +68,13 @@ func StartConversion(ctx context.Context, c client.Client, req activities.Conver
 	if req.AffID != 0 {
 		sa = append(sa, AffiliateIDKey.ValueSet(strconv.FormatInt(req.AffID, 10)))
 	}
+	// A postback names its attribution method; a page's (cookie or backup) is known after Attribute.
+	switch req.Source {
+	case activities.SourceClickID:
+		sa = append(sa, AttributionMethodKey.ValueSet(store.MethodClickID))
+	case activities.SourceAFID:
+		sa = append(sa, AttributionMethodKey.ValueSet(store.MethodAFID))
+	}
 	opts := client.StartWorkflowOptions{
 		ID:                                       req.WorkflowID,
 		TaskQueue:                                TaskQueue,
