@@ -150,6 +150,8 @@ func TestDuplicateOnlyTheDatabaseSees(t *testing.T) {
 			forgetWorkflow(t, s, first.WorkflowID)
 
 			// The re-post: a Click ID post this time, with another amount.
+			const dbDuplicates = `trackflow_duplicates_total{layer="database"}`
+			before := scrapeMetrics(t, s)[dbDuplicates]
 			again := mustPostback(t, s, 202, clickPost(f, clickID, "99.00", inv))
 			if again.Status != "accepted" || again.WorkflowID != first.WorkflowID {
 				t.Fatalf("re-post: %+v", again)
@@ -159,6 +161,10 @@ func TestDuplicateOnlyTheDatabaseSees(t *testing.T) {
 			}
 			if n := conversionsStored(t, s, f.Offer.ID, inv); n != 1 {
 				t.Fatalf("%d conversions hold the invoice", n)
+			}
+			// Other tests run beside this one, so the counter is only known to have gone up.
+			if after := scrapeMetrics(t, s)[dbDuplicates]; after < before+1 {
+				t.Fatalf("%s went from %v to %v", dbDuplicates, before, after)
 			}
 			now := conversionByInvoice(t, s, f.Offer.ID, inv)
 			if now.ID != original.ID || now.Status != tc.wantStatus || now.Amount.String() != "30.00" || now.Commission != original.Commission {
