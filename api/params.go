@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"regexp"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/trackflow/trackflow/store"
@@ -177,6 +178,9 @@ func (p Params) Text(name string, max int) (string, error) {
 	}
 	if !utf8.ValidString(s) {
 		return "", store.FieldError(name, "must be UTF-8")
+	}
+	if strings.IndexByte(s, 0) >= 0 { // PostgreSQL text cannot hold NUL: refuse it here, not in the workflow
+		return "", store.FieldError(name, "must not contain NUL characters")
 	}
 	return s, nil
 }

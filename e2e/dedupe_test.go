@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -270,5 +271,50 @@ func TestDuplicateWhateverTheFirstStatus(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestInvoiceOfAnyUTF8: an invoice is 1 to 128 bytes of any UTF-8. Its workflow ID stays printable
+// ASCII (percent-encoded where needed, which Temporal's gRPC headers and X-Workflow-Id require),
+// the conversion keeps the invoice as given, and de-duplication holds for it.
+func TestInvoiceOfAnyUTF8(t *testing.T) {
+	t.Parallel()
+	s := testenv.Shared(t)
+	f := newFixture(t, s, cpa2, nil)
+	suffix := store.NewID()[:6]
+	inv := "Bestellung Ä/50%-" + suffix
+	wantWF := fmt.Sprintf("conversion/%d/Bestellung%%20%%C3%%84/50%%25-%s", f.Offer.ID, suffix)
+
+	a := mustPostback(t, s, 202, afidPost(f, "10", inv))
+	if a.WorkflowID != wantWF {
+		t.Fatalf("workflow id %q, want %q", a.WorkflowID, wantWF)
+	}
+	c := conversionByInvoice(t, s, f.Offer.ID, inv)
+	if deref(c.InvoiceID) != inv || c.WorkflowID != wantWF || c.Status != "approved" {
+		t.Fatalf("conversion %+v", c)
+	}
+	if d := mustPostback(t, s, 200, afidPost(f, "10", inv)); d.Status != "duplicate" || d.WorkflowID != wantWF {
+		t.Fatalf("duplicate: %+v", d)
+	}
+	resp, _ := get(t, fmt.Sprintf("%s/pixel?offer_id=%d&amount=10&id=%s", s.URL, f.Offer.ID, url.QueryEscape(inv)))
+	if resp.Header.Get("X-Conversion-Status") != "duplicate" || resp.Header.Get("X-Workflow-Id") != wantWF {
+		t.Fatalf("pixel duplicate: %d %v", resp.StatusCode, resp.Header)
+	}
+	// The escaped text, as an invoice of its own, is another invoice.
+	escaped := "Bestellung%20%C3%84/50%25-" + suffix
+	if o := mustPostback(t, s, 202, afidPost(f, "10", escaped)); o.WorkflowID == wantWF {
+		t.Fatalf("invoice %q shares the workflow of %q", escaped, inv)
+	}
+	findWorkflows(t, s, fmt.Sprintf(`InvoiceId=%q`, inv), 1)
+
+	// A NUL cannot be stored by PostgreSQL: refused at the door, naming the field.
+	for _, p := range []url.Values{afidPost(f, "10", "INV\x00"), func() url.Values {
+		v := afidPost(f, "10", "")
+		v.Set("sub_id", "s\x00")
+		return v
+	}()} {
+		if a := postback(t, s, viaQuery, p, nil); a.Code != 400 || !(strings.HasPrefix(a.Error, "id:") || strings.HasPrefix(a.Error, "sub_id:")) {
+			t.Errorf("NUL in %v: %+v", p, a)
+		}
 	}
 }

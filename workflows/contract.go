@@ -43,12 +43,39 @@ var SearchAttributeNames = []string{"OfferId", "AffiliateId", "ClickId", "Invoic
 
 // ConversionWorkflowID is the workflow ID of a conversion: conversion/<offer>/<invoice> when the
 // invoice is known, so Temporal itself rejects a concurrent duplicate; otherwise
-// conversion/<offer>/-/<conversion id>.
+// conversion/<offer>/-/<conversion id>. The invoice appears as it is unless it holds bytes
+// outside printable ASCII, a space or a '%': see escapeInvoice.
 func ConversionWorkflowID(offerID int64, invoiceID, conversionID string) string {
 	if invoiceID != "" {
-		return "conversion/" + strconv.FormatInt(offerID, 10) + "/" + invoiceID
+		return "conversion/" + strconv.FormatInt(offerID, 10) + "/" + escapeInvoice(invoiceID)
 	}
 	return "conversion/" + strconv.FormatInt(offerID, 10) + "/-/" + conversionID
+}
+
+// escapeInvoice makes an invoice (any UTF-8) fit a workflow ID. The SDK sends the workflow ID in a
+// gRPC header (temporal-resource-id), which takes printable ASCII only, and the pixel echoes it in
+// X-Workflow-Id. So bytes outside '!'..'~' are percent-encoded, and '%' too, which keeps the
+// mapping one-to-one: two invoices never share a workflow ID. Usual order numbers are unchanged.
+func escapeInvoice(s string) string {
+	plain := func(c byte) bool { return c > ' ' && c < 0x7f && c != '%' }
+	i := 0
+	for i < len(s) && plain(s[i]) {
+		i++
+	}
+	if i == len(s) {
+		return s
+	}
+	const hex = "0123456789ABCDEF"
+	b := make([]byte, 0, len(s)+16)
+	b = append(b, s[:i]...)
+	for ; i < len(s); i++ {
+		if c := s[i]; plain(c) {
+			b = append(b, c)
+		} else {
+			b = append(b, '%', hex[c>>4], hex[c&15])
+		}
+	}
+	return string(b)
 }
 
 // StartConversion starts the conversion workflow and returns as soon as the start is durable. It
