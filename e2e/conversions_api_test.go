@@ -155,7 +155,7 @@ func TestConversionsList(t *testing.T) {
 		if i%10 == 0 {
 			affID = other.ID
 		}
-		inv := fmt.Sprintf("LIST-%s-%02d", f.Offer.Name, i)
+		inv := fmt.Sprintf("LIST-%d-%02d", f.Offer.ID, i)
 		c := store.Conversion{ID: store.NewID(), OfferID: f.Offer.ID, AffID: &affID, InvoiceID: &inv,
 			Amount: 1000, Currency: "USD", Commission: 200, Status: "approved", WorkflowID: "conversion/test/" + inv}
 		if i%7 == 0 {
@@ -201,8 +201,8 @@ func TestConversionsList(t *testing.T) {
 		{fmt.Sprintf("aff_id=%d", other.ID), want["other"]},
 		{offer + "&status=rejected&limit=500", want["rejected"]},
 		{fmt.Sprintf("%s&aff_id=%d&status=rejected", offer, other.ID), intersect(want["other"], want["rejected"])},
-		{offer + "&invoice_id=" + url.QueryEscape(fmt.Sprintf("LIST-%s-33", f.Offer.Name)), want["invoice"]},
-		{"invoice_id=" + url.QueryEscape(fmt.Sprintf("LIST-%s-33", f.Offer.Name)), want["invoice"]},
+		{offer + "&invoice_id=" + url.QueryEscape(fmt.Sprintf("LIST-%d-33", f.Offer.ID)), want["invoice"]},
+		{"invoice_id=" + url.QueryEscape(fmt.Sprintf("LIST-%d-33", f.Offer.ID)), want["invoice"]},
 		{offer + "&status=reversed", []string{}},
 		{"offer_id=999999999", []string{}},
 	}

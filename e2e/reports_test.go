@@ -118,17 +118,14 @@ func TestReports(t *testing.T) {
 		}
 	}
 	inv1, inv2 := invoiceID("R1"), invoiceID("R2")
-	var workflowIDs []string
+	// One at a time: the last two share a click, and the first of them must be the one to use it.
 	for _, p := range []url.Values{afidPost(f, "10.00", inv1), afidPost(f, "20.00", inv2),
 		clickPost(f, clicks[0], "5", invoiceID("R3")), clickPost(f, clicks[0], "7", invoiceID("R4"))} {
-		workflowIDs = append(workflowIDs, mustPostback(t, s, 202, p).WorkflowID)
+		workflowResult(t, s, mustPostback(t, s, 202, p).WorkflowID)
 	}
 	mustPostback(t, s, 200, afidPost(f, "10.00", inv1))
 	if resp, _ := get(t, fmt.Sprintf("%s/pixel?offer_id=%d&amount=20.00&id=%s", s.URL, f.Offer.ID, inv2)); resp.Header.Get("X-Conversion-Status") != "duplicate" {
 		t.Fatalf("pixel duplicate: %d %v", resp.StatusCode, resp.Header)
-	}
-	for _, id := range workflowIDs {
-		workflowResult(t, s, id)
 	}
 
 	today := time.Now().UTC().Format(time.DateOnly)
@@ -158,52 +155,60 @@ func TestReports(t *testing.T) {
 		t.Error("no row for the affiliate")
 	}
 
-	// By day, on a backdated range nothing else writes to: rows written as the endpoints and the
-	// worker would have written them then, some just outside the range.
+	// By day, on a backdated range nothing else writes to (three days in the 1990s picked by the
+	// offer's id, so a rerun in the same database gets its own): rows written as the endpoints and
+	// the worker would have written them then, some just outside the range.
 	ctx := context.Background()
-	at := func(s string) time.Time {
-		v, err := time.Parse(time.RFC3339, s)
+	day1 := time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, 4*int(f.Offer.ID))
+	at := func(day int, clock string) time.Time { // day 0 is day1; clock is HH:MM:SS UTC
+		c, err := time.Parse(time.TimeOnly, clock)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return v
+		return day1.AddDate(0, 0, day).Add(time.Duration(c.Hour())*time.Hour + time.Duration(c.Minute())*time.Minute +
+			time.Duration(c.Second())*time.Second)
 	}
-	for _, ts := range []string{"2001-02-28T23:59:59Z", "2001-03-01T00:00:00Z", "2001-03-01T12:00:00Z", "2001-03-01T23:59:59Z",
-		"2001-03-03T01:00:00Z", "2001-03-03T02:00:00Z", "2001-03-03T23:59:59Z", "2001-03-04T00:00:00Z"} {
-		c := store.Click{ClickID: store.NewID(), OfferID: f.Offer.ID, AffID: f.Affiliate.ID, IP: "192.0.2.1", CreatedAt: at(ts)}
+	type moment struct {
+		day   int
+		clock string
+	}
+	for _, m := range []moment{{-1, "23:59:59"}, {0, "00:00:00"}, {0, "12:00:00"}, {0, "23:59:59"},
+		{2, "01:00:00"}, {2, "02:00:00"}, {2, "23:59:59"}, {3, "00:00:00"}} {
+		c := store.Click{ClickID: store.NewID(), OfferID: f.Offer.ID, AffID: f.Affiliate.ID, IP: "192.0.2.1", CreatedAt: at(m.day, m.clock)}
 		if err := s.Store.InsertClick(ctx, &c); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if _, err := s.DB.Exec(`INSERT INTO impressions (offer_id, aff_id, ip, created_at) VALUES ($1, $2, '192.0.2.1', $3)`,
-		f.Offer.ID, f.Affiliate.ID, at("2001-03-03T05:00:00Z")); err != nil {
+		f.Offer.ID, f.Affiliate.ID, at(2, "05:00:00")); err != nil {
 		t.Fatal(err)
 	}
-	conversion := func(ts, status string, amount, commission store.Money) {
+	conversion := func(when time.Time, status string, amount, commission store.Money) {
 		inv := invoiceID("OLD")
 		c := store.Conversion{ID: store.NewID(), OfferID: f.Offer.ID, AffID: &f.Affiliate.ID, InvoiceID: &inv,
 			Amount: amount, Currency: "USD", Commission: commission, Status: status, WorkflowID: "conversion/old/" + inv}
 		if _, err := s.Store.RecordConversion(ctx, c, false); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.DB.Exec(`UPDATE conversions SET created_at = $2 WHERE id = $1`, c.ID, at(ts)); err != nil {
+		if _, err := s.DB.Exec(`UPDATE conversions SET created_at = $2 WHERE id = $1`, c.ID, when); err != nil {
 			t.Fatal(err)
 		}
 	}
-	conversion("2001-03-01T10:00:00Z", "approved", 1000, 100)
-	conversion("2001-03-01T11:00:00Z", "rejected", 5000, 0)
-	conversion("2001-03-03T10:00:00Z", "approved", 750, 25)
-	conversion("2001-03-03T11:00:00Z", "approved", 250, 25)
-	conversion("2001-03-04T00:00:00Z", "approved", 99900, 9900)
+	conversion(at(0, "10:00:00"), "approved", 1000, 100)
+	conversion(at(0, "11:00:00"), "rejected", 5000, 0)
+	conversion(at(2, "10:00:00"), "approved", 750, 25)
+	conversion(at(2, "11:00:00"), "approved", 250, 25)
+	conversion(at(3, "00:00:00"), "approved", 99900, 9900)
 	if _, err := s.DB.Exec(`INSERT INTO conversion_duplicates (offer_id, aff_id, invoice_id, workflow_id, created_at)
-		VALUES ($1, $2, 'OLD-DUP', 'conversion/old/OLD-DUP', $3)`, f.Offer.ID, f.Affiliate.ID, at("2001-03-03T12:00:00Z")); err != nil {
+		VALUES ($1, $2, 'OLD-DUP', 'conversion/old/OLD-DUP', $3)`, f.Offer.ID, f.Affiliate.ID, at(2, "12:00:00")); err != nil {
 		t.Fatal(err)
 	}
-	days := report(t, s, "group_by=day&from=2001-03-01&to=2001-03-03", "day")
+	date := func(day int) string { return day1.AddDate(0, 0, day).Format(time.DateOnly) }
+	days := report(t, s, "group_by=day&from="+date(0)+"&to="+date(2), "day")
 	wantDays := []string{
-		`day="2001-03-01" clicks=3 impressions=0 conversions=1 duplicates=0 revenue="10.00" commission="1.00" conversion_rate="0.3333" epc="0.33"`,
-		`day="2001-03-02" clicks=0 impressions=0 conversions=0 duplicates=0 revenue="0.00" commission="0.00" conversion_rate="0.0000" epc="0.00"`,
-		`day="2001-03-03" clicks=3 impressions=1 conversions=2 duplicates=1 revenue="10.00" commission="0.50" conversion_rate="0.6667" epc="0.17"`,
+		`day="` + date(0) + `" clicks=3 impressions=0 conversions=1 duplicates=0 revenue="10.00" commission="1.00" conversion_rate="0.3333" epc="0.33"`,
+		`day="` + date(1) + `" clicks=0 impressions=0 conversions=0 duplicates=0 revenue="0.00" commission="0.00" conversion_rate="0.0000" epc="0.00"`,
+		`day="` + date(2) + `" clicks=3 impressions=1 conversions=2 duplicates=1 revenue="10.00" commission="0.50" conversion_rate="0.6667" epc="0.17"`,
 	}
 	if len(days) != len(wantDays) {
 		t.Fatalf("%d day rows, want %d: %v", len(days), len(wantDays), days)
