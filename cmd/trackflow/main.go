@@ -94,7 +94,7 @@ func run(ctx context.Context) error {
 	srv := &http.Server{Addr: cfg.HTTPAddr, Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
-	slog.Info("api listening", "addr", cfg.HTTPAddr)
+	slog.Info("http listening", "addr", cfg.HTTPAddr, "role", cfg.Role)
 
 	select {
 	case err := <-errc:
