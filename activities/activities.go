@@ -9,6 +9,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/trackflow/trackflow/internal/metrics"
 	"github.com/trackflow/trackflow/store"
 )
 
@@ -19,6 +20,8 @@ type Activities struct {
 	HTTP *http.Client
 	// Temporal lets a reversal wait for its conversion's workflow (AwaitWorkflowClosed).
 	Temporal client.Client
+	// Metrics counts stored conversions and the duplicates only the database caught; may be nil.
+	Metrics *metrics.Metrics
 }
 
 // ConversionRequest is one conversion as the API received it: the workflow's input.

@@ -6,6 +6,7 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/trackflow/trackflow/internal/metrics"
 	"github.com/trackflow/trackflow/store"
 )
 
@@ -29,6 +30,13 @@ func (a *Activities) Record(ctx context.Context, in RecordInput) (RecordOutput, 
 	res, err := a.Store.RecordConversion(ctx, in.Conversion, in.ClaimClick)
 	if err != nil {
 		return RecordOutput{}, err
+	}
+	switch {
+	case res.Replayed: // an earlier attempt stored and counted it
+	case res.Duplicate:
+		a.Metrics.Duplicate(metrics.LayerDatabase)
+	default:
+		a.Metrics.Conversion(res.Conversion.Status)
 	}
 	out := RecordOutput{Conversion: res.Conversion, Duplicate: res.Duplicate}
 	if !res.Duplicate && res.Conversion.AffID != nil {

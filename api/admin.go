@@ -326,43 +326,45 @@ func (s *server) getClick(c *gin.Context) {
 
 // listConversions handles GET /api/v1/conversions.
 func (s *server) listConversions(c *gin.Context) {
-	var f store.ConversionFilter
-	var err error
-	if f.OfferID, err = queryID(c, "offer_id"); err != nil {
-		jsonError(c, err)
-		return
-	}
-	if f.AffID, err = queryID(c, "aff_id"); err != nil {
-		jsonError(c, err)
-		return
-	}
-	f.InvoiceID, f.Status = c.Query("invoice_id"), c.Query("status")
-	if err := checkText("invoice_id", f.InvoiceID, 128); err != nil {
-		jsonError(c, err)
-		return
-	}
-	switch f.Status {
-	case "", store.ConversionPending, store.ConversionApproved, store.ConversionRejected, store.ConversionReversed:
-	default:
-		jsonError(c, store.FieldError("status", "must be pending, approved, rejected or reversed"))
-		return
-	}
-	if f.Limit, err = limit(c); err != nil {
-		jsonError(c, err)
-		return
-	}
-	items, err := s.store.ListConversions(c.Request.Context(), f)
+	f, err := conversionFilter(c)
 	if err != nil {
 		jsonError(c, err)
 		return
 	}
+	list, err := s.store.ListConversions(c.Request.Context(), f)
+	if err != nil {
+		jsonError(c, err)
+		return
+	}
+	items := make([]conversionJSON, len(list))
+	for i := range list {
+		items[i] = conversionView(&list[i])
+	}
 	c.JSON(http.StatusOK, gin.H{"items": items})
 }
 
-// conversionDetail is a conversion with its pixel deliveries, oldest first.
-type conversionDetail struct {
-	*store.Conversion
-	Deliveries []store.Delivery `json:"deliveries"`
+// conversionFilter reads the list's query: offer_id, aff_id, invoice_id, status, limit.
+func conversionFilter(c *gin.Context) (store.ConversionFilter, error) {
+	var f store.ConversionFilter
+	var err error
+	if f.OfferID, err = queryID(c, "offer_id"); err != nil {
+		return f, err
+	}
+	if f.AffID, err = queryID(c, "aff_id"); err != nil {
+		return f, err
+	}
+	f.InvoiceID = c.Query("invoice_id")
+	if err := checkText("invoice_id", f.InvoiceID, 128); err != nil {
+		return f, err
+	}
+	f.Status = c.Query("status")
+	switch f.Status {
+	case "", store.ConversionPending, store.ConversionApproved, store.ConversionRejected, store.ConversionReversed:
+	default:
+		return f, store.FieldError("status", "must be pending, approved, rejected or reversed")
+	}
+	f.Limit, err = limit(c)
+	return f, err
 }
 
 // getConversion handles GET /api/v1/conversions/:id.
@@ -378,7 +380,7 @@ func (s *server) getConversion(c *gin.Context) {
 		jsonError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, conversionDetail{Conversion: conv, Deliveries: d})
+	c.JSON(http.StatusOK, conversionDetailView(conv, d))
 }
 
 // approveConversion handles POST /api/v1/conversions/:id/approve: a held conversion's workflow

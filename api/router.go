@@ -9,9 +9,11 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
 
 	"github.com/trackflow/trackflow/activities"
+	"github.com/trackflow/trackflow/internal/metrics"
 	"github.com/trackflow/trackflow/store"
 )
 
@@ -23,6 +25,8 @@ type Config struct {
 	Retry activities.RetrySchedule
 	// PublicURL is the base URL of tracking-code snippets (PUBLIC_URL); empty: the request's own.
 	PublicURL string
+	// Metrics are the process's counters, served on GET /metrics; New makes its own when nil.
+	Metrics *metrics.Metrics
 }
 
 // server holds the handlers' dependencies.
@@ -39,6 +43,9 @@ func New(cfg Config, st *store.Store, tc client.Client) http.Handler {
 	r.Use(gin.Recovery())
 	r.HandleMethodNotAllowed = true
 	_ = r.SetTrustedProxies(nil) // client IPs come from clientIP, which honours TRUSTED_PROXIES
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.New(prometheus.NewRegistry())
+	}
 	s := &server{cfg: cfg, store: st, temporal: tc}
 
 	r.GET("/click", s.click)
@@ -50,6 +57,7 @@ func New(cfg Config, st *store.Store, tc client.Client) http.Handler {
 
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)
+	r.GET("/metrics", gin.WrapH(cfg.Metrics.Handler()))
 
 	v1 := r.Group("/api/v1", s.requireAdmin)
 	v1.POST("/advertisers", s.createAdvertiser)
@@ -67,6 +75,7 @@ func New(cfg Config, st *store.Store, tc client.Client) http.Handler {
 	v1.POST("/conversions/:id/approve", s.approveConversion)
 	v1.POST("/conversions/:id/reject", s.rejectConversion)
 	v1.POST("/conversions/:id/reverse", s.reverseConversion)
+	v1.GET("/reports", s.report)
 
 	r.NoRoute(func(c *gin.Context) { c.JSON(http.StatusNotFound, gin.H{"error": "route: not found"}) })
 	r.NoMethod(func(c *gin.Context) {

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"crypto/subtle"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/trackflow/trackflow/activities"
+	"github.com/trackflow/trackflow/internal/metrics"
 	"github.com/trackflow/trackflow/store"
 	"github.com/trackflow/trackflow/workflows"
 )
@@ -59,6 +59,7 @@ func (s *server) click(c *gin.Context) {
 		textError(c, err)
 		return
 	}
+	s.cfg.Metrics.Click()
 	location := store.ExpandMacros(offer.LandingURL, map[string]string{
 		"click_id": click.ClickID, "offer_id": strconv.FormatInt(offerID, 10),
 		"aff_id": strconv.FormatInt(affID, 10), "sub_id": subID, "creative_id": optionalID(creativeID),
@@ -109,6 +110,7 @@ func (s *server) impression(c *gin.Context) {
 		gifError(c, err)
 		return
 	}
+	s.cfg.Metrics.Impression()
 	writeGIF(c, http.StatusOK)
 }
 
@@ -184,7 +186,8 @@ func (s *server) postback(c *gin.Context) {
 		jsonError(c, err)
 		return
 	}
-	// Parameters first (400), then authentication (401), allow-list (403), existence (404).
+	// Parameters first (400), then authentication (401), allow-list (403), existence (404). The
+	// custom parameters come last: whether they are read at all depends on the offer.
 	clickID, err := p.ClickID(false)
 	if err != nil {
 		jsonError(c, err)
@@ -217,27 +220,13 @@ func (s *server) postback(c *gin.Context) {
 		return
 	}
 
-	var affID *int64
+	var offer *store.Offer
 	if clickID != "" {
-		click, err := s.store.Click(ctx, clickID)
-		if err != nil {
-			jsonError(c, err)
-			return
-		}
-		req.OfferID, req.Source, req.ClickID = click.OfferID, activities.SourceClickID, clickID
+		offer, err = s.postbackClick(ctx, adv, clickID, &req)
 	} else {
-		req.Source = activities.SourceAFID
-		affID = &req.AffID
-		if _, err := s.store.Affiliate(ctx, req.AffID); err != nil {
-			jsonError(c, err)
-			return
-		}
+		offer, err = s.postbackAFID(ctx, adv, &req)
 	}
-	offer, err := s.activeOffer(ctx, req.OfferID)
-	if err != nil || offer.AdvertiserID != adv.ID {
-		if err == nil || store.ErrorKind(err) == store.NotFound {
-			err = store.Errorf(store.NotFound, "%s not found", map[bool]string{true: "click", false: "offer"}[clickID != ""])
-		}
+	if err != nil {
 		jsonError(c, err)
 		return
 	}
@@ -246,7 +235,8 @@ func (s *server) postback(c *gin.Context) {
 		return
 	}
 	req.IP = ip
-	dup, err := s.startConversion(ctx, &req, affID)
+	affID := req.AffID // a duplicate is counted for the click's or the post's affiliate
+	dup, err := s.startConversion(ctx, &req, &affID)
 	switch {
 	case err != nil:
 		jsonError(c, err)
@@ -255,6 +245,54 @@ func (s *server) postback(c *gin.Context) {
 	default:
 		c.JSON(http.StatusAccepted, gin.H{"status": "accepted", "workflow_id": req.WorkflowID})
 	}
+}
+
+// postbackClick resolves a Click ID post's click. A click that is unknown, of another advertiser's
+// offer, of an inactive offer, or of another offer than an offer_id given beside it, is not found:
+// a caller cannot tell them apart.
+func (s *server) postbackClick(ctx context.Context, adv *store.Advertiser, clickID string, req *activities.ConversionRequest) (*store.Offer, error) {
+	notFound := store.Errorf(store.NotFound, "click_id: click not found")
+	click, err := s.store.Click(ctx, clickID)
+	if err != nil {
+		if store.ErrorKind(err) == store.NotFound {
+			err = notFound
+		}
+		return nil, err
+	}
+	if req.OfferID != 0 && req.OfferID != click.OfferID {
+		return nil, notFound
+	}
+	offer, err := s.activeOffer(ctx, click.OfferID)
+	if store.ErrorKind(err) == store.NotFound || (err == nil && offer.AdvertiserID != adv.ID) {
+		return nil, notFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	// AffID is the click's, so the workflow carries its AffiliateId search attribute from the start.
+	req.OfferID, req.Source, req.ClickID, req.AffID = click.OfferID, activities.SourceClickID, clickID, click.AffID
+	return offer, nil
+}
+
+// postbackAFID resolves an AFID post's offer (active, this advertiser's) and affiliate (known; a
+// paused one's conversion is recorded as rejected by the workflow, so the CRM's rebills stay
+// visible).
+func (s *server) postbackAFID(ctx context.Context, adv *store.Advertiser, req *activities.ConversionRequest) (*store.Offer, error) {
+	offer, err := s.activeOffer(ctx, req.OfferID)
+	if store.ErrorKind(err) == store.NotFound || (err == nil && offer.AdvertiserID != adv.ID) {
+		return nil, store.Errorf(store.NotFound, "offer_id: offer not found or not active")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.store.Affiliate(ctx, req.AffID); err != nil {
+		if store.ErrorKind(err) == store.NotFound {
+			err = store.Errorf(store.NotFound, "aff_id: affiliate not found")
+		}
+		return nil, err
+	}
+	req.Source = activities.SourceAFID
+	return offer, nil
 }
 
 // conversionBase reads what every conversion carries: offer_id (unless the click gives it), amount, id.
@@ -294,12 +332,14 @@ func (s *server) startConversion(ctx context.Context, req *activities.Conversion
 	if err != nil {
 		return false, err
 	}
-	if dup {
-		if err := s.store.CountDuplicate(ctx, req.OfferID, affID, req.InvoiceID, req.WorkflowID); err != nil {
-			return false, err
-		}
+	if !dup {
+		s.cfg.Metrics.ConversionStarted(req.Source)
+		return false, nil
 	}
-	return dup, nil
+	s.cfg.Metrics.Duplicate(metrics.LayerTemporal)
+	err = s.store.CountDuplicate(ctx, store.Duplicate{OfferID: req.OfferID, AffID: affID, InvoiceID: req.InvoiceID,
+		WorkflowID: req.WorkflowID, RequestID: req.ConversionID})
+	return true, err
 }
 
 // postbackToken reads the advertiser's token from the token parameter or X-Postback-Token.
@@ -320,8 +360,8 @@ func postbackToken(c *gin.Context, p Params) (string, error) {
 	return "", store.Errorf(store.Unauthorized, "token: a postback token is required")
 }
 
-// advertiser authenticates a postback token. The lookup goes through the unique index; the final
-// comparison is constant-time.
+// advertiser authenticates a postback token (found by its hash, compared in constant time: see
+// store.AdvertiserByToken); a token that matches no advertiser is a 401.
 func (s *server) advertiser(ctx context.Context, token string) (*store.Advertiser, error) {
 	if checkText("token", token, 255) != nil {
 		// No stored token is longer, holds NUL or invalid UTF-8 (which PostgreSQL would refuse
@@ -329,16 +369,10 @@ func (s *server) advertiser(ctx context.Context, token string) (*store.Advertise
 		return nil, store.Errorf(store.Unauthorized, "token: not a valid postback token")
 	}
 	adv, err := s.store.AdvertiserByToken(ctx, token)
-	if err != nil {
-		if store.ErrorKind(err) == store.NotFound {
-			return nil, store.Errorf(store.Unauthorized, "token: not a valid postback token")
-		}
-		return nil, err
-	}
-	if subtle.ConstantTimeCompare([]byte(adv.PostbackToken), []byte(token)) != 1 {
+	if store.ErrorKind(err) == store.NotFound {
 		return nil, store.Errorf(store.Unauthorized, "token: not a valid postback token")
 	}
-	return adv, nil
+	return adv, err
 }
 
 // ipAllowed reports whether ip is in the allow-list; an empty list allows every address.

@@ -94,26 +94,3 @@ func TestSaleFromClickToAffiliatePixel(t *testing.T) {
 		}
 	}
 }
-
-// TestUnicodeInvoice: an invoice of any UTF-8 is accepted (its workflow ID percent-encodes what
-// gRPC headers cannot carry) and still de-duplicated.
-func TestUnicodeInvoice(t *testing.T) {
-	t.Parallel()
-	s := testenv.Shared(t)
-	f := newFixture(t, s, map[string]any{"type": "cpa", "amount": "1.50"}, nil)
-	invoice := "Bestellung-ü-" + store.NewID()[:6]
-	_, cookie := click(t, s, fmt.Sprintf("offer_id=%d&aff_id=%d", f.Offer.ID, f.Affiliate.ID), nil)
-	pixelURL := fmt.Sprintf("%s/pixel?offer_id=%d&amount=10&id=%s", s.URL, f.Offer.ID, url.QueryEscape(invoice))
-	resp, _ := get(t, pixelURL, cookie)
-	if resp.StatusCode != 200 || resp.Header.Get("X-Workflow-Id") != workflows.ConversionWorkflowID(f.Offer.ID, invoice, "") {
-		t.Fatalf("pixel: %d %q %q", resp.StatusCode, resp.Header.Get("X-Error"), resp.Header.Get("X-Workflow-Id"))
-	}
-	conv := conversionByInvoice(t, s, f.Offer.ID, invoice)
-	if conv.Status != store.ConversionApproved || *conv.InvoiceID != invoice || conv.Commission.String() != "1.50" {
-		t.Fatalf("conversion %+v", conv)
-	}
-	resp, _ = get(t, pixelURL, cookie)
-	if resp.StatusCode != 200 || resp.Header.Get("X-Conversion-Status") != "duplicate" {
-		t.Fatalf("repeat: %d %q", resp.StatusCode, resp.Header.Get("X-Conversion-Status"))
-	}
-}

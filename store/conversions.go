@@ -63,12 +63,18 @@ type RecordResult struct {
 	// Duplicate is true when (offer_id, invoice_id) was already used: nothing was stored but the
 	// duplicate count.
 	Duplicate bool
+	// Replayed is true when an earlier attempt of the same request had already stored this outcome
+	// (an activity retry after a commit whose answer was lost): nothing new was written.
+	Replayed bool
 }
 
 // RecordConversion stores a conversion in one transaction: the invoice reservation (a duplicate is
 // only counted), then, when claimClick is set, the single-use claim of its click (a click already
-// used turns the conversion into rejected/click_used with no commission). It is idempotent on
-// c.ID, so an activity retry returns what the first call stored.
+// used turns the conversion into rejected/click_used with no commission). Both happen in the same
+// transaction, so a conversion is never stored without its claim nor a click claimed by a
+// duplicate. Row locks serialise concurrent claims of one click: the second waits for the first to
+// commit and then finds the click used. It is idempotent on c.ID, so an activity retry returns
+// what the first call stored.
 func (s *Store) RecordConversion(ctx context.Context, c Conversion, claimClick bool) (RecordResult, error) {
 	tx, err := s.DB.BeginTxx(ctx, nil)
 	if err != nil {
@@ -80,7 +86,7 @@ func (s *Store) RecordConversion(ctx context.Context, c Conversion, claimClick b
 	var prev Conversion
 	switch err := tx.GetContext(ctx, &prev, existing, c.ID); {
 	case err == nil:
-		return RecordResult{Conversion: prev}, nil
+		return RecordResult{Conversion: prev, Replayed: true}, nil
 	case !errors.Is(err, sql.ErrNoRows):
 		return RecordResult{}, fmt.Errorf("record conversion: %w", err)
 	}
@@ -95,10 +101,12 @@ func (s *Store) RecordConversion(ctx context.Context, c Conversion, claimClick b
 		return RecordResult{}, fmt.Errorf("insert conversion: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		if err := insertDuplicate(ctx, tx, c.OfferID, c.AffID, *c.InvoiceID, c.WorkflowID); err != nil {
+		d := Duplicate{OfferID: c.OfferID, AffID: c.AffID, InvoiceID: *c.InvoiceID, WorkflowID: c.WorkflowID, RequestID: c.ID}
+		counted, err := insertDuplicate(ctx, tx, d)
+		if err != nil {
 			return RecordResult{}, err
 		}
-		return RecordResult{Conversion: c, Duplicate: true}, tx.Commit()
+		return RecordResult{Conversion: c, Duplicate: true, Replayed: !counted}, tx.Commit()
 	}
 
 	if claimClick && c.ClickID != nil && c.Status != ConversionRejected {
@@ -118,7 +126,23 @@ func (s *Store) RecordConversion(ctx context.Context, c Conversion, claimClick b
 	if err := tx.GetContext(ctx, &out, existing, c.ID); err != nil {
 		return RecordResult{}, fmt.Errorf("record conversion: %w", err)
 	}
-	return RecordResult{Conversion: out}, tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return RecordResult{}, fmt.Errorf("record conversion: %w", err)
+	}
+	return RecordResult{Conversion: out}, nil
+}
+
+// Duplicate is one request whose invoice (offer_id, id) was already used: never a conversion, only
+// counted (the duplicates metric and report column).
+type Duplicate struct {
+	OfferID int64
+	// AffID is the affiliate when the request named one (postbacks); reports fall back to the
+	// original conversion's.
+	AffID      *int64
+	InvoiceID  string
+	WorkflowID string
+	// RequestID is the request's conversion id: a retry counting the same request again is a no-op.
+	RequestID string
 }
 
 // execer is what insertDuplicate needs: a pool or a transaction.
@@ -126,17 +150,22 @@ type execer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
-func insertDuplicate(ctx context.Context, db execer, offerID int64, affID *int64, invoiceID, workflowID string) error {
-	const q = `INSERT INTO conversion_duplicates (offer_id, aff_id, invoice_id, workflow_id) VALUES ($1, $2, $3, $4)`
-	if _, err := db.ExecContext(ctx, q, offerID, affID, invoiceID, workflowID); err != nil {
-		return fmt.Errorf("count duplicate: %w", err)
+// insertDuplicate counts a duplicate once per request; counted is false when it already was.
+func insertDuplicate(ctx context.Context, db execer, d Duplicate) (counted bool, err error) {
+	const q = `INSERT INTO conversion_duplicates (offer_id, aff_id, invoice_id, workflow_id, request_id)
+		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (request_id) DO NOTHING`
+	res, err := db.ExecContext(ctx, q, d.OfferID, d.AffID, d.InvoiceID, d.WorkflowID, d.RequestID)
+	if err != nil {
+		return false, fmt.Errorf("count duplicate: %w", err)
 	}
-	return nil
+	n, _ := res.RowsAffected()
+	return n == 1, nil
 }
 
 // CountDuplicate records a duplicate request that Temporal rejected at start.
-func (s *Store) CountDuplicate(ctx context.Context, offerID int64, affID *int64, invoiceID, workflowID string) error {
-	return insertDuplicate(ctx, s.DB, offerID, affID, invoiceID, workflowID)
+func (s *Store) CountDuplicate(ctx context.Context, d Duplicate) error {
+	_, err := insertDuplicate(ctx, s.DB, d)
+	return err
 }
 
 // SetConversionStatus moves a conversion from one status to another (approve or reject a held

@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"strconv"
-	"strings"
 
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
@@ -14,6 +13,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/trackflow/trackflow/activities"
+	"github.com/trackflow/trackflow/store"
 )
 
 // TaskQueue is the task queue of every conversion workflow.
@@ -43,41 +43,39 @@ var SearchAttributeNames = []string{"OfferId", "AffiliateId", "ClickId", "Invoic
 
 // ConversionWorkflowID is the workflow ID of a conversion: conversion/<offer>/<invoice> when the
 // invoice is known, so Temporal itself rejects a concurrent duplicate; otherwise
-// conversion/<offer>/-/<conversion id>.
-//
-// Temporal carries workflow IDs in gRPC headers, which take printable ASCII only, so an invoice's
-// other bytes (and '%', to keep the mapping one-to-one) are percent-encoded: "Bestellung-ü"
-// becomes "Bestellung-%C3%BC". Printable-ASCII invoices, the usual case, appear as they are.
+// conversion/<offer>/-/<conversion id>. The invoice appears as it is unless it holds bytes
+// outside printable ASCII, a space or a '%': see escapeInvoice.
 func ConversionWorkflowID(offerID int64, invoiceID, conversionID string) string {
 	if invoiceID != "" {
-		return "conversion/" + strconv.FormatInt(offerID, 10) + "/" + headerSafe(invoiceID)
+		return "conversion/" + strconv.FormatInt(offerID, 10) + "/" + escapeInvoice(invoiceID)
 	}
 	return "conversion/" + strconv.FormatInt(offerID, 10) + "/-/" + conversionID
 }
 
-func headerSafe(s string) string {
-	safe := true
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c > 0x7e || c == '%' {
-			safe = false
-			break
-		}
+// escapeInvoice makes an invoice (any UTF-8) fit a workflow ID. The SDK sends the workflow ID in a
+// gRPC header (temporal-resource-id), which takes printable ASCII only, and the pixel echoes it in
+// X-Workflow-Id. So bytes outside '!'..'~' are percent-encoded, and '%' too, which keeps the
+// mapping one-to-one: two invoices never share a workflow ID. Usual order numbers are unchanged.
+func escapeInvoice(s string) string {
+	plain := func(c byte) bool { return c > ' ' && c < 0x7f && c != '%' }
+	i := 0
+	for i < len(s) && plain(s[i]) {
+		i++
 	}
-	if safe {
+	if i == len(s) {
 		return s
 	}
 	const hex = "0123456789ABCDEF"
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c > 0x7e || c == '%' {
-			b.WriteByte('%')
-			b.WriteByte(hex[c>>4])
-			b.WriteByte(hex[c&15])
+	b := make([]byte, 0, len(s)+16)
+	b = append(b, s[:i]...)
+	for ; i < len(s); i++ {
+		if c := s[i]; plain(c) {
+			b = append(b, c)
 		} else {
-			b.WriteByte(c)
+			b = append(b, '%', hex[c>>4], hex[c&15])
 		}
 	}
-	return b.String()
+	return string(b)
 }
 
 // StartConversion starts the conversion workflow and returns as soon as the start is durable. It
@@ -96,6 +94,13 @@ func StartConversion(ctx context.Context, c client.Client, req activities.Conver
 	}
 	if req.AffID != 0 {
 		sa = append(sa, AffiliateIDKey.ValueSet(strconv.FormatInt(req.AffID, 10)))
+	}
+	// A postback names its attribution method; a page's (cookie or backup) is known after Attribute.
+	switch req.Source {
+	case activities.SourceClickID:
+		sa = append(sa, AttributionMethodKey.ValueSet(store.MethodClickID))
+	case activities.SourceAFID:
+		sa = append(sa, AttributionMethodKey.ValueSet(store.MethodAFID))
 	}
 	opts := client.StartWorkflowOptions{
 		ID:                                       req.WorkflowID,

@@ -227,20 +227,3 @@ func TestDecideCustomParameters(t *testing.T) {
 		})
 	}
 }
-
-func TestConversionWorkflowID(t *testing.T) {
-	t.Parallel()
-	if got := ConversionWorkflowID(12, "INV-9", "abc"); got != "conversion/12/INV-9" {
-		t.Fatal(got)
-	}
-	if got := ConversionWorkflowID(12, "", "abc"); got != "conversion/12/-/abc" {
-		t.Fatal(got)
-	}
-	// Non-ASCII and '%' are percent-encoded, so the ID fits a gRPC header and stays one-to-one.
-	if got := ConversionWorkflowID(3, "Bestellung-ü 50%", ""); got != "conversion/3/Bestellung-%C3%BC 50%25" {
-		t.Fatal(got)
-	}
-	if ConversionWorkflowID(3, "%C3%BC", "") == ConversionWorkflowID(3, "ü", "") {
-		t.Fatal("two invoices share a workflow ID")
-	}
-}

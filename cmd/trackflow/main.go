@@ -12,11 +12,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 
 	"github.com/trackflow/trackflow/activities"
 	"github.com/trackflow/trackflow/api"
+	"github.com/trackflow/trackflow/internal/metrics"
 	"github.com/trackflow/trackflow/schema"
 	"github.com/trackflow/trackflow/store"
 	"github.com/trackflow/trackflow/worker"
@@ -57,8 +59,11 @@ func run(ctx context.Context) error {
 	}
 	defer tc.Close()
 
+	// One registry for the process: with ROLE=all, GET /metrics shows the API's and the worker's
+	// counters together.
+	m := metrics.New(prometheus.NewRegistry())
 	if cfg.Role != "api" {
-		acts := &activities.Activities{Store: st, HTTP: activities.NewPixelClient(cfg.PostbackAllowPrivate), Temporal: tc}
+		acts := &activities.Activities{Store: st, HTTP: activities.NewPixelClient(cfg.PostbackAllowPrivate), Temporal: tc, Metrics: m}
 		w := worker.New(tc, acts, worker.Options{})
 		if err := w.Start(); err != nil {
 			return fmt.Errorf("start worker: %w", err)
@@ -66,15 +71,22 @@ func run(ctx context.Context) error {
 		defer w.Stop()
 		slog.Info("worker started", "task_queue", "conversions", "temporal", cfg.TemporalAddress)
 	}
+	var handler http.Handler
 	if cfg.Role == "worker" {
-		<-ctx.Done()
-		return nil
+		// A worker alone serves only what ops scrape and probe: its metrics and liveness.
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", m.Handler())
+		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"status":"ok"}`))
+		})
+		handler = mux
+	} else {
+		handler = api.New(api.Config{
+			AdminToken: cfg.AdminToken, TrustedProxies: cfg.TrustedProxies, Retry: cfg.Retry, Metrics: m, PublicURL: cfg.PublicURL,
+		}, st, tc)
 	}
-
-	var handler http.Handler = api.New(api.Config{
-		AdminToken: cfg.AdminToken, TrustedProxies: cfg.TrustedProxies, Retry: cfg.Retry, PublicURL: cfg.PublicURL,
-	}, st, tc)
-	if cfg.Demo {
+	if cfg.Demo && cfg.Role != "worker" {
 		if handler, err = demo(ctx, cfg, st, handler); err != nil {
 			return err
 		}
@@ -82,7 +94,7 @@ func run(ctx context.Context) error {
 	srv := &http.Server{Addr: cfg.HTTPAddr, Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
-	slog.Info("api listening", "addr", cfg.HTTPAddr)
+	slog.Info("http listening", "addr", cfg.HTTPAddr, "role", cfg.Role)
 
 	select {
 	case err := <-errc:

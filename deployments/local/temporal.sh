@@ -124,6 +124,9 @@ start() {
       --dynamic-config-value matching.numTaskqueueWritePartitions=1
       --dynamic-config-value system.enableActivityEagerExecution=true)
     for a in "${search_attributes[@]}"; do args+=(--search-attribute "$a=Keyword"); done
+    # Test servers checkpoint the transfer queue every second instead of every 30 s, so a deleted
+    # workflow is gone in about a second (the DB-only duplicate test deletes one).
+    $ephemeral && args+=(--dynamic-config-value 'history.transferProcessorUpdateAckInterval="1s"')
     $ephemeral || args+=(--db-filename "$statedir/temporal.db")
     log "starting on 127.0.0.1:$port, UI http://127.0.0.1:$ui ($statedir)"
     echo "--- $(date -u +%FT%TZ) ${args[*]}" >>"$statedir/temporal.log"

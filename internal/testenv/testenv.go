@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/workflowservice/v1"
@@ -27,6 +28,7 @@ import (
 
 	"github.com/trackflow/trackflow/activities"
 	"github.com/trackflow/trackflow/api"
+	"github.com/trackflow/trackflow/internal/metrics"
 	"github.com/trackflow/trackflow/schema"
 	"github.com/trackflow/trackflow/store"
 	"github.com/trackflow/trackflow/worker"
@@ -202,15 +204,17 @@ func startStack(t testing.TB, addr string, o Options) (s *Stack, err error) {
 	}
 	t.Cleanup(tc.Close)
 	st := &store.Store{DB: db}
+	// One registry for the worker and the API, as in a ROLE=all process: GET /metrics shows both.
+	m := metrics.New(prometheus.NewRegistry())
 	if !o.NoWorker {
-		acts := &activities.Activities{Store: st, HTTP: activities.NewPixelClient(true), Temporal: tc}
+		acts := &activities.Activities{Store: st, HTTP: activities.NewPixelClient(true), Temporal: tc, Metrics: m}
 		w := worker.New(tc, acts, worker.Options{})
 		if err := w.Start(); err != nil {
 			return nil, err
 		}
 		t.Cleanup(w.Stop)
 	}
-	srv := httptest.NewServer(api.New(api.Config{AdminToken: AdminToken, Retry: Retry}, st, tc))
+	srv := httptest.NewServer(api.New(api.Config{AdminToken: AdminToken, Retry: Retry, Metrics: m}, st, tc))
 	t.Cleanup(srv.Close)
 	return &Stack{DB: db, Store: st, Temporal: tc, Namespace: ns, URL: srv.URL,
 		DatabaseURL: dbURL, TemporalAddress: addr}, nil

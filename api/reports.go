@@ -1,0 +1,125 @@
+package api
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/trackflow/trackflow/store"
+)
+
+// maxReportDays bounds a report's range, and so its cost and (by day) its number of rows.
+const maxReportDays = 366
+
+// reportMetrics are a report row's figures: counts as numbers, money as two-decimal strings,
+// conversion_rate as a four-decimal fraction string (see store.ReportRow.ConversionRate).
+type reportMetrics struct {
+	Clicks         int64       `json:"clicks"`
+	Impressions    int64       `json:"impressions"`
+	Conversions    int64       `json:"conversions"`
+	Duplicates     int64       `json:"duplicates"`
+	Revenue        store.Money `json:"revenue"`
+	Commission     store.Money `json:"commission"`
+	ConversionRate string      `json:"conversion_rate"`
+	EPC            store.Money `json:"epc"`
+}
+
+type offerReportRow struct {
+	OfferID int64 `json:"offer_id"`
+	reportMetrics
+}
+
+type affiliateReportRow struct {
+	AffID *int64 `json:"aff_id"` // null: conversions no affiliate was found for
+	reportMetrics
+}
+
+type dayReportRow struct {
+	Day string `json:"day"`
+	reportMetrics
+}
+
+// report handles GET /api/v1/reports: group_by offer, affiliate or day (default day), from and to
+// as UTC days, inclusive (default today). By day, every day of the range has a row.
+func (s *server) report(c *gin.Context) {
+	group := c.DefaultQuery("group_by", store.GroupDay)
+	switch group {
+	case store.GroupOffer, store.GroupAffiliate, store.GroupDay:
+	default:
+		jsonError(c, store.FieldError("group_by", "must be offer, affiliate or day"))
+		return
+	}
+	today := time.Now().UTC().Truncate(24 * time.Hour)
+	from, err := reportDay(c, "from", today)
+	if err != nil {
+		jsonError(c, err)
+		return
+	}
+	to, err := reportDay(c, "to", today)
+	if err != nil {
+		jsonError(c, err)
+		return
+	}
+	switch days := int(to.Sub(from)/(24*time.Hour)) + 1; {
+	case days < 1:
+		jsonError(c, store.FieldError("to", "must not be before from"))
+		return
+	case days > maxReportDays:
+		jsonError(c, store.FieldError("to", "must be at most %d days after from", maxReportDays-1))
+		return
+	}
+	rows, err := s.store.Report(c.Request.Context(), group, from, to.AddDate(0, 0, 1))
+	if err != nil {
+		jsonError(c, err)
+		return
+	}
+
+	items := make([]any, 0, len(rows))
+	switch group {
+	case store.GroupOffer:
+		for _, r := range rows {
+			items = append(items, offerReportRow{OfferID: r.Key, reportMetrics: reportFigures(r)})
+		}
+	case store.GroupAffiliate:
+		for _, r := range rows {
+			row := affiliateReportRow{reportMetrics: reportFigures(r)}
+			if r.Key != 0 {
+				row.AffID = &r.Key
+			}
+			items = append(items, row)
+		}
+	case store.GroupDay:
+		byDay := make(map[int64]store.ReportRow, len(rows))
+		for _, r := range rows {
+			byDay[r.Key] = r
+		}
+		for d := from; !d.After(to); d = d.AddDate(0, 0, 1) {
+			key := d.Unix() / 86400 // the store's key: days since 1970-01-01
+			items = append(items, dayReportRow{Day: d.Format(time.DateOnly), reportMetrics: reportFigures(byDay[key])})
+		}
+	}
+	c.JSON(http.StatusOK, gin.H{
+		"group_by": group, "from": from.Format(time.DateOnly), "to": to.Format(time.DateOnly), "items": items,
+	})
+}
+
+// reportDay reads a YYYY-MM-DD query parameter as the start of that UTC day.
+func reportDay(c *gin.Context, name string, def time.Time) (time.Time, error) {
+	s := c.Query(name)
+	if s == "" {
+		return def, nil
+	}
+	d, err := time.Parse(time.DateOnly, s)
+	if err != nil || len(s) != len(time.DateOnly) {
+		return time.Time{}, store.FieldError(name, "must be a date YYYY-MM-DD (UTC)")
+	}
+	return d, nil
+}
+
+func reportFigures(r store.ReportRow) reportMetrics {
+	return reportMetrics{
+		Clicks: r.Clicks, Impressions: r.Impressions, Conversions: r.Conversions, Duplicates: r.Duplicates,
+		Revenue: r.Revenue, Commission: r.Commission, ConversionRate: r.ConversionRate(), EPC: r.EPC(),
+	}
+}

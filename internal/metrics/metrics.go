@@ -1,0 +1,104 @@
+// Package metrics holds trackflow's Prometheus counters. They are registered on a registry the
+// caller passes in (no globals), and one Metrics is shared by the API and the worker of a process,
+// so GET /metrics shows both halves.
+package metrics
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Layers of invoice de-duplication, the label of the duplicates counter.
+const (
+	// LayerTemporal is a duplicate Temporal rejected at start (the workflow ID was taken).
+	LayerTemporal = "temporal"
+	// LayerDatabase is a duplicate only the unique index saw (Temporal had forgotten the first).
+	LayerDatabase = "database"
+)
+
+// Metrics are trackflow's counters. A nil *Metrics counts nothing, so code paths that do not care
+// (unit tests) need not build one.
+type Metrics struct {
+	gatherer           prometheus.Gatherer
+	clicks             prometheus.Counter
+	impressions        prometheus.Counter
+	conversionsStarted *prometheus.CounterVec
+	conversions        *prometheus.CounterVec
+	duplicates         *prometheus.CounterVec
+}
+
+// New registers trackflow's counters, and the Go runtime and process collectors, on reg.
+func New(reg *prometheus.Registry) *Metrics {
+	m := &Metrics{
+		gatherer: reg,
+		clicks: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "trackflow", Name: "clicks_total",
+			Help: "Clicks stored (GET /click answered 302).",
+		}),
+		impressions: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "trackflow", Name: "impressions_total",
+			Help: "Impressions stored (GET /impression answered 200).",
+		}),
+		conversionsStarted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "trackflow", Name: "conversions_started_total",
+			Help: "Conversion workflows started, by source: page (pixel or form), click_id or afid.",
+		}, []string{"source"}),
+		conversions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "trackflow", Name: "conversions_total",
+			Help: "Conversions stored by the worker, by status at the time they were stored.",
+		}, []string{"status"}),
+		duplicates: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "trackflow", Name: "duplicates_total",
+			Help: "Duplicate conversion requests (an (offer_id, id) already used), by the layer that caught them: temporal at start, or database in the workflow.",
+		}, []string{"layer"}),
+	}
+	// Both layers appear from the start, at 0, so a dashboard's rate() has a series to work on.
+	m.duplicates.WithLabelValues(LayerTemporal)
+	m.duplicates.WithLabelValues(LayerDatabase)
+	reg.MustRegister(m.clicks, m.impressions, m.conversionsStarted, m.conversions, m.duplicates,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Handler serves the registry in the Prometheus text format (GET /metrics).
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.gatherer, promhttp.HandlerOpts{})
+}
+
+// Click counts a stored click.
+func (m *Metrics) Click() {
+	if m != nil {
+		m.clicks.Inc()
+	}
+}
+
+// Impression counts a stored impression.
+func (m *Metrics) Impression() {
+	if m != nil {
+		m.impressions.Inc()
+	}
+}
+
+// ConversionStarted counts a conversion workflow started from a source.
+func (m *Metrics) ConversionStarted(source string) {
+	if m != nil {
+		m.conversionsStarted.WithLabelValues(source).Inc()
+	}
+}
+
+// Conversion counts a conversion stored with a status.
+func (m *Metrics) Conversion(status string) {
+	if m != nil {
+		m.conversions.WithLabelValues(status).Inc()
+	}
+}
+
+// Duplicate counts a duplicate request caught by a layer.
+func (m *Metrics) Duplicate(layer string) {
+	if m != nil {
+		m.duplicates.WithLabelValues(layer).Inc()
+	}
+}
