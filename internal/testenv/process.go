@@ -38,6 +38,7 @@ func StartWorker(t testing.TB, s *Stack, bin string) *WorkerProcess {
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(),
 		"ROLE=worker",
+		"HTTP_ADDR=127.0.0.1:0", // its metrics and liveness port: any free one
 		"DATABASE_URL="+s.DatabaseURL,
 		"DB_MAX_CONNS=10",
 		"TEMPORAL_ADDRESS="+s.TemporalAddress,
