@@ -139,9 +139,11 @@ func (b body) money(name, field string, dst *store.Money) error {
 	if !b.has(name) {
 		return nil
 	}
-	if err := dst.UnmarshalJSON(b[name]); err != nil {
+	v, err := store.ParseMoneyJSON(b[name])
+	if err != nil {
 		return store.FieldError(field, "%s", err.Error())
 	}
+	*dst = v
 	return nil
 }
 
@@ -176,9 +178,11 @@ func (b body) payoutFields(prefix string, dst *store.Payout) error {
 		return err
 	}
 	if b.has("percent") {
-		if err := p.Percent.UnmarshalJSON(b["percent"]); err != nil {
+		v, err := store.ParsePercentJSON(b["percent"])
+		if err != nil {
 			return store.FieldError(prefix+"percent", "%s", err.Error())
 		}
+		p.Percent = v
 	}
 	*dst = p
 	return nil

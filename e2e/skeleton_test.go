@@ -94,3 +94,21 @@ func TestSaleFromClickToAffiliatePixel(t *testing.T) {
 		}
 	}
 }
+
+// TestLargestCommission: a cpa_cps commission of the largest flat payout plus 100% of the largest
+// sale is stored and approved, not stuck in retries.
+func TestLargestCommission(t *testing.T) {
+	t.Parallel()
+	s := testenv.Shared(t)
+	f := newFixture(t, s, map[string]any{"type": "cpa_cps", "amount": "9999999999.99", "percent": "100"}, nil)
+	q := url.Values{"token": {f.Advertiser.PostbackToken}, "offer_id": {fmt.Sprint(f.Offer.ID)},
+		"aff_id": {fmt.Sprint(f.Affiliate.ID)}, "amount": {"9999999999.99"}, "id": {"BIG-" + store.NewID()[:8]}}
+	resp, body := get(t, s.URL+"/postback?"+q.Encode())
+	if resp.StatusCode != 202 {
+		t.Fatalf("postback: %d %s", resp.StatusCode, body)
+	}
+	conv := conversionByInvoice(t, s, f.Offer.ID, q.Get("id"))
+	if conv.Status != store.ConversionApproved || conv.Commission.String() != "19999999999.98" {
+		t.Fatalf("conversion %s commission %s", conv.Status, conv.Commission)
+	}
+}

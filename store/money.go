@@ -69,39 +69,40 @@ func (p Percent) String() string { return Money(p).String() }
 // MarshalJSON writes the amount as a JSON string, "19.95".
 func (m Money) MarshalJSON() ([]byte, error) { return json.Marshal(m.String()) }
 
-// UnmarshalJSON accepts a JSON string or number whose text matches the money pattern.
+// UnmarshalJSON reads what MarshalJSON wrote (workflow payloads, API answers): any decimal with at
+// most two decimals. It does not enforce API.md's input bounds — a commission may exceed the
+// largest amount a client may send — so input is checked with ParseMoney / ParseMoneyJSON.
 func (m *Money) UnmarshalJSON(b []byte) error {
+	v, err := scanDecimal(jsonText(b))
+	*m = Money(v)
+	return err
+}
+
+// ParseMoneyJSON validates a JSON string or number against the money pattern.
+func ParseMoneyJSON(b []byte) (Money, error) { return ParseMoney(jsonText(b)) }
+
+// ParsePercentJSON validates a JSON string or number against the percent pattern.
+func ParsePercentJSON(b []byte) (Percent, error) { return ParsePercent(jsonText(b)) }
+
+// jsonText is the text of a JSON string, or the raw text of any other JSON value.
+func jsonText(b []byte) string {
 	s := string(b)
 	if len(b) > 0 && b[0] == '"' {
 		if err := json.Unmarshal(b, &s); err != nil {
-			return err
+			return ""
 		}
 	}
-	v, err := ParseMoney(s)
-	if err != nil {
-		return err
-	}
-	*m = v
-	return nil
+	return s
 }
 
 // MarshalJSON writes the percentage as a JSON string, "10.50".
 func (p Percent) MarshalJSON() ([]byte, error) { return json.Marshal(p.String()) }
 
-// UnmarshalJSON accepts a JSON string or number whose text matches the percent pattern.
+// UnmarshalJSON reads what MarshalJSON wrote; input is checked with ParsePercentJSON.
 func (p *Percent) UnmarshalJSON(b []byte) error {
-	s := string(b)
-	if len(b) > 0 && b[0] == '"' {
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-	}
-	v, err := ParsePercent(s)
-	if err != nil {
-		return err
-	}
-	*p = v
-	return nil
+	v, err := scanDecimal(jsonText(b))
+	*p = Percent(v)
+	return err
 }
 
 // Value stores the amount as a NUMERIC literal.

@@ -88,3 +88,23 @@ func TestExpandMacros(t *testing.T) {
 		t.Fatalf("got %s\nwant %s", got, want)
 	}
 }
+
+func TestMoneyJSONReadsWhatItWrites(t *testing.T) {
+	t.Parallel()
+	// A commission may exceed the largest amount a client may send; payloads must still decode.
+	big := Money(1999999999998)
+	b, _ := json.Marshal(big)
+	var back Money
+	if err := json.Unmarshal(b, &back); err != nil || back != big {
+		t.Fatalf("%s: %d %v", b, back, err)
+	}
+	if _, err := ParseMoneyJSON(b); err == nil {
+		t.Fatal("ParseMoneyJSON accepted an amount over the input maximum")
+	}
+	if m, err := ParseMoneyJSON([]byte(`19.95`)); err != nil || m != 1995 {
+		t.Fatalf("JSON number: %d %v", m, err)
+	}
+	if _, err := ParseMoneyJSON([]byte(`"1e3"`)); err == nil {
+		t.Fatal("1e3 accepted")
+	}
+}
