@@ -26,6 +26,9 @@ type Config struct {
 	Role string
 	// Demo seeds demo data and serves a stand-in affiliate under /demo/ (make run).
 	Demo bool
+	// PprofAddr, when set (PPROF_ADDR, e.g. 127.0.0.1:6060), serves net/http/pprof there, on its
+	// own listener so profiles are never reachable through the public API address.
+	PprofAddr string
 }
 
 func loadConfig() (Config, error) {
@@ -36,6 +39,7 @@ func loadConfig() (Config, error) {
 		TemporalNamespace: env("TEMPORAL_NAMESPACE", "default"),
 		AdminToken:        os.Getenv("ADMIN_TOKEN"),
 		Role:              env("ROLE", "all"),
+		PprofAddr:         os.Getenv("PPROF_ADDR"),
 	}
 	var errs []string
 	check := func(name string, err error) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -46,6 +47,9 @@ func run(ctx context.Context) error {
 		return err
 	}
 	st := &store.Store{DB: db}
+	if cfg.PprofAddr != "" {
+		go servePprof(cfg.PprofAddr)
+	}
 
 	tc, err := client.DialContext(ctx, client.Options{
 		HostPort:  cfg.TemporalAddress,
@@ -96,4 +100,18 @@ func run(ctx context.Context) error {
 		return fmt.Errorf("http shutdown: %w", err)
 	}
 	return nil
+}
+
+// servePprof serves the runtime profiles on their own address (PPROF_ADDR), for `make bench`.
+func servePprof(addr string) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	slog.Info("pprof listening", "addr", addr)
+	if err := srv.ListenAndServe(); err != nil {
+		slog.Error("pprof", "error", err)
+	}
 }
