@@ -75,8 +75,11 @@ func run(ctx context.Context) error {
 		return nil
 	}
 
+	// Clicks are stored in batches off the request path; the writer outlives the HTTP server so
+	// that every click answered with a redirect is stored before the process exits.
+	clicks := store.NewClickWriter(db, store.ClickWriterOptions{})
 	var handler http.Handler = api.New(api.Config{
-		AdminToken: cfg.AdminToken, TrustedProxies: cfg.TrustedProxies, Retry: cfg.Retry,
+		AdminToken: cfg.AdminToken, TrustedProxies: cfg.TrustedProxies, Retry: cfg.Retry, Clicks: clicks,
 	}, st, tc)
 	if cfg.Demo {
 		if handler, err = demo(ctx, cfg, st, handler); err != nil {
@@ -94,10 +97,21 @@ func run(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	slog.Info("shutting down")
+	// First the HTTP server stops accepting and finishes the requests in flight; then the click
+	// writer stores every click they acknowledged. A click that arrives after the writer closed
+	// is answered 503, never 302, so none is acknowledged and lost.
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("http shutdown: %w", err)
+	httpErr := srv.Shutdown(shutdownCtx)
+	drainCtx, cancelDrain := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancelDrain()
+	if err := clicks.Close(drainCtx); err != nil {
+		return err
+	}
+	s := clicks.Stats()
+	slog.Info("clicks stored", "clicks", s.Stored, "batches", s.Batches, "refused", s.Refused, "dropped", s.Dropped)
+	if httpErr != nil && !errors.Is(httpErr, http.ErrServerClosed) {
+		return fmt.Errorf("http shutdown: %w", httpErr)
 	}
 	return nil
 }

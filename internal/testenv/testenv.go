@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -115,6 +116,8 @@ type Stack struct {
 	Namespace string
 	// URL is the base URL of the real router, served by httptest.
 	URL string
+	// Clicks is the API's click writer.
+	Clicks *store.ClickWriter
 }
 
 var (
@@ -168,8 +171,22 @@ func startStack(addr string) (s *Stack, err error) {
 	if err := w.Start(); err != nil {
 		return nil, err
 	}
-	srv := httptest.NewServer(api.New(api.Config{AdminToken: AdminToken, Retry: Retry}, st, tc))
-	return &Stack{DB: db, Store: st, Temporal: tc, Namespace: ns, URL: srv.URL}, nil
+	clicks := store.NewClickWriter(db, store.ClickWriterOptions{})
+	h := api.New(api.Config{AdminToken: AdminToken, Retry: Retry, Clicks: clicks}, st, tc)
+	srv := httptest.NewServer(storedClicks(h, clicks))
+	return &Stack{DB: db, Store: st, Temporal: tc, Namespace: ns, URL: srv.URL, Clicks: clicks}, nil
+}
+
+// storedClicks answers a /click only once its click is in Postgres. The API stores clicks in
+// batches a few milliseconds after the redirect (API.md allows a second); here a test may read
+// the clicks table as soon as it has the answer. The batching itself is tested in store.
+func storedClicks(h http.Handler, clicks *store.ClickWriter) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r)
+		if r.URL.Path == "/click" {
+			_ = clicks.Sync(r.Context())
+		}
+	})
 }
 
 // Dial connects a Temporal client to a namespace, logging only warnings.
