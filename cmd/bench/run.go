@@ -225,8 +225,9 @@ func conversionFigures(ctx context.Context, cfg runConfig, f fixture, aff *affil
 	for i := 0; i < cfg.Rounds; i++ {
 		m := closedLoop(ctx, cfg.Concurrency, cfg.ConvRound, mini)
 		c := closedLoop(ctx, cfg.Concurrency, cfg.ConvRound, conv)
-		log("concurrent round %d: conversions %.1f/s (p50 %s, %d errors), minimal %.1f/s (p50 %s, %d errors)",
-			i+1, c.PerSec, ms(percentile(c.Lat, .5)), c.Errors, m.PerSec, ms(percentile(m.Lat, .5)), m.Errors)
+		log("concurrent round %d: conversions %.1f/s (p50 %s, max %s, %d errors), minimal %.1f/s (p50 %s, max %s, %d errors)",
+			i+1, c.PerSec, ms(percentile(c.Lat, .5)), ms(percentile(c.Lat, 1)), c.Errors,
+			m.PerSec, ms(percentile(m.Lat, .5)), ms(percentile(m.Lat, 1)), m.Errors)
 		if c.First != nil || m.First != nil {
 			log("first errors: %v / %v", c.First, m.First)
 		}

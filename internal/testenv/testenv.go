@@ -57,6 +57,14 @@ var (
 // NewDB creates a fresh, migrated database for one test (or one package) and drops it afterwards.
 func NewDB(t testing.TB) *sqlx.DB {
 	t.Helper()
+	db, _ := NewDBURL(t)
+	return db
+}
+
+// NewDBURL is NewDB that also returns the database's URL, for a test that runs trackflow as a
+// process (DATABASE_URL).
+func NewDBURL(t testing.TB) (*sqlx.DB, string) {
+	t.Helper()
 	ctx := context.Background()
 	adminURL := env(t, "TRACKFLOW_TEST_DATABASE_URL")
 	admin, err := sqlx.Open("postgres", adminURL)
@@ -85,7 +93,8 @@ func NewDB(t testing.TB) *sqlx.DB {
 	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name+" TEMPLATE "+templateName); err != nil {
 		t.Fatalf("create database: %v", err)
 	}
-	db, err := store.Open(ctx, withDB(adminURL, name), 40)
+	dbURL := withDB(adminURL, name)
+	db, err := store.Open(ctx, dbURL, 40)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +105,7 @@ func NewDB(t testing.TB) *sqlx.DB {
 			a.Close()
 		}
 	})
-	return db
+	return db, dbURL
 }
 
 func withDB(rawURL, name string) string {
