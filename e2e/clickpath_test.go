@@ -93,3 +93,28 @@ func TestClickRefusedWhenClicksCannotBeStored(t *testing.T) {
 		t.Fatalf("click after Close: %d, headers %v, body %q", resp.StatusCode, resp.Header, body)
 	}
 }
+
+// TestOtherProcessChangeReachesClicks: a change this process did not make (another API process,
+// here a direct write) reaches the click path once the cached offer expires.
+func TestOtherProcessChangeReachesClicks(t *testing.T) {
+	t.Parallel()
+	s := testenv.Shared(t)
+	f := newFixture(t, s, map[string]any{"type": "cpa", "amount": "2"}, nil)
+	link := fmt.Sprintf("%s/click?offer_id=%d&aff_id=%d", s.URL, f.Offer.ID, f.Affiliate.ID)
+	if resp, _ := get(t, link); resp.StatusCode != http.StatusFound {
+		t.Fatalf("click: %d", resp.StatusCode)
+	}
+	o, err := s.Store.Offer(context.Background(), f.Offer.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Status = store.StatusPaused
+	if err := s.Store.UpdateOffer(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	// The bound itself (TTL + stale grace ≤ 5 s) is checked in api; here: it does expire.
+	eventually(t, 10*time.Second, "the paused offer to refuse clicks", func() bool {
+		resp, _ := get(t, link)
+		return resp.StatusCode == http.StatusNotFound
+	})
+}
