@@ -34,7 +34,8 @@ type runConfig struct {
 	APIBin, Pprof, OutDir      string
 	TemporalConfig             string
 	ClickRound, ConvRound      time.Duration
-	Rounds, Sequential         int
+	ClickRounds, ConvRounds    int
+	Sequential                 int
 	Concurrency                int
 	Clicks                     int
 	Eager                      bool
@@ -56,12 +57,13 @@ func (c *runConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.OutDir, "out", ".dev/bench", "where raw outputs and the profile go")
 	fs.StringVar(&c.TemporalConfig, "temporal-config", "", "how the Temporal server was started (printed)")
 	fs.DurationVar(&c.ClickRound, "click-round", 10*time.Second, "one wrk run")
-	fs.DurationVar(&c.ConvRound, "conv-round", 15*time.Second, "one closed-loop conversion run")
-	fs.IntVar(&c.Rounds, "rounds", 2, "interleaved rounds of each pair")
+	fs.DurationVar(&c.ConvRound, "conv-round", 8*time.Second, "one closed-loop conversion run")
+	fs.IntVar(&c.ClickRounds, "click-rounds", 3, "interleaved wrk rounds of /click and the baseline")
+	fs.IntVar(&c.ConvRounds, "conv-rounds", 4, "interleaved closed-loop rounds of conversions and the minimal workflow")
 	fs.IntVar(&c.Sequential, "sequential", 60, "one-at-a-time samples of each")
 	fs.IntVar(&c.Concurrency, "concurrency", 20, "concurrent conversion senders")
 	fs.IntVar(&c.Clicks, "clicks", 1_000_000, "clicks stored before the last memory sample")
-	fs.BoolVar(&c.Eager, "eager-start", false, "start minimal workflows with EnableEagerStart (as the API does)")
+	fs.BoolVar(&c.Eager, "eager-start", true, "start minimal workflows with EnableEagerStart, as the API starts conversions")
 	fs.StringVar(&c.Phases, "phases", "clicks,conversions,memory,shutdown", "what to measure")
 }
 
@@ -146,7 +148,7 @@ func clickFigures(ctx context.Context, cfg runConfig, clickURL string, db *sqlx.
 		return nil, err
 	}
 	var ours, base []wrkResult
-	for i := 0; i < cfg.Rounds; i++ {
+	for i := 0; i < cfg.ClickRounds; i++ {
 		b, err := runWrk(ctx, baseURL, 2, 64, cfg.ClickRound)
 		if err != nil {
 			return nil, err
@@ -222,7 +224,7 @@ func conversionFigures(ctx context.Context, cfg runConfig, f fixture, aff *affil
 		}
 	}
 	var convRuns, miniRuns []loadResult
-	for i := 0; i < cfg.Rounds; i++ {
+	for i := 0; i < cfg.ConvRounds; i++ {
 		m := closedLoop(ctx, cfg.Concurrency, cfg.ConvRound, mini)
 		c := closedLoop(ctx, cfg.Concurrency, cfg.ConvRound, conv)
 		log("concurrent round %d: conversions %.1f/s (p50 %s, max %s, %d errors), minimal %.1f/s (p50 %s, max %s, %d errors)",

@@ -7,7 +7,7 @@
 # database, starts trackflow (API :18080, pprof :16060) and the bare Gin baseline (:18090), and
 # runs cmd/bench, which prints one Markdown table (also in .dev/bench/report.md). wrk is installed
 # from Debian when missing. The servers this script started are stopped at the end.
-# BENCH_ARGS adds flags to `bench run` (e.g. BENCH_ARGS='-rounds 1 -clicks 300000').
+# BENCH_ARGS adds flags to `bench run` (e.g. BENCH_ARGS='-click-rounds 1 -conv-rounds 1 -clicks 300000').
 set -euo pipefail
 
 source "$(dirname "$0")/lib.sh"
