@@ -30,8 +30,10 @@ func SDKOptions(o Options) sdkworker.Options {
 		MaxConcurrentLocalActivityExecutionSize: 40,
 		// Workflow tasks are CPU only (the history is replayed from the sticky cache).
 		MaxConcurrentWorkflowTaskExecutionSize: 100,
-		// Four pollers per queue: with 20 conversions in flight, two pollers (the default) left
-		// tasks waiting on a poll round trip; more than four gained nothing on two cores.
+		// Four pollers per queue instead of two: a poll is a long-held call that costs no CPU, and
+		// with 20 conversions in flight a task should not wait for a poller to come back. Most
+		// first workflow tasks and pixel activities skip the queue anyway (eager start, eager
+		// activities); the rest are the workflow tasks after a pixel attempt.
 		MaxConcurrentWorkflowTaskPollers: 4,
 		MaxConcurrentActivityTaskPollers: 4,
 		// Stop lets running pixel attempts finish (they are bounded by the 10 s timeout).

@@ -130,6 +130,12 @@ var invoiceSeq atomic.Int64
 // conversion sends one AFID postback and waits until its affiliate pixel arrives: request in to
 // pixel received.
 func conversion(ctx context.Context, api string, f fixture, aff *affiliateServer) (time.Duration, error) {
+	d, _, err := postbackToPixel(ctx, api, f, aff)
+	return d, err
+}
+
+// postbackToPixel is conversion, also returning the conversion's workflow ID.
+func postbackToPixel(ctx context.Context, api string, f fixture, aff *affiliateServer) (time.Duration, string, error) {
 	inv := fmt.Sprintf("B%d-%d", time.Now().UnixNano(), invoiceSeq.Add(1))
 	arrived := aff.expect(inv)
 	form := url.Values{"token": {f.Token}, "offer_id": {fmt.Sprint(f.OfferID)}, "aff_id": {fmt.Sprint(f.AffID)},
@@ -137,25 +143,31 @@ func conversion(ctx context.Context, api string, f fixture, aff *affiliateServer
 	start := time.Now()
 	req, err := http.NewRequestWithContext(ctx, "POST", api+"/postback", strings.NewReader(form.Encode()))
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	resp, err := httpClient.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("postback: %w", err)
+		return 0, "", fmt.Errorf("postback: %w", err)
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusAccepted {
-		return 0, fmt.Errorf("postback: %d %s", resp.StatusCode, body)
+		return 0, "", fmt.Errorf("postback: %d %s", resp.StatusCode, body)
+	}
+	var accepted struct {
+		WorkflowID string `json:"workflow_id"`
+	}
+	if err := json.Unmarshal(body, &accepted); err != nil {
+		return 0, "", fmt.Errorf("postback answer %q: %w", body, err)
 	}
 	select {
 	case at := <-arrived:
-		return at.Sub(start), nil
+		return at.Sub(start), accepted.WorkflowID, nil
 	case <-time.After(60 * time.Second):
-		return 0, fmt.Errorf("pixel of %s never arrived", inv)
+		return 0, "", fmt.Errorf("pixel of %s never arrived", inv)
 	case <-ctx.Done():
-		return 0, ctx.Err()
+		return 0, "", ctx.Err()
 	}
 }
 
