@@ -51,6 +51,10 @@ func loadConfig() (Config, error) {
 		errs = append(errs, "DATABASE_URL: required")
 	}
 	var err error
+	// 40 connections: the worker's 40 local-activity slots (worker.SDKOptions) each hold one while
+	// they run; the API needs few (one for the click writer's COPY, postback token lookups, admin),
+	// and pixel attempts log their delivery in a moment. Several processes stay well under a
+	// Postgres max_connections of 200.
 	c.DBMaxConns, err = strconv.Atoi(env("DB_MAX_CONNS", "40"))
 	check("DB_MAX_CONNS", err)
 	c.PostbackAllowPrivate, err = strconv.ParseBool(env("POSTBACK_ALLOW_PRIVATE", "false"))
