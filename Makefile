@@ -27,14 +27,17 @@ vet: ## go vet
 temporal: ## build the pinned Temporal CLI (dev server + Web UI) into .dev/bin/temporal
 	$(LOCAL)/temporal.sh build
 
-bench: ## benchmarks (not yet)
-	@echo "make bench: not yet"
+bench: ## performance figures vs baselines in one run (bench Postgres :55450, Temporal :7260, UI :8260); see BENCHMARKS.md
+	$(LOCAL)/bench.sh
+	go test -run '^$$' -bench . -benchmem ./store/ ./api/
 
 stop-dev: ## stop every local server that these scripts started
 	-$(LOCAL)/temporal.sh stop .dev/temporal
 	-$(LOCAL)/temporal.sh stop .dev/test-temporal
 	-$(LOCAL)/postgres.sh stop .dev/pg
 	-$(LOCAL)/postgres.sh stop .dev/test-pg
+	-$(LOCAL)/temporal.sh stop .dev/bench-temporal
+	-$(LOCAL)/postgres.sh stop .dev/bench-pg
 
 clean-dev: stop-dev ## stop everything and delete .dev/
 	rm -rf .dev

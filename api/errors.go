@@ -22,6 +22,8 @@ func status(err error) int {
 		return http.StatusNotFound
 	case store.Conflict:
 		return http.StatusConflict
+	case store.Unavailable:
+		return http.StatusServiceUnavailable
 	default:
 		return http.StatusInternalServerError
 	}

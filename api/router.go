@@ -3,10 +3,13 @@
 package api
 
 import (
+	"context"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,6 +30,9 @@ type Config struct {
 	PublicURL string
 	// Metrics are the process's counters, served on GET /metrics; New makes its own when nil.
 	Metrics *metrics.Metrics
+	// Clicks stores the clicks; the caller closes it after the HTTP server has stopped, so every
+	// redirected click is stored. Nil: New starts one that is never closed (tests).
+	Clicks *store.ClickWriter
 }
 
 // server holds the handlers' dependencies.
@@ -34,6 +40,8 @@ type server struct {
 	cfg      Config
 	store    *store.Store
 	temporal client.Client
+	clicks   *store.ClickWriter
+	cache    *lookupCache
 }
 
 // New builds the router with its dependencies.
@@ -46,20 +54,24 @@ func New(cfg Config, st *store.Store, tc client.Client) http.Handler {
 	if cfg.Metrics == nil {
 		cfg.Metrics = metrics.New(prometheus.NewRegistry())
 	}
-	s := &server{cfg: cfg, store: st, temporal: tc}
+	s := &server{cfg: cfg, store: st, temporal: tc, clicks: cfg.Clicks, cache: newLookupCache(st)}
+	if s.clicks == nil {
+		s.clicks = store.NewClickWriter(st.DB, store.ClickWriterOptions{})
+	}
 
 	r.GET("/click", s.click)
 	r.GET("/impression", s.impression)
-	r.GET("/pixel", s.pixel)
-	r.POST("/conversion", s.conversion)
-	r.GET("/postback", s.postback)
-	r.POST("/postback", s.postback)
+	// The routes that read clicks first wait for the clicks this process has redirected.
+	r.GET("/pixel", s.syncClicks, s.pixel)
+	r.POST("/conversion", s.syncClicks, s.conversion)
+	r.GET("/postback", s.syncClicks, s.postback)
+	r.POST("/postback", s.syncClicks, s.postback)
 
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)
 	r.GET("/metrics", gin.WrapH(cfg.Metrics.Handler()))
 
-	v1 := r.Group("/api/v1", s.requireAdmin)
+	v1 := r.Group("/api/v1", s.requireAdmin, s.invalidateCache)
 	v1.POST("/advertisers", s.createAdvertiser)
 	v1.POST("/affiliates", s.createAffiliate)
 	v1.PATCH("/affiliates/:id", s.updateAffiliate)
@@ -69,7 +81,7 @@ func New(cfg Config, st *store.Store, tc client.Client) http.Handler {
 	v1.PATCH("/offers/:id", s.updateOffer)
 	v1.PUT("/offers/:id/payouts/:aff_id", s.setPayout)
 	v1.GET("/offers/:id/tracking-code", s.trackingCode)
-	v1.GET("/clicks/:click_id", s.getClick)
+	v1.GET("/clicks/:click_id", s.syncClicks, s.getClick)
 	v1.GET("/conversions", s.listConversions)
 	v1.GET("/conversions/:id", s.getConversion)
 	v1.POST("/conversions/:id/approve", s.approveConversion)
@@ -111,4 +123,16 @@ func (s *server) trusted(ip netip.Addr) bool {
 		}
 	}
 	return false
+}
+
+// syncClicks is the middleware of the routes that read clicks: it waits (a few milliseconds at
+// most, and only when clicks wait) until the clicks this process has redirected are in Postgres,
+// so a conversion right after its click always finds it. Past a second it lets the request go
+// on: API.md promises visibility within one second, and Postgres may be stalled.
+func (s *server) syncClicks(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), time.Second)
+	defer cancel()
+	if err := s.clicks.Sync(ctx); err != nil {
+		slog.WarnContext(ctx, "clicks not yet stored", "path", c.FullPath(), "error", err)
+	}
 }

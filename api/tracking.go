@@ -55,7 +55,8 @@ func (s *server) click(c *gin.Context) {
 	if creativeID != 0 {
 		click.CreativeID = &creativeID
 	}
-	if err := s.store.InsertClick(ctx, &click); err != nil {
+	if err := s.clicks.Add(click); err != nil {
+		c.Header("Retry-After", "1") // Unavailable: the buffer is full or the server is stopping
 		textError(c, err)
 		return
 	}
@@ -394,7 +395,7 @@ func ipAllowed(allowed []string, ip string) bool {
 
 // activeOffer reads an offer that takes traffic; unknown or paused is NotFound.
 func (s *server) activeOffer(ctx context.Context, id int64) (*store.Offer, error) {
-	o, err := s.store.Offer(ctx, id)
+	o, err := s.cache.offer(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -406,7 +407,7 @@ func (s *server) activeOffer(ctx context.Context, id int64) (*store.Offer, error
 
 // activeAffiliate checks that an affiliate exists and is active; otherwise NotFound.
 func (s *server) activeAffiliate(ctx context.Context, id int64) error {
-	a, err := s.store.Affiliate(ctx, id)
+	a, err := s.cache.affiliate(ctx, id)
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,8 @@ const (
 	Forbidden
 	NotFound
 	Conflict
+	// Unavailable is a temporary refusal (503): the server is overloaded or shutting down.
+	Unavailable
 )
 
 // Error is a domain error whose message is safe to show a client. Messages of Invalid errors start

@@ -109,6 +109,10 @@ func StartConversion(ctx context.Context, c client.Client, req activities.Conver
 		WorkflowIDConflictPolicy:                 enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		TypedSearchAttributes:                    temporal.NewSearchAttributes(sa...),
+		// Eager start: when this process also runs the worker (ROLE=all), the first workflow task
+		// comes back in the start response instead of through a task-queue poll, saving the
+		// matching round trip; with a separate worker it is an ordinary start.
+		EnableEagerStart: true,
 	}
 	_, err = c.ExecuteWorkflow(ctx, opts, Conversion, req)
 	var already *serviceerror.WorkflowExecutionAlreadyStarted

@@ -70,7 +70,10 @@ func Conversion(ctx workflow.Context, req activities.ConversionRequest) (Convers
 	if err := workflow.ExecuteLocalActivity(lctx, a.Attribute, req).Get(lctx, &att); err != nil {
 		return ConversionResult{}, err
 	}
-	upsert(ctx, attributionAttributes(att)...)
+	// The attribution's search attributes go out with the status in one upsert: both are known in
+	// the same workflow task, and every upsert is a history event and a visibility write on the
+	// Temporal server, which is what bounds conversions per second.
+	found := attributionAttributes(att)
 
 	var rec activities.RecordOutput
 	in := activities.RecordInput{Conversion: decide(req, att), ClaimClick: att.SingleUse && att.ClickID != ""}
@@ -78,10 +81,10 @@ func Conversion(ctx workflow.Context, req activities.ConversionRequest) (Convers
 		return ConversionResult{}, err
 	}
 	if rec.Duplicate {
-		upsert(ctx, ConversionStatusKey.ValueSet(StatusDuplicate))
+		upsert(ctx, append(found, ConversionStatusKey.ValueSet(StatusDuplicate))...)
 		return ConversionResult{ConversionID: req.ConversionID, Status: StatusDuplicate}, nil
 	}
-	upsert(ctx, ConversionStatusKey.ValueSet(rec.Conversion.Status))
+	upsert(ctx, append(found, ConversionStatusKey.ValueSet(rec.Conversion.Status))...)
 
 	if rec.Conversion.Status == store.ConversionPending {
 		var review Review

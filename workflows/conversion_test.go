@@ -3,6 +3,8 @@ package workflows
 import (
 	"context"
 	"errors"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -58,7 +60,10 @@ func TestConversionApprovedFiresEveryPixel(t *testing.T) {
 			}
 		}
 	}).Return(nil)
+	var firedMu sync.Mutex // the pixels' activities run at once
 	env.OnActivity(a.FirePixel, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.FireInput) (activities.FireResult, error) {
+		firedMu.Lock()
+		defer firedMu.Unlock()
 		fired[in.Pixel.ID] = in.Macros
 		return activities.FireResult{StatusCode: 200, Attempt: 1}, nil
 	})
@@ -142,14 +147,15 @@ func TestConversionHeldWaitsForReview(t *testing.T) {
 		c := store.Conversion{ID: "c1", Status: in.To, Commission: 200}
 		return activities.RecordOutput{Conversion: c, Pixels: []store.Pixel{{ID: 1}}}, nil
 	})
-	firedBeforeReview := false
-	reviewed := false
+	var firedBeforeReview, reviewed atomic.Bool // the callback and the activity run on different goroutines
 	env.OnActivity(a.FirePixel, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.FireInput) (activities.FireResult, error) {
-		firedBeforeReview = firedBeforeReview || !reviewed
+		if !reviewed.Load() {
+			firedBeforeReview.Store(true)
+		}
 		return activities.FireResult{StatusCode: 200}, nil
 	})
 	env.RegisterDelayedCallback(func() {
-		reviewed = true
+		reviewed.Store(true)
 		env.SignalWorkflow(SignalReview, Review{Approve: true})
 	}, time.Hour)
 	env.ExecuteWorkflow(Conversion, req)
@@ -157,9 +163,9 @@ func TestConversionHeldWaitsForReview(t *testing.T) {
 	if err := env.GetWorkflowResult(&res); err != nil {
 		t.Fatal(err)
 	}
-	if firedBeforeReview || change.From != store.ConversionPending || change.To != store.ConversionApproved ||
+	if firedBeforeReview.Load() || change.From != store.ConversionPending || change.To != store.ConversionApproved ||
 		res.Status != store.ConversionApproved || res.Delivered != 1 {
-		t.Fatalf("fired early %v, change %+v, result %+v", firedBeforeReview, change, res)
+		t.Fatalf("fired early %v, change %+v, result %+v", firedBeforeReview.Load(), change, res)
 	}
 }
 

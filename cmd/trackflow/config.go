@@ -29,6 +29,9 @@ type Config struct {
 	Role string
 	// Demo seeds demo data and serves a stand-in affiliate under /demo/ (make run).
 	Demo bool
+	// PprofAddr, when set (PPROF_ADDR, e.g. 127.0.0.1:6060), serves net/http/pprof there, on its
+	// own listener so profiles are never reachable through the public API address.
+	PprofAddr string
 }
 
 func loadConfig() (Config, error) {
@@ -39,6 +42,7 @@ func loadConfig() (Config, error) {
 		TemporalNamespace: env("TEMPORAL_NAMESPACE", "default"),
 		AdminToken:        os.Getenv("ADMIN_TOKEN"),
 		Role:              env("ROLE", "all"),
+		PprofAddr:         os.Getenv("PPROF_ADDR"),
 	}
 	var errs []string
 	check := func(name string, err error) {
@@ -50,6 +54,10 @@ func loadConfig() (Config, error) {
 		errs = append(errs, "DATABASE_URL: required")
 	}
 	var err error
+	// 40 connections: the worker's 40 local-activity slots (worker.SDKOptions) each hold one while
+	// they run; the API needs few (one for the click writer's COPY, postback token lookups, admin),
+	// and pixel attempts log their delivery in a moment. Several processes stay well under a
+	// Postgres max_connections of 200.
 	c.DBMaxConns, err = strconv.Atoi(env("DB_MAX_CONNS", "40"))
 	check("DB_MAX_CONNS", err)
 	c.PostbackAllowPrivate, err = strconv.ParseBool(env("POSTBACK_ALLOW_PRIVATE", "false"))

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -48,6 +49,9 @@ func run(ctx context.Context) error {
 		return err
 	}
 	st := &store.Store{DB: db}
+	if cfg.PprofAddr != "" {
+		go servePprof(cfg.PprofAddr)
+	}
 
 	tc, err := client.DialContext(ctx, client.Options{
 		HostPort:  cfg.TemporalAddress,
@@ -72,6 +76,9 @@ func run(ctx context.Context) error {
 		slog.Info("worker started", "task_queue", "conversions", "temporal", cfg.TemporalAddress)
 	}
 	var handler http.Handler
+	// Clicks are stored in batches off the request path; the writer outlives the HTTP server so
+	// that every click answered with a redirect is stored before the process exits.
+	var clicks *store.ClickWriter
 	if cfg.Role == "worker" {
 		// A worker alone serves only what ops scrape and probe: its metrics and liveness.
 		mux := http.NewServeMux()
@@ -82,8 +89,10 @@ func run(ctx context.Context) error {
 		})
 		handler = mux
 	} else {
+		clicks = store.NewClickWriter(db, store.ClickWriterOptions{})
 		handler = api.New(api.Config{
-			AdminToken: cfg.AdminToken, TrustedProxies: cfg.TrustedProxies, Retry: cfg.Retry, Metrics: m, PublicURL: cfg.PublicURL,
+			AdminToken: cfg.AdminToken, TrustedProxies: cfg.TrustedProxies, Retry: cfg.Retry, Metrics: m,
+			PublicURL: cfg.PublicURL, Clicks: clicks,
 		}, st, tc)
 	}
 	if cfg.Demo && cfg.Role != "worker" {
@@ -102,10 +111,37 @@ func run(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	slog.Info("shutting down")
+	// First the HTTP server stops accepting and finishes the requests in flight; then the click
+	// writer stores every click they acknowledged. A click that arrives after the writer closed
+	// is answered 503, never 302, so none is acknowledged and lost.
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("http shutdown: %w", err)
+	httpErr := srv.Shutdown(shutdownCtx)
+	drainCtx, cancelDrain := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancelDrain()
+	if clicks != nil {
+		if err := clicks.Close(drainCtx); err != nil {
+			return err
+		}
+		s := clicks.Stats()
+		slog.Info("clicks stored", "clicks", s.Stored, "batches", s.Batches, "refused", s.Refused, "dropped", s.Dropped)
+	}
+	if httpErr != nil && !errors.Is(httpErr, http.ErrServerClosed) {
+		return fmt.Errorf("http shutdown: %w", httpErr)
 	}
 	return nil
+}
+
+// servePprof serves the runtime profiles on their own address (PPROF_ADDR), for `make bench`.
+func servePprof(addr string) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	slog.Info("pprof listening", "addr", addr)
+	if err := srv.ListenAndServe(); err != nil {
+		slog.Error("pprof", "error", err)
+	}
 }

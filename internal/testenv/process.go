@@ -26,7 +26,7 @@ func BuildBinary(t testing.TB) string {
 // its own, so a test can kill it as an operator's kill -9 would.
 type WorkerProcess struct {
 	cmd  *exec.Cmd
-	out  *lockedBuffer
+	out  *LockedBuffer
 	done chan struct{}
 }
 
@@ -46,7 +46,7 @@ func StartWorker(t testing.TB, s *Stack, bin string) *WorkerProcess {
 		"POSTBACK_ALLOW_PRIVATE=true",
 		"DEMO=false",
 	)
-	w := &WorkerProcess{cmd: cmd, out: &lockedBuffer{}, done: make(chan struct{})}
+	w := &WorkerProcess{cmd: cmd, out: &LockedBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = w.out, w.out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start worker: %v", err)
@@ -90,19 +90,19 @@ func (w *WorkerProcess) Kill() {
 	<-w.done
 }
 
-// lockedBuffer is the output of a process, written by exec's copier and read by the test.
-type lockedBuffer struct {
+// LockedBuffer is the output of a process, written by exec's copier and read by the test.
+type LockedBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
+func (l *LockedBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
 
-func (l *lockedBuffer) String() string {
+func (l *LockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()

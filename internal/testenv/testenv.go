@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -63,12 +64,13 @@ var (
 // NewDB creates a fresh, migrated database for one test (or one package) and drops it afterwards.
 func NewDB(t testing.TB) *sqlx.DB {
 	t.Helper()
-	db, _ := newDB(t)
+	db, _ := NewDBURL(t)
 	return db
 }
 
-// newDB is NewDB that also returns the database's URL, for a process of its own.
-func newDB(t testing.TB) (*sqlx.DB, string) {
+// NewDBURL is NewDB that also returns the database's URL, for a test that runs trackflow as a
+// process (DATABASE_URL).
+func NewDBURL(t testing.TB) (*sqlx.DB, string) {
 	t.Helper()
 	ctx := context.Background()
 	adminURL := env(t, "TRACKFLOW_TEST_DATABASE_URL")
@@ -133,6 +135,8 @@ type Stack struct {
 	// DatabaseURL and TemporalAddress are what a worker process of this stack connects to.
 	DatabaseURL     string
 	TemporalAddress string
+	// Clicks is the API's click writer.
+	Clicks *store.ClickWriter
 }
 
 // Options choose what a stack made by New runs.
@@ -193,7 +197,7 @@ func startStack(t testing.TB, addr string, o Options) (s *Stack, err error) {
 			err = fmt.Errorf("%v", r)
 		}
 	}()
-	db, dbURL := newDB(t)
+	db, dbURL := NewDBURL(t)
 	ns, err := NewNamespace(addr)
 	if err != nil {
 		return nil, err
@@ -214,10 +218,24 @@ func startStack(t testing.TB, addr string, o Options) (s *Stack, err error) {
 		}
 		t.Cleanup(w.Stop)
 	}
-	srv := httptest.NewServer(api.New(api.Config{AdminToken: AdminToken, Retry: Retry, Metrics: m}, st, tc))
+	clicks := store.NewClickWriter(db, store.ClickWriterOptions{})
+	h := api.New(api.Config{AdminToken: AdminToken, Retry: Retry, Metrics: m, Clicks: clicks}, st, tc)
+	srv := httptest.NewServer(storedClicks(h, clicks))
 	t.Cleanup(srv.Close)
 	return &Stack{DB: db, Store: st, Temporal: tc, Namespace: ns, URL: srv.URL,
-		DatabaseURL: dbURL, TemporalAddress: addr}, nil
+		DatabaseURL: dbURL, TemporalAddress: addr, Clicks: clicks}, nil
+}
+
+// storedClicks answers a /click only once its click is in Postgres. The API stores clicks in
+// batches a few milliseconds after the redirect (API.md allows a second); here a test may read
+// the clicks table as soon as it has the answer. The batching itself is tested in store.
+func storedClicks(h http.Handler, clicks *store.ClickWriter) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r)
+		if r.URL.Path == "/click" {
+			_ = clicks.Sync(r.Context())
+		}
+	})
 }
 
 // Dial connects a Temporal client to a namespace, logging only warnings.
