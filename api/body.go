@@ -17,13 +17,13 @@ import (
 )
 
 // requireAdmin guards the admin API with Authorization: Bearer <ADMIN_TOKEN>.
-func (s *server) requireAdmin(c *gin.Context) {
+func (s *server) requireAdmin(c *gin.Context) error {
 	got, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
 	if !ok || s.cfg.AdminToken == "" || subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.AdminToken)) != 1 {
-		jsonError(c, store.Errorf(store.Unauthorized, "authorization: a valid admin bearer token is required"))
-		return
+		return store.Errorf(store.Unauthorized, "authorization: a valid admin bearer token is required")
 	}
 	c.Next()
+	return nil
 }
 
 // body is an admin request's JSON object, read field by field so that every error names its field.
