@@ -55,9 +55,14 @@ func asText(h handlerFunc) gin.HandlerFunc { return answerWith(h, textError) }
 // 1x1 GIF with the message in X-Error, so the page that embeds it never breaks.
 func asGIF(h handlerFunc) gin.HandlerFunc { return answerWith(h, gifError) }
 
+// answerWith runs h and answers its error, if any, with answer (which aborts the chain, so a
+// failing middleware stops the request). A temporary refusal also says when to retry.
 func answerWith(h handlerFunc, answer func(*gin.Context, error)) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if err := h(c); err != nil {
+			if store.ErrorKind(err) == store.Unavailable {
+				c.Header("Retry-After", "1") // a temporary refusal (the click buffer is full, or shutdown)
+			}
 			answer(c, err)
 		}
 	}

@@ -30,8 +30,7 @@ func (s *server) click(c *gin.Context) error {
 	}
 	click.SubID, click.CreativeID = v.optional()
 	if err := s.clicks.Add(click); err != nil {
-		c.Header("Retry-After", "1") // Unavailable: the buffer is full or the server is stopping
-		return err
+		return err // Unavailable, with Retry-After: the buffer is full or the server is stopping
 	}
 	s.cfg.Metrics.Click()
 	location := store.ExpandMacros(v.offer.LandingURL, map[string]string{
