@@ -17,11 +17,10 @@ import (
 )
 
 // createAdvertiser handles POST /api/v1/advertisers.
-func (s *server) createAdvertiser(c *gin.Context) {
+func (s *server) createAdvertiser(c *gin.Context) error {
 	b, err := readBody(c)
 	if err != nil {
-		jsonError(c, err)
-		return
+		return err
 	}
 	var a store.Advertiser
 	err = errors.Join(
@@ -33,8 +32,7 @@ func (s *server) createAdvertiser(c *gin.Context) {
 		err = store.FieldError("postback_token", "must be at least 16 characters")
 	}
 	if err != nil {
-		jsonError(c, firstError(err))
-		return
+		return firstError(err)
 	}
 	if a.PostbackToken == "" {
 		a.PostbackToken = store.NewID()
@@ -43,64 +41,57 @@ func (s *server) createAdvertiser(c *gin.Context) {
 		if store.ErrorKind(err) == store.Invalid {
 			err = store.Errorf(store.Conflict, "%s", store.ErrorMessage(err))
 		}
-		jsonError(c, err)
-		return
+		return err
 	}
 	created(c, a)
+	return nil
 }
 
 // createAffiliate handles POST /api/v1/affiliates.
-func (s *server) createAffiliate(c *gin.Context) {
+func (s *server) createAffiliate(c *gin.Context) error {
 	b, err := readBody(c)
 	if err != nil {
-		jsonError(c, err)
-		return
+		return err
 	}
 	a := store.Affiliate{Status: store.StatusActive}
 	if err := firstError(errors.Join(
 		b.str("name", true, 255, &a.Name),
 		b.oneOf("status", &a.Status, store.StatusActive, store.StatusPaused),
 	)); err != nil {
-		jsonError(c, err)
-		return
+		return err
 	}
 	if err := s.store.CreateAffiliate(c.Request.Context(), &a); err != nil {
-		jsonError(c, err)
-		return
+		return err
 	}
 	created(c, a)
+	return nil
 }
 
 // updateAffiliate handles PATCH /api/v1/affiliates/:id. Fields are checked before the affiliate
 // is looked up: API.md's order is parameters (400) before existence (404).
-func (s *server) updateAffiliate(c *gin.Context) {
+func (s *server) updateAffiliate(c *gin.Context) error {
 	ctx := c.Request.Context()
 	b, err := readBody(c)
 	if err != nil {
-		jsonError(c, err)
-		return
+		return err
 	}
 	var patch store.Affiliate
 	if err := firstError(errors.Join(
 		b.str("name", false, 255, &patch.Name),
 		b.oneOf("status", &patch.Status, store.StatusActive, store.StatusPaused),
 	)); err != nil {
-		jsonError(c, err)
-		return
+		return err
 	}
 	if b.has("name") && strings.TrimSpace(patch.Name) == "" {
-		jsonError(c, store.FieldError("name", "must not be empty"))
-		return
+		return store.FieldError("name", "must not be empty")
 	}
 	id, err := pathID(c, "id", "affiliate")
 	if err != nil {
-		jsonError(c, err)
-		return
+		return err
 	}
 	a, err := s.store.Affiliate(ctx, id)
 	if err != nil {
-		jsonError(c, err)
-		return
+		return err
 	}
 	if b.has("name") {
 		a.Name = patch.Name
@@ -109,29 +100,27 @@ func (s *server) updateAffiliate(c *gin.Context) {
 		a.Status = patch.Status
 	}
 	if err := s.store.UpdateAffiliate(ctx, a); err != nil {
-		jsonError(c, err)
-		return
+		return err
 	}
 	c.JSON(http.StatusOK, a)
+	return nil
 }
 
 // createOffer handles POST /api/v1/offers.
-func (s *server) createOffer(c *gin.Context) {
+func (s *server) createOffer(c *gin.Context) error {
 	b, err := readBody(c)
 	if err != nil {
-		jsonError(c, err)
-		return
+		return err
 	}
 	o := store.Offer{CookieDays: 30, Currency: "USD", Status: store.StatusActive}
 	if err := firstError(errors.Join(b.id("advertiser_id", true, &o.AdvertiserID), offerFields(b, &o, true))); err != nil {
-		jsonError(c, err)
-		return
+		return err
 	}
 	if err := s.store.CreateOffer(c.Request.Context(), &o); err != nil {
-		jsonError(c, err)
-		return
+		return err
 	}
 	created(c, o)
+	return nil
 }
 
 // offerFields reads an offer's editable fields from a create or update body.
@@ -167,96 +156,85 @@ func offerFields(b body, o *store.Offer, create bool) error {
 }
 
 // getOffer handles GET /api/v1/offers/:id.
-func (s *server) getOffer(c *gin.Context) {
-	id, err := pathID(c, "id", "offer")
+func (s *server) getOffer(c *gin.Context) error {
+	o, err := s.pathOffer(c)
 	if err != nil {
-		jsonError(c, err)
-		return
-	}
-	o, err := s.store.Offer(c.Request.Context(), id)
-	if err != nil {
-		jsonError(c, err)
-		return
+		return err
 	}
 	c.JSON(http.StatusOK, o)
+	return nil
 }
 
 // updateOffer handles PATCH /api/v1/offers/:id: only the fields given change.
-func (s *server) updateOffer(c *gin.Context) {
+func (s *server) updateOffer(c *gin.Context) error {
 	ctx := c.Request.Context()
 	b, err := readBody(c)
 	if err != nil {
-		jsonError(c, err)
-		return
+		return err
 	}
 	// Parameters (400) before existence (404): the fields are first checked on a valid stand-in,
 	// so that a bad field is reported even for an unknown offer, then applied to the stored one.
 	standIn := store.Offer{Name: "stand-in", CookieDays: 30, Currency: "USD",
 		Payout: store.Payout{Type: store.PayoutCPA}, Status: store.StatusActive}
 	if err := firstError(offerFields(b, &standIn, false)); err != nil {
-		jsonError(c, err)
-		return
+		return err
 	}
-	id, err := pathID(c, "id", "offer")
+	o, err := s.pathOffer(c)
 	if err != nil {
-		jsonError(c, err)
-		return
-	}
-	o, err := s.store.Offer(ctx, id)
-	if err != nil {
-		jsonError(c, err)
-		return
+		return err
 	}
 	if err := firstError(offerFields(b, o, false)); err != nil {
-		jsonError(c, err)
-		return
+		return err
 	}
 	if err := s.store.UpdateOffer(ctx, o); err != nil {
-		jsonError(c, err)
-		return
+		return err
 	}
-	if o, err = s.store.Offer(ctx, id); err != nil {
-		jsonError(c, err)
-		return
+	if o, err = s.store.Offer(ctx, o.ID); err != nil {
+		return err
 	}
 	c.JSON(http.StatusOK, o)
+	return nil
+}
+
+// pathOffer reads the offer the :id path parameter names; a malformed id is a 404 like an unknown one.
+func (s *server) pathOffer(c *gin.Context) (*store.Offer, error) {
+	id, err := pathID(c, "id", "offer")
+	if err != nil {
+		return nil, err
+	}
+	return s.store.Offer(c.Request.Context(), id)
 }
 
 // setPayout handles PUT /api/v1/offers/:id/payouts/:aff_id.
-func (s *server) setPayout(c *gin.Context) {
+func (s *server) setPayout(c *gin.Context) error {
 	b, err := readBody(c)
 	if err != nil {
-		jsonError(c, err)
-		return
+		return err
 	}
 	var p store.Payout
 	if err := b.payoutFields("", &p); err != nil {
-		jsonError(c, err)
-		return
+		return err
 	}
 	offerID, err := pathID(c, "id", "offer")
 	if err != nil {
-		jsonError(c, err)
-		return
+		return err
 	}
 	affID, err := pathID(c, "aff_id", "affiliate")
 	if err != nil {
-		jsonError(c, err)
-		return
+		return err
 	}
 	if err := s.store.SetPayoutOverride(c.Request.Context(), offerID, affID, p); err != nil {
-		jsonError(c, err)
-		return
+		return err
 	}
 	c.JSON(http.StatusOK, gin.H{"offer_id": offerID, "aff_id": affID, "type": p.Type, "amount": p.Amount, "percent": p.Percent})
+	return nil
 }
 
 // createPixel handles POST /api/v1/affiliates/:id/pixels.
-func (s *server) createPixel(c *gin.Context) {
+func (s *server) createPixel(c *gin.Context) error {
 	b, err := readBody(c)
 	if err != nil {
-		jsonError(c, err)
-		return
+		return err
 	}
 	p := store.Pixel{Method: http.MethodGet}
 	var offerID int64
@@ -266,31 +244,27 @@ func (s *server) createPixel(c *gin.Context) {
 		b.id("offer_id", false, &offerID),
 		b.str("secret", false, 200, &p.Secret),
 	)); err != nil {
-		jsonError(c, err)
-		return
+		return err
 	}
 	if offerID != 0 {
 		p.OfferID = &offerID
 	}
 	switch {
 	case p.Method == http.MethodGet && p.Secret != "":
-		jsonError(c, store.FieldError("secret", "only POST pixels are signed"))
-		return
+		return store.FieldError("secret", "only POST pixels are signed")
 	case p.Method == http.MethodPost && p.Secret == "":
 		p.Secret = newWebhookSecret()
 	case p.Method == http.MethodPost && !validWebhookSecret(p.Secret):
-		jsonError(c, store.FieldError("secret", "must be whsec_ followed by the base64 of 24 to 64 bytes"))
-		return
+		return store.FieldError("secret", "must be whsec_ followed by the base64 of 24 to 64 bytes")
 	}
 	if p.AffID, err = pathID(c, "id", "affiliate"); err != nil {
-		jsonError(c, err)
-		return
+		return err
 	}
 	if err := s.store.CreatePixel(c.Request.Context(), &p); err != nil {
-		jsonError(c, err)
-		return
+		return err
 	}
 	created(c, p)
+	return nil
 }
 
 // newWebhookSecret makes a Standard Webhooks secret: whsec_ and the base64 of 32 random bytes.
@@ -310,37 +284,35 @@ func validWebhookSecret(s string) bool {
 }
 
 // getClick handles GET /api/v1/clicks/:click_id.
-func (s *server) getClick(c *gin.Context) {
+func (s *server) getClick(c *gin.Context) error {
 	id := c.Param("click_id")
 	if !store.IsID(id) {
-		jsonError(c, store.Errorf(store.NotFound, "click not found"))
-		return
+		return store.Errorf(store.NotFound, "click not found")
 	}
 	click, err := s.store.Click(c.Request.Context(), id)
 	if err != nil {
-		jsonError(c, err)
-		return
+		return err
 	}
 	c.JSON(http.StatusOK, click)
+	return nil
 }
 
 // listConversions handles GET /api/v1/conversions.
-func (s *server) listConversions(c *gin.Context) {
+func (s *server) listConversions(c *gin.Context) error {
 	f, err := conversionFilter(c)
 	if err != nil {
-		jsonError(c, err)
-		return
+		return err
 	}
 	list, err := s.store.ListConversions(c.Request.Context(), f)
 	if err != nil {
-		jsonError(c, err)
-		return
+		return err
 	}
 	items := make([]conversionJSON, len(list))
 	for i := range list {
 		items[i] = conversionView(&list[i])
 	}
 	c.JSON(http.StatusOK, gin.H{"items": items})
+	return nil
 }
 
 // conversionFilter reads the list's query: offer_id, aff_id, invoice_id, status, limit.
@@ -368,55 +340,46 @@ func conversionFilter(c *gin.Context) (store.ConversionFilter, error) {
 }
 
 // getConversion handles GET /api/v1/conversions/:id.
-func (s *server) getConversion(c *gin.Context) {
+func (s *server) getConversion(c *gin.Context) error {
 	ctx := c.Request.Context()
 	conv, err := s.store.Conversion(ctx, c.Param("id"))
 	if err != nil {
-		jsonError(c, err)
-		return
+		return err
 	}
 	d, err := s.store.Deliveries(ctx, conv.ID)
 	if err != nil {
-		jsonError(c, err)
-		return
+		return err
 	}
 	c.JSON(http.StatusOK, conversionDetailView(conv, d))
+	return nil
 }
 
 // approveConversion handles POST /api/v1/conversions/:id/approve: a held conversion's workflow
 // is told to approve it and fire the pixels.
-func (s *server) approveConversion(c *gin.Context) {
-	s.review(c, workflows.Review{Approve: true})
+func (s *server) approveConversion(c *gin.Context) error {
+	return s.review(c, workflows.Review{Approve: true})
 }
 
 // rejectConversion handles POST /api/v1/conversions/:id/reject.
-func (s *server) rejectConversion(c *gin.Context) {
-	b, err := readBody(c)
+func (s *server) rejectConversion(c *gin.Context) error {
+	reason, err := readReason(c)
 	if err != nil {
-		jsonError(c, err)
-		return
+		return err
 	}
-	var reason string
-	if err := b.str("reason", false, 1000, &reason); err != nil {
-		jsonError(c, err)
-		return
-	}
-	s.review(c, workflows.Review{Approve: false, Reason: reason})
+	return s.review(c, workflows.Review{Approve: false, Reason: reason})
 }
 
 // review tells a held conversion's workflow the admin's decision, then waits briefly for the
 // workflow to store it, so that the decision is in effect for the next request (API.md's
 // freshness rule): 200 with the conversion as it now is, or 202 if the worker is slow to apply it.
-func (s *server) review(c *gin.Context, r workflows.Review) {
+func (s *server) review(c *gin.Context, r workflows.Review) error {
 	ctx := c.Request.Context()
 	conv, err := s.store.Conversion(ctx, c.Param("id"))
 	if err != nil {
-		jsonError(c, err)
-		return
+		return err
 	}
 	if conv.Status != store.ConversionPending {
-		jsonError(c, store.Errorf(store.Conflict, "status: conversion is %s, not pending", conv.Status))
-		return
+		return store.Errorf(store.Conflict, "status: conversion is %s, not pending", conv.Status)
 	}
 	err = s.temporal.SignalWorkflow(ctx, conv.WorkflowID, "", workflows.SignalReview, r)
 	var nf *serviceerror.NotFound
@@ -424,18 +387,18 @@ func (s *server) review(c *gin.Context, r workflows.Review) {
 		err = store.Errorf(store.Conflict, "status: conversion is no longer held")
 	}
 	if err != nil {
-		jsonError(c, err)
-		return
+		return err
 	}
 	done, err := s.awaitStatusChange(ctx, conv.ID, store.ConversionPending, reviewWait)
 	switch {
 	case err != nil:
-		jsonError(c, err)
+		return err
 	case done != nil:
 		c.JSON(http.StatusOK, done)
 	default:
 		c.JSON(http.StatusAccepted, gin.H{"status": "accepted", "workflow_id": conv.WorkflowID})
 	}
+	return nil
 }
 
 // reviewWait bounds how long approve and reject wait for the workflow to apply the decision: a
@@ -467,33 +430,36 @@ func (s *server) awaitStatusChange(ctx context.Context, id, from string, wait ti
 
 // reverseConversion handles POST /api/v1/conversions/:id/reverse: a refund or chargeback, run by
 // a reversal workflow of its own.
-func (s *server) reverseConversion(c *gin.Context) {
+func (s *server) reverseConversion(c *gin.Context) error {
 	ctx := c.Request.Context()
-	b, err := readBody(c)
+	reason, err := readReason(c)
 	if err != nil {
-		jsonError(c, err)
-		return
-	}
-	var reason string
-	if err := b.str("reason", false, 1000, &reason); err != nil {
-		jsonError(c, err)
-		return
+		return err
 	}
 	conv, err := s.store.Conversion(ctx, c.Param("id"))
 	if err != nil {
-		jsonError(c, err)
-		return
+		return err
 	}
 	if conv.Status != store.ConversionApproved {
-		jsonError(c, store.Errorf(store.Conflict, "status: only an approved conversion can be reversed, this one is %s", conv.Status))
-		return
+		return store.Errorf(store.Conflict, "status: only an approved conversion can be reversed, this one is %s", conv.Status)
 	}
 	wfID, err := workflows.StartReversal(ctx, s.temporal, conv, reason, s.cfg.Retry)
 	if err != nil {
-		jsonError(c, err)
-		return
+		return err
 	}
 	c.JSON(http.StatusAccepted, gin.H{"status": "accepted", "workflow_id": wfID})
+	return nil
+}
+
+// readReason reads the optional reason of a reject or reverse body.
+func readReason(c *gin.Context) (string, error) {
+	b, err := readBody(c)
+	if err != nil {
+		return "", err
+	}
+	var reason string
+	err = b.str("reason", false, 1000, &reason)
+	return reason, err
 }
 
 // firstError returns the first of errors.Join's errors, so a response names one field.

@@ -17,13 +17,13 @@ import (
 )
 
 // requireAdmin guards the admin API with Authorization: Bearer <ADMIN_TOKEN>.
-func (s *server) requireAdmin(c *gin.Context) {
+func (s *server) requireAdmin(c *gin.Context) error {
 	got, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
 	if !ok || s.cfg.AdminToken == "" || subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.AdminToken)) != 1 {
-		jsonError(c, store.Errorf(store.Unauthorized, "authorization: a valid admin bearer token is required"))
-		return
+		return store.Errorf(store.Unauthorized, "authorization: a valid admin bearer token is required")
 	}
 	c.Next()
+	return nil
 }
 
 // body is an admin request's JSON object, read field by field so that every error names its field.
@@ -49,13 +49,22 @@ func (b body) has(name string) bool {
 	return ok && string(v) != "null"
 }
 
+// missing reports whether a field is absent (or null); when it is and the field is required, the
+// error says so.
+func (b body) missing(name string, required bool) (bool, error) {
+	switch {
+	case b.has(name):
+		return false, nil
+	case required:
+		return true, store.FieldError(name, "is required")
+	}
+	return true, nil
+}
+
 // str reads a string field into dst when present; required fields must be non-empty.
 func (b body) str(name string, required bool, max int, dst *string) error {
-	if !b.has(name) {
-		if required {
-			return store.FieldError(name, "is required")
-		}
-		return nil
+	if missing, err := b.missing(name, required); missing {
+		return err
 	}
 	var s string
 	if err := json.Unmarshal(b[name], &s); err != nil {
@@ -76,11 +85,8 @@ func (b body) str(name string, required bool, max int, dst *string) error {
 
 // id reads a positive integer field (a JSON number, or a string of digits).
 func (b body) id(name string, required bool, dst *int64) error {
-	if !b.has(name) {
-		if required {
-			return store.FieldError(name, "is required")
-		}
-		return nil
+	if missing, err := b.missing(name, required); missing {
+		return err
 	}
 	v, err := parseID(name, strings.Trim(string(b[name]), `"`))
 	if err != nil {
@@ -149,11 +155,8 @@ func (b body) money(name, field string, dst *store.Money) error {
 
 // payout reads a {type, amount, percent} object field.
 func (b body) payout(field string, required bool, dst *store.Payout) error {
-	if !b.has(field) {
-		if required {
-			return store.FieldError(field, "is required")
-		}
-		return nil
+	if missing, err := b.missing(field, required); missing {
+		return err
 	}
 	var pb body
 	if err := json.Unmarshal(b[field], &pb); err != nil || pb == nil {

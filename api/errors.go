@@ -39,6 +39,35 @@ func message(c *gin.Context, err error) string {
 	return store.ErrorMessage(err)
 }
 
+// handlerFunc is a handler that returns its error instead of answering it: the adapter it is
+// registered with (asJSON, asText, asGIF) answers the error in the body type API.md requires of
+// its route, so every error reaches HTTP here.
+type handlerFunc func(c *gin.Context) error
+
+// asJSON adapts the handler of a JSON endpoint (admin, postback, ops): errors are {"error": "..."}.
+func asJSON(h handlerFunc) gin.HandlerFunc { return answerWith(h, jsonError) }
+
+// asText adapts the handler of a redirecting tracking endpoint (/click, POST /conversion): errors
+// are text/plain with the message in X-Error.
+func asText(h handlerFunc) gin.HandlerFunc { return answerWith(h, textError) }
+
+// asGIF adapts the handler of an image tracking endpoint (/impression, /pixel): errors are the
+// 1x1 GIF with the message in X-Error, so the page that embeds it never breaks.
+func asGIF(h handlerFunc) gin.HandlerFunc { return answerWith(h, gifError) }
+
+// answerWith runs h and answers its error, if any, with answer (which aborts the chain, so a
+// failing middleware stops the request). A temporary refusal also says when to retry.
+func answerWith(h handlerFunc, answer func(*gin.Context, error)) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if err := h(c); err != nil {
+			if store.ErrorKind(err) == store.Unavailable {
+				c.Header("Retry-After", "1") // a temporary refusal (the click buffer is full, or shutdown)
+			}
+			answer(c, err)
+		}
+	}
+}
+
 // jsonError answers a JSON endpoint's error: {"error": "..."}.
 func jsonError(c *gin.Context, err error) {
 	c.AbortWithStatusJSON(status(err), gin.H{"error": message(c, err)})

@@ -10,12 +10,13 @@ import (
 )
 
 // healthz handles GET /healthz: the process is alive.
-func (s *server) healthz(c *gin.Context) {
+func (s *server) healthz(c *gin.Context) error {
 	c.JSON(http.StatusOK, gin.H{"status": "ok"})
+	return nil
 }
 
 // readyz handles GET /readyz: PostgreSQL and Temporal are reachable, else 503.
-func (s *server) readyz(c *gin.Context) {
+func (s *server) readyz(c *gin.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
 	defer cancel()
 	checks := gin.H{"postgres": "ok", "temporal": "ok"}
@@ -34,4 +35,5 @@ func (s *server) readyz(c *gin.Context) {
 		checks["status"] = "ok"
 	}
 	c.JSON(code, checks)
+	return nil
 }

@@ -42,37 +42,31 @@ type dayReportRow struct {
 
 // report handles GET /api/v1/reports: group_by offer, affiliate or day (default day), from and to
 // as UTC days, inclusive (default today). By day, every day of the range has a row.
-func (s *server) report(c *gin.Context) {
+func (s *server) report(c *gin.Context) error {
 	group := c.DefaultQuery("group_by", store.GroupDay)
 	switch group {
 	case store.GroupOffer, store.GroupAffiliate, store.GroupDay:
 	default:
-		jsonError(c, store.FieldError("group_by", "must be offer, affiliate or day"))
-		return
+		return store.FieldError("group_by", "must be offer, affiliate or day")
 	}
 	today := time.Now().UTC().Truncate(24 * time.Hour)
 	from, err := reportDay(c, "from", today)
 	if err != nil {
-		jsonError(c, err)
-		return
+		return err
 	}
 	to, err := reportDay(c, "to", today)
 	if err != nil {
-		jsonError(c, err)
-		return
+		return err
 	}
 	switch days := int(to.Sub(from)/(24*time.Hour)) + 1; {
 	case days < 1:
-		jsonError(c, store.FieldError("to", "must not be before from"))
-		return
+		return store.FieldError("to", "must not be before from")
 	case days > maxReportDays:
-		jsonError(c, store.FieldError("to", "must be at most %d days after from", maxReportDays-1))
-		return
+		return store.FieldError("to", "must be at most %d days after from", maxReportDays-1)
 	}
 	rows, err := s.store.Report(c.Request.Context(), group, from, to.AddDate(0, 0, 1))
 	if err != nil {
-		jsonError(c, err)
-		return
+		return err
 	}
 
 	items := make([]any, 0, len(rows))
@@ -102,6 +96,7 @@ func (s *server) report(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{
 		"group_by": group, "from": from.Format(time.DateOnly), "to": to.Format(time.DateOnly), "items": items,
 	})
+	return nil
 }
 
 // reportDay reads a YYYY-MM-DD query parameter as the start of that UTC day.

@@ -18,157 +18,136 @@ import (
 )
 
 // click handles GET /click: store a click, set its cookie, redirect to the offer's landing page.
-func (s *server) click(c *gin.Context) {
-	ctx := c.Request.Context()
-	p, err := ParseParams(c.Request)
+func (s *server) click(c *gin.Context) error {
+	v, err := s.readVisit(c)
 	if err != nil {
-		textError(c, err)
-		return
-	}
-	offerID, err := p.ID("offer_id", true)
-	if err != nil {
-		textError(c, err)
-		return
-	}
-	affID, subID, creativeID, err := p.Affiliate()
-	if err != nil {
-		textError(c, err)
-		return
-	}
-	offer, err := s.activeOffer(ctx, offerID)
-	if err != nil {
-		textError(c, err)
-		return
-	}
-	if err := s.activeAffiliate(ctx, affID); err != nil {
-		textError(c, err)
-		return
+		return err
 	}
 	click := store.Click{
-		ClickID: store.NewID(), OfferID: offerID, AffID: affID,
+		ClickID: store.NewID(), OfferID: v.offerID, AffID: v.affID,
 		IP: s.clientIP(c.Request), UserAgent: userAgent(c.Request), Referer: headerText(c.Request.Referer(), maxReferer),
 		CreatedAt: time.Now().UTC(),
 	}
-	if subID != "" {
-		click.SubID = &subID
-	}
-	if creativeID != 0 {
-		click.CreativeID = &creativeID
-	}
+	click.SubID, click.CreativeID = v.optional()
 	if err := s.clicks.Add(click); err != nil {
-		c.Header("Retry-After", "1") // Unavailable: the buffer is full or the server is stopping
-		textError(c, err)
-		return
+		return err // Unavailable, with Retry-After: the buffer is full or the server is stopping
 	}
 	s.cfg.Metrics.Click()
-	location := store.ExpandMacros(offer.LandingURL, map[string]string{
-		"click_id": click.ClickID, "offer_id": strconv.FormatInt(offerID, 10),
-		"aff_id": strconv.FormatInt(affID, 10), "sub_id": subID, "creative_id": optionalID(creativeID),
+	location := store.ExpandMacros(v.offer.LandingURL, map[string]string{
+		"click_id": click.ClickID, "offer_id": strconv.FormatInt(v.offerID, 10),
+		"aff_id": strconv.FormatInt(v.affID, 10), "sub_id": v.subID, "creative_id": optionalID(v.creativeID),
 	})
 	h := c.Writer.Header()
-	h.Set("Set-Cookie", "tf_"+strconv.FormatInt(offerID, 10)+"="+click.ClickID+"; Path=/; Max-Age="+
-		strconv.Itoa(offer.CookieDays*86400)+"; HttpOnly; Secure; SameSite=None")
+	h.Set("Set-Cookie", "tf_"+strconv.FormatInt(v.offerID, 10)+"="+click.ClickID+"; Path=/; Max-Age="+
+		strconv.Itoa(v.offer.CookieDays*86400)+"; HttpOnly; Secure; SameSite=None")
 	h.Set("X-Click-Id", click.ClickID)
 	h.Set("Cache-Control", "no-store")
 	h.Set("Location", location)
 	c.Status(http.StatusFound)
+	return nil
 }
 
 // impression handles GET /impression: store an impression, answer the GIF.
-func (s *server) impression(c *gin.Context) {
-	ctx := c.Request.Context()
-	p, err := ParseParams(c.Request)
+func (s *server) impression(c *gin.Context) error {
+	v, err := s.readVisit(c)
 	if err != nil {
-		gifError(c, err)
-		return
+		return err
 	}
-	offerID, err := p.ID("offer_id", true)
-	if err != nil {
-		gifError(c, err)
-		return
-	}
-	affID, subID, creativeID, err := p.Affiliate()
-	if err != nil {
-		gifError(c, err)
-		return
-	}
-	if _, err := s.activeOffer(ctx, offerID); err != nil {
-		gifError(c, err)
-		return
-	}
-	if err := s.activeAffiliate(ctx, affID); err != nil {
-		gifError(c, err)
-		return
-	}
-	im := store.Impression{OfferID: offerID, AffID: affID, IP: s.clientIP(c.Request), UserAgent: userAgent(c.Request)}
-	if subID != "" {
-		im.SubID = &subID
-	}
-	if creativeID != 0 {
-		im.CreativeID = &creativeID
-	}
-	if err := s.store.InsertImpression(ctx, &im); err != nil {
-		gifError(c, err)
-		return
+	im := store.Impression{OfferID: v.offerID, AffID: v.affID, IP: s.clientIP(c.Request), UserAgent: userAgent(c.Request)}
+	im.SubID, im.CreativeID = v.optional()
+	if err := s.store.InsertImpression(c.Request.Context(), &im); err != nil {
+		return err
 	}
 	s.cfg.Metrics.Impression()
 	writeGIF(c, http.StatusOK)
+	return nil
+}
+
+// visit is what a click or an impression is of: an active offer and an active affiliate, with the
+// affiliate's sub_id and creative_id ("" and 0 when absent).
+type visit struct {
+	offer          *store.Offer
+	offerID, affID int64
+	subID          string
+	creativeID     int64
+}
+
+// readVisit reads the shared part of /click and /impression, in API.md's order: the parameters
+// (400), then the offer and the affiliate, both known and active (404).
+func (s *server) readVisit(c *gin.Context) (visit, error) {
+	ctx := c.Request.Context()
+	var v visit
+	p, err := ParseParams(c.Request)
+	if err != nil {
+		return v, err
+	}
+	if v.offerID, err = p.ID("offer_id", true); err != nil {
+		return v, err
+	}
+	if v.affID, v.subID, v.creativeID, err = p.Affiliate(); err != nil {
+		return v, err
+	}
+	if v.offer, err = s.activeOffer(ctx, v.offerID); err != nil {
+		return v, err
+	}
+	return v, s.activeAffiliate(ctx, v.affID)
+}
+
+// optional is the visit's sub_id and creative_id as the store keeps them: nil when absent.
+func (v visit) optional() (subID *string, creativeID *int64) {
+	if v.subID != "" {
+		subID = &v.subID
+	}
+	if v.creativeID != 0 {
+		creativeID = &v.creativeID
+	}
+	return subID, creativeID
 }
 
 // pixel handles GET /pixel: the thank-you page's image pixel starts a conversion.
-func (s *server) pixel(c *gin.Context) {
-	wfID, dup, err := s.pageConversion(c)
-	if err != nil {
-		gifError(c, err)
-		return
-	}
-	c.Header("X-Workflow-Id", wfID)
-	if dup {
-		c.Header("X-Conversion-Status", "duplicate")
+func (s *server) pixel(c *gin.Context) error {
+	if _, err := s.pageConversion(c); err != nil {
+		return err
 	}
 	writeGIF(c, http.StatusOK)
+	return nil
 }
 
 // conversion handles POST /conversion: a form post that starts a conversion, then redirects to
 // the offer's thank-you page.
-func (s *server) conversion(c *gin.Context) {
-	wfID, dup, err := s.pageConversion(c)
+func (s *server) conversion(c *gin.Context) error {
+	offer, err := s.pageConversion(c)
 	if err != nil {
-		textError(c, err)
-		return
+		return err
 	}
-	c.Header("X-Workflow-Id", wfID)
-	if dup {
-		c.Header("X-Conversion-Status", "duplicate")
-	}
-	offer := c.MustGet("offer").(*store.Offer)
 	if offer.ThankYouURL == "" {
 		c.Status(http.StatusNoContent)
-		return
+		return nil
 	}
 	c.Header("Location", offer.ThankYouURL)
 	c.Status(http.StatusSeeOther)
+	return nil
 }
 
 // pageConversion is the shared part of /pixel and /conversion: attribution by the tf_ cookie or
-// the backup DB, in the workflow.
-func (s *server) pageConversion(c *gin.Context) (workflowID string, duplicate bool, err error) {
+// the backup DB, in the workflow. Once the workflow is started (or found a duplicate) it sets
+// X-Workflow-Id and X-Conversion-Status, and returns the offer.
+func (s *server) pageConversion(c *gin.Context) (*store.Offer, error) {
 	ctx := c.Request.Context()
 	p, err := ParseParams(c.Request)
 	if err != nil {
-		return "", false, err
+		return nil, err
 	}
 	req, err := conversionBase(p, true)
 	if err != nil {
-		return "", false, err
+		return nil, err
 	}
 	offer, err := s.activeOffer(ctx, req.OfferID)
 	if err != nil {
-		return "", false, err
+		return nil, err
 	}
-	c.Set("offer", offer)
 	if err := applyCustom(p, offer, &req); err != nil {
-		return "", false, err
+		return nil, err
 	}
 	req.Source = activities.SourcePage
 	if v, err := c.Cookie("tf_" + strconv.FormatInt(req.OfferID, 10)); err == nil && store.IsID(v) {
@@ -176,49 +155,49 @@ func (s *server) pageConversion(c *gin.Context) (workflowID string, duplicate bo
 	}
 	req.IP, req.UserAgent = s.clientIP(c.Request), userAgent(c.Request)
 	dup, err := s.startConversion(ctx, &req, nil)
-	return req.WorkflowID, dup, err
+	if err != nil {
+		return nil, err
+	}
+	c.Header("X-Workflow-Id", req.WorkflowID)
+	if dup {
+		c.Header("X-Conversion-Status", "duplicate")
+	}
+	return offer, nil
 }
 
 // postback handles GET|POST /postback: the advertiser's server-to-server Click ID or AFID post.
-func (s *server) postback(c *gin.Context) {
+func (s *server) postback(c *gin.Context) error {
 	ctx := c.Request.Context()
 	p, err := ParseParams(c.Request)
 	if err != nil {
-		jsonError(c, err)
-		return
+		return err
 	}
 	// Parameters first (400), then authentication (401), allow-list (403), existence (404). The
 	// custom parameters come last: whether they are read at all depends on the offer.
 	clickID, err := p.ClickID(false)
 	if err != nil {
-		jsonError(c, err)
-		return
+		return err
 	}
 	req, err := conversionBase(p, clickID == "")
 	if err != nil {
-		jsonError(c, err)
-		return
+		return err
 	}
 	if clickID == "" {
 		if req.AffID, req.SubID, req.CreativeID, err = p.Affiliate(); err != nil {
-			jsonError(c, err)
-			return
+			return err
 		}
 	}
 	token, err := postbackToken(c, p)
 	if err != nil {
-		jsonError(c, err)
-		return
+		return err
 	}
 	adv, err := s.advertiser(ctx, token)
 	if err != nil {
-		jsonError(c, err)
-		return
+		return err
 	}
 	ip := s.clientIP(c.Request)
 	if !ipAllowed(adv.AllowedIPs, ip) {
-		jsonError(c, store.Errorf(store.Forbidden, "ip: %s is not in the advertiser's allow-list", ip))
-		return
+		return store.Errorf(store.Forbidden, "ip: %s is not in the advertiser's allow-list", ip)
 	}
 
 	var offer *store.Offer
@@ -228,24 +207,23 @@ func (s *server) postback(c *gin.Context) {
 		offer, err = s.postbackAFID(ctx, adv, &req)
 	}
 	if err != nil {
-		jsonError(c, err)
-		return
+		return err
 	}
 	if err := applyCustom(p, offer, &req); err != nil {
-		jsonError(c, err)
-		return
+		return err
 	}
 	req.IP = ip
 	affID := req.AffID // a duplicate is counted for the click's or the post's affiliate
 	dup, err := s.startConversion(ctx, &req, &affID)
-	switch {
-	case err != nil:
-		jsonError(c, err)
-	case dup:
+	if err != nil {
+		return err
+	}
+	if dup {
 		c.JSON(http.StatusOK, gin.H{"status": "duplicate", "workflow_id": req.WorkflowID})
-	default:
+	} else {
 		c.JSON(http.StatusAccepted, gin.H{"status": "accepted", "workflow_id": req.WorkflowID})
 	}
+	return nil
 }
 
 // postbackClick resolves a Click ID post's click. A click that is unknown, of another advertiser's
@@ -263,10 +241,7 @@ func (s *server) postbackClick(ctx context.Context, adv *store.Advertiser, click
 	if req.OfferID != 0 && req.OfferID != click.OfferID {
 		return nil, notFound
 	}
-	offer, err := s.activeOffer(ctx, click.OfferID)
-	if store.ErrorKind(err) == store.NotFound || (err == nil && offer.AdvertiserID != adv.ID) {
-		return nil, notFound
-	}
+	offer, err := s.advertiserOffer(ctx, adv, click.OfferID, notFound)
 	if err != nil {
 		return nil, err
 	}
@@ -279,10 +254,7 @@ func (s *server) postbackClick(ctx context.Context, adv *store.Advertiser, click
 // paused one's conversion is recorded as rejected by the workflow, so the CRM's rebills stay
 // visible).
 func (s *server) postbackAFID(ctx context.Context, adv *store.Advertiser, req *activities.ConversionRequest) (*store.Offer, error) {
-	offer, err := s.activeOffer(ctx, req.OfferID)
-	if store.ErrorKind(err) == store.NotFound || (err == nil && offer.AdvertiserID != adv.ID) {
-		return nil, store.Errorf(store.NotFound, "offer_id: offer not found or not active")
-	}
+	offer, err := s.advertiserOffer(ctx, adv, req.OfferID, store.Errorf(store.NotFound, "offer_id: offer not found or not active"))
 	if err != nil {
 		return nil, err
 	}
@@ -293,6 +265,19 @@ func (s *server) postbackAFID(ctx context.Context, adv *store.Advertiser, req *a
 		return nil, err
 	}
 	req.Source = activities.SourceAFID
+	return offer, nil
+}
+
+// advertiserOffer reads an active offer of adv's; an offer that is unknown, paused or another
+// advertiser's is notFound: a postback cannot tell them apart.
+func (s *server) advertiserOffer(ctx context.Context, adv *store.Advertiser, id int64, notFound error) (*store.Offer, error) {
+	offer, err := s.activeOffer(ctx, id)
+	if store.ErrorKind(err) == store.NotFound || (err == nil && offer.AdvertiserID != adv.ID) {
+		return nil, notFound
+	}
+	if err != nil {
+		return nil, err
+	}
 	return offer, nil
 }
 

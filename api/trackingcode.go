@@ -35,33 +35,24 @@ type TrackingCode struct {
 }
 
 // trackingCode handles GET /api/v1/offers/:id/tracking-code.
-func (s *server) trackingCode(c *gin.Context) {
+func (s *server) trackingCode(c *gin.Context) error {
 	ctx := c.Request.Context()
 	affID, err := queryID(c, "aff_id")
 	if err != nil {
-		jsonError(c, err)
-		return
+		return err
 	}
-	offerID, err := pathID(c, "id", "offer")
+	offer, err := s.pathOffer(c)
 	if err != nil {
-		jsonError(c, err)
-		return
-	}
-	offer, err := s.store.Offer(ctx, offerID)
-	if err != nil {
-		jsonError(c, err)
-		return
+		return err
 	}
 	adv, err := s.store.Advertiser(ctx, offer.AdvertiserID)
 	if err != nil {
-		jsonError(c, err)
-		return
+		return err
 	}
 	aff := "{aff_id}"
 	if affID != 0 {
 		if _, err := s.store.Affiliate(ctx, affID); err != nil {
-			jsonError(c, err)
-			return
+			return err
 		}
 		aff = strconv.FormatInt(affID, 10)
 	}
@@ -103,6 +94,7 @@ func (s *server) trackingCode(c *gin.Context) {
 	}
 	// PureJSON: the snippets stay readable (no \u003c for <) for whoever copies them from curl.
 	c.PureJSON(http.StatusOK, out)
+	return nil
 }
 
 // publicBase is the base URL of the snippets: PUBLIC_URL, else the scheme and Host the request
