@@ -5,7 +5,6 @@ package api
 import (
 	"context"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -99,22 +98,34 @@ func New(cfg Config, st *store.Store, tc client.Client) http.Handler {
 
 // clientIP is the TCP peer, or the left-most X-Forwarded-For entry when the peer is a trusted proxy.
 func (s *server) clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
+	p, ok := peer(r)
+	if !ok {
+		return r.RemoteAddr
 	}
-	peer, err := netip.ParseAddr(host)
-	if err != nil {
-		return host
-	}
-	peer = peer.Unmap()
-	if xff := r.Header.Get("X-Forwarded-For"); xff != "" && s.trusted(peer) {
+	if xff := r.Header.Get("X-Forwarded-For"); xff != "" && s.trusted(p) {
 		first, _, _ := strings.Cut(xff, ",")
 		if ip, err := netip.ParseAddr(strings.TrimSpace(first)); err == nil {
 			return ip.Unmap().String()
 		}
 	}
-	return peer.String()
+	return p.String()
+}
+
+// fromTrustedProxy reports whether the TCP peer of r is in TRUSTED_PROXIES: only then are its
+// X-Forwarded-* headers believed.
+func (s *server) fromTrustedProxy(r *http.Request) bool {
+	p, ok := peer(r)
+	return ok && s.trusted(p)
+}
+
+// peer is the TCP peer's address; ok is false when RemoteAddr is not an ip:port (net/http always
+// sets one).
+func peer(r *http.Request) (netip.Addr, bool) {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	return ap.Addr().Unmap(), true
 }
 
 func (s *server) trusted(ip netip.Addr) bool {

@@ -2,9 +2,7 @@ package api
 
 import (
 	"html"
-	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -119,12 +117,3 @@ func (s *server) publicBase(r *http.Request) string {
 	return scheme + "://" + host
 }
 
-// fromTrustedProxy reports whether the TCP peer of r is in TRUSTED_PROXIES.
-func (s *server) fromTrustedProxy(r *http.Request) bool {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return false
-	}
-	peer, err := netip.ParseAddr(host)
-	return err == nil && s.trusted(peer.Unmap())
-}
