@@ -25,19 +25,8 @@ import (
 func seedConversion(t *testing.T, st *store.Store) store.Conversion {
 	t.Helper()
 	ctx := context.Background()
-	adv := &store.Advertiser{Name: "adv", PostbackToken: "token-" + store.NewID()}
-	if err := st.CreateAdvertiser(ctx, adv); err != nil {
-		t.Fatal(err)
-	}
-	offer := &store.Offer{AdvertiserID: adv.ID, Name: "offer", LandingURL: "https://shop.example/", CookieDays: 30,
-		Currency: "USD", Payout: store.Payout{Type: store.PayoutCPA, Amount: 200}, Status: store.StatusActive}
-	if err := st.CreateOffer(ctx, offer); err != nil {
-		t.Fatal(err)
-	}
-	aff := &store.Affiliate{Name: "aff", Status: store.StatusActive}
-	if err := st.CreateAffiliate(ctx, aff); err != nil {
-		t.Fatal(err)
-	}
+	seeded := testenv.Seed(t, st, nil)
+	offer, aff := &seeded.Offer, &seeded.Affiliate
 	id := store.NewID()
 	res, err := st.RecordConversion(ctx, store.Conversion{ID: id, OfferID: offer.ID, AffID: &aff.ID, Amount: 1995,
 		Currency: "USD", Commission: 200, Status: store.ConversionApproved, WorkflowID: "conversion/-/" + id}, false)

@@ -116,4 +116,3 @@ func (s *server) publicBase(r *http.Request) string {
 	}
 	return scheme + "://" + host
 }
-

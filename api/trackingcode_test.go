@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -21,16 +20,10 @@ import (
 func TestTrackingCodeBaseURL(t *testing.T) {
 	t.Parallel()
 	st := &store.Store{DB: testenv.NewDB(t)}
-	ctx := context.Background()
-	adv := &store.Advertiser{Name: "adv", PostbackToken: "token/with+specials-" + store.NewID()}
-	if err := st.CreateAdvertiser(ctx, adv); err != nil {
-		t.Fatal(err)
-	}
-	offer := &store.Offer{AdvertiserID: adv.ID, Name: "offer", LandingURL: "https://shop.example/", CookieDays: 30,
-		Currency: "USD", Payout: store.Payout{Type: store.PayoutCPA, Amount: 200}, Status: store.StatusActive}
-	if err := st.CreateOffer(ctx, offer); err != nil {
-		t.Fatal(err)
-	}
+	seeded := testenv.Seed(t, st, func(a *store.Advertiser, _ *store.Offer) {
+		a.PostbackToken = "token/with+specials-" + store.NewID()
+	})
+	offer := &seeded.Offer
 	forwarded := map[string]string{"X-Forwarded-Proto": "https", "X-Forwarded-Host": "t.example"}
 	for _, tc := range []struct {
 		name string

@@ -56,19 +56,8 @@ func TestClickRefusedWhenClicksCannotBeStored(t *testing.T) {
 	db := testenv.NewDB(t)
 	st := &store.Store{DB: db}
 	ctx := context.Background()
-	adv := &store.Advertiser{Name: "adv", PostbackToken: store.NewID()}
-	if err := st.CreateAdvertiser(ctx, adv); err != nil {
-		t.Fatal(err)
-	}
-	aff := &store.Affiliate{Name: "aff", Status: store.StatusActive}
-	if err := st.CreateAffiliate(ctx, aff); err != nil {
-		t.Fatal(err)
-	}
-	offer := &store.Offer{AdvertiserID: adv.ID, Name: "o", LandingURL: "https://shop.example/", CookieDays: 30,
-		Currency: "USD", Payout: store.Payout{Type: store.PayoutCPA, Amount: 100}, Status: store.StatusActive}
-	if err := st.CreateOffer(ctx, offer); err != nil {
-		t.Fatal(err)
-	}
+	seeded := testenv.Seed(t, st, func(_ *store.Advertiser, o *store.Offer) { o.LandingURL = "https://shop.example/" })
+	offer, aff := &seeded.Offer, &seeded.Affiliate
 	clicks := store.NewClickWriter(db, store.ClickWriterOptions{})
 	srv := httptest.NewServer(api.New(api.Config{AdminToken: testenv.AdminToken, Clicks: clicks}, st, nil))
 	defer srv.Close()

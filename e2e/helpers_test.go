@@ -23,8 +23,9 @@ var noRedirect = &http.Client{
 	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 }
 
-// admin calls the admin API and decodes the JSON answer into out (when not nil).
-func admin(t *testing.T, s *testenv.Stack, method, path string, in any, out any) int {
+// adminRaw calls the admin API with a JSON body (when in is not nil) and returns the status and
+// the raw answer.
+func adminRaw(t *testing.T, s *testenv.Stack, method, path string, in any) (int, []byte) {
 	t.Helper()
 	var body io.Reader
 	if in != nil {
@@ -46,12 +47,19 @@ func admin(t *testing.T, s *testenv.Stack, method, path string, in any, out any)
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	if out != nil && resp.StatusCode < 300 {
+	return resp.StatusCode, raw
+}
+
+// admin calls the admin API and decodes a successful JSON answer into out (when not nil).
+func admin(t *testing.T, s *testenv.Stack, method, path string, in any, out any) int {
+	t.Helper()
+	code, raw := adminRaw(t, s, method, path, in)
+	if out != nil && code < 300 {
 		if err := json.Unmarshal(raw, out); err != nil {
 			t.Fatalf("%s %s: decode %q: %v", method, path, raw, err)
 		}
 	}
-	return resp.StatusCode
+	return code
 }
 
 // mustAdmin is admin that fails the test unless the status is want.
@@ -113,20 +121,10 @@ func click(t *testing.T, s *testenv.Stack, query string, header http.Header) (st
 	return "", nil
 }
 
-// get sends a GET with optional cookies and returns the response (body read and closed).
+// get sends a GET with Go's user agent and optional cookies and returns the response (body read).
 func get(t *testing.T, rawURL string, cookies ...*http.Cookie) (*http.Response, []byte) {
 	t.Helper()
-	req, _ := http.NewRequest("GET", rawURL, nil)
-	for _, c := range cookies {
-		req.AddCookie(c)
-	}
-	resp, err := noRedirect.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, b
+	return send(t, http.MethodGet, rawURL, "", "", "", cookies...)
 }
 
 // eventually polls cond until it holds or the timeout passes.

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -182,23 +181,8 @@ func finishedDeliveries(t *testing.T, s *testenv.Stack, conversionID string) []s
 // adminError calls the admin API and returns the status and the {"error": ...} message.
 func adminError(t *testing.T, s *testenv.Stack, method, path string, in any) (int, string) {
 	t.Helper()
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequest(method, s.URL+path, body)
-	req.Header.Set("Authorization", "Bearer "+testenv.AdminToken)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := noRedirect.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	code, raw := adminRaw(t, s, method, path, in)
 	var e struct{ Error string }
-	_ = json.NewDecoder(resp.Body).Decode(&e)
-	return resp.StatusCode, e.Error
+	_ = json.Unmarshal(raw, &e)
+	return code, e.Error
 }

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -31,20 +30,8 @@ func TestSIGTERMUnderClickLoadLosesNoClick(t *testing.T) {
 		t.Fatal("TRACKFLOW_TEST_TEMPORAL_ADDRESS is not set: run the suite with `make test`")
 	}
 	st := &store.Store{DB: db}
-	ctx := context.Background()
-	adv := &store.Advertiser{Name: "adv", PostbackToken: store.NewID()}
-	if err := st.CreateAdvertiser(ctx, adv); err != nil {
-		t.Fatal(err)
-	}
-	aff := &store.Affiliate{Name: "aff", Status: store.StatusActive}
-	if err := st.CreateAffiliate(ctx, aff); err != nil {
-		t.Fatal(err)
-	}
-	offer := &store.Offer{AdvertiserID: adv.ID, Name: "o", LandingURL: "https://shop.example/?c={click_id}", CookieDays: 30,
-		Currency: "USD", Payout: store.Payout{Type: store.PayoutCPA, Amount: 100}, Status: store.StatusActive}
-	if err := st.CreateOffer(ctx, offer); err != nil {
-		t.Fatal(err)
-	}
+	seeded := testenv.Seed(t, st, nil)
+	offer, aff := &seeded.Offer, &seeded.Affiliate
 
 	bin := testenv.BuildBinary(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -18,7 +18,7 @@ import (
 )
 
 // send makes one request as a browser or cart would: a user agent, an optional body of a content
-// type, cookies. It returns the response with its body read.
+// type, cookies. It returns the response with its body read. An empty ua keeps Go's default.
 func send(t *testing.T, method, rawURL, ctype, body, ua string, cookies ...*http.Cookie) (*http.Response, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(method, rawURL, strings.NewReader(body))
@@ -28,7 +28,9 @@ func send(t *testing.T, method, rawURL, ctype, body, ua string, cookies ...*http
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
 	}
-	req.Header.Set("User-Agent", ua)
+	if ua != "" {
+		req.Header.Set("User-Agent", ua)
+	}
 	for _, c := range cookies {
 		req.AddCookie(c)
 	}

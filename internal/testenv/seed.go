@@ -1,0 +1,42 @@
+package testenv
+
+import (
+	"context"
+	"testing"
+
+	"github.com/trackflow/trackflow/store"
+)
+
+// Seeded is an advertiser with one active offer (cpa 2.00) and one active affiliate, stored
+// directly through store for tests that run without the admin API.
+type Seeded struct {
+	Advertiser store.Advertiser
+	Offer      store.Offer
+	Affiliate  store.Affiliate
+}
+
+// Seed stores a Seeded; edit, when not nil, adjusts the advertiser and offer before they are stored.
+func Seed(t testing.TB, st *store.Store, edit func(*store.Advertiser, *store.Offer)) Seeded {
+	t.Helper()
+	ctx := context.Background()
+	s := Seeded{
+		Advertiser: store.Advertiser{Name: "adv", PostbackToken: store.NewID()},
+		Offer: store.Offer{Name: "offer", LandingURL: "https://shop.example/?c={click_id}", CookieDays: 30,
+			Currency: "USD", Payout: store.Payout{Type: store.PayoutCPA, Amount: 200}, Status: store.StatusActive},
+		Affiliate: store.Affiliate{Name: "aff", Status: store.StatusActive},
+	}
+	if edit != nil {
+		edit(&s.Advertiser, &s.Offer)
+	}
+	if err := st.CreateAdvertiser(ctx, &s.Advertiser); err != nil {
+		t.Fatal(err)
+	}
+	s.Offer.AdvertiserID = s.Advertiser.ID
+	if err := st.CreateOffer(ctx, &s.Offer); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateAffiliate(ctx, &s.Affiliate); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
