@@ -29,18 +29,21 @@ type Config struct {
 	PublicURL string
 	// Metrics are the process's counters, served on GET /metrics; New makes its own when nil.
 	Metrics *metrics.Metrics
-	// Clicks stores the clicks; the caller closes it after the HTTP server has stopped, so every
-	// redirected click is stored. Nil: New starts one that is never closed (tests).
-	Clicks *store.ClickWriter
+	// Clicks and Impressions store the hot path's rows in batches; the caller closes them after
+	// the HTTP server has stopped, so every acknowledged row is stored. Nil: New starts one that
+	// is never closed (tests).
+	Clicks      *store.ClickWriter
+	Impressions *store.ImpressionWriter
 }
 
 // server holds the handlers' dependencies.
 type server struct {
-	cfg      Config
-	store    *store.Store
-	temporal client.Client
-	clicks   *store.ClickWriter
-	cache    *lookupCache
+	cfg         Config
+	store       *store.Store
+	temporal    client.Client
+	clicks      *store.ClickWriter
+	impressions *store.ImpressionWriter
+	cache       *lookupCache
 }
 
 // New builds the router with its dependencies.
@@ -53,9 +56,13 @@ func New(cfg Config, st *store.Store, tc client.Client) http.Handler {
 	if cfg.Metrics == nil {
 		cfg.Metrics = metrics.New(prometheus.NewRegistry())
 	}
-	s := &server{cfg: cfg, store: st, temporal: tc, clicks: cfg.Clicks, cache: newLookupCache(st)}
+	s := &server{cfg: cfg, store: st, temporal: tc, clicks: cfg.Clicks, impressions: cfg.Impressions,
+		cache: newLookupCache(st)}
 	if s.clicks == nil {
-		s.clicks = store.NewClickWriter(st.DB, store.ClickWriterOptions{})
+		s.clicks = store.NewClickWriter(st.DB, store.BatchOptions{})
+	}
+	if s.impressions == nil {
+		s.impressions = store.NewImpressionWriter(st.DB, store.BatchOptions{})
 	}
 
 	// Each handler is adapted to the body type its errors must have (API.md, "Errors").

@@ -53,10 +53,11 @@ func (s *server) impression(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	im := store.Impression{OfferID: v.offerID, AffID: v.affID, IP: s.clientIP(c.Request), UserAgent: userAgent(c.Request)}
+	im := store.Impression{OfferID: v.offerID, AffID: v.affID, IP: s.clientIP(c.Request), UserAgent: userAgent(c.Request),
+		CreatedAt: time.Now().UTC()}
 	im.SubID, im.CreativeID = v.optional()
-	if err := s.store.InsertImpression(c.Request.Context(), &im); err != nil {
-		return err
+	if err := s.impressions.Add(im); err != nil {
+		return err // Unavailable, with Retry-After: the buffer is full or the server is stopping
 	}
 	s.cfg.Metrics.Impression()
 	writeGIF(c, http.StatusOK)

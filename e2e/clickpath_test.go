@@ -58,7 +58,7 @@ func TestClickRefusedWhenClicksCannotBeStored(t *testing.T) {
 	ctx := context.Background()
 	seeded := testenv.Seed(t, st, func(_ *store.Advertiser, o *store.Offer) { o.LandingURL = "https://shop.example/" })
 	offer, aff := &seeded.Offer, &seeded.Affiliate
-	clicks := store.NewClickWriter(db, store.ClickWriterOptions{})
+	clicks := store.NewClickWriter(db, store.BatchOptions{})
 	srv := httptest.NewServer(api.New(api.Config{AdminToken: testenv.AdminToken, Clicks: clicks}, st, nil))
 	defer srv.Close()
 	link := fmt.Sprintf("%s/click?offer_id=%d&aff_id=%d", srv.URL, offer.ID, aff.ID)

@@ -62,20 +62,11 @@ func (s *Store) BackupClick(ctx context.Context, offerID int64, ip, userAgent st
 
 // Impression is one view of an affiliate's creative.
 type Impression struct {
-	OfferID    int64   `db:"offer_id"`
-	AffID      int64   `db:"aff_id"`
-	SubID      *string `db:"sub_id"`
-	CreativeID *int64  `db:"creative_id"`
-	IP         string  `db:"ip"`
-	UserAgent  string  `db:"user_agent"`
-}
-
-// InsertImpression stores one impression.
-func (s *Store) InsertImpression(ctx context.Context, im *Impression) error {
-	const q = `INSERT INTO impressions (offer_id, aff_id, sub_id, creative_id, ip, user_agent)
-		VALUES (:offer_id, :aff_id, :sub_id, :creative_id, :ip, :user_agent)`
-	if _, err := s.DB.NamedExecContext(ctx, q, im); err != nil {
-		return fmt.Errorf("insert impression: %w", err)
-	}
-	return nil
+	OfferID    int64     `db:"offer_id"`
+	AffID      int64     `db:"aff_id"`
+	SubID      *string   `db:"sub_id"`
+	CreativeID *int64    `db:"creative_id"`
+	IP         string    `db:"ip"`
+	UserAgent  string    `db:"user_agent"`
+	CreatedAt  time.Time `db:"created_at"`
 }

@@ -76,9 +76,10 @@ func run(ctx context.Context) error {
 		slog.Info("worker started", "task_queue", "conversions", "temporal", cfg.TemporalAddress)
 	}
 	var handler http.Handler
-	// Clicks are stored in batches off the request path; the writer outlives the HTTP server so
-	// that every click answered with a redirect is stored before the process exits.
+	// Clicks and impressions are stored in batches off the request path; the writers outlive the
+	// HTTP server so that every click answered with a redirect is stored before the process exits.
 	var clicks *store.ClickWriter
+	var impressions *store.ImpressionWriter
 	if cfg.Role == "worker" {
 		// A worker alone serves only what ops scrape and probe: its metrics and liveness.
 		mux := http.NewServeMux()
@@ -89,10 +90,11 @@ func run(ctx context.Context) error {
 		})
 		handler = mux
 	} else {
-		clicks = store.NewClickWriter(db, store.ClickWriterOptions{})
+		clicks = store.NewClickWriter(db, store.BatchOptions{})
+		impressions = store.NewImpressionWriter(db, store.BatchOptions{})
 		handler = api.New(api.Config{
 			AdminToken: cfg.AdminToken, TrustedProxies: cfg.TrustedProxies, Retry: cfg.Retry, Metrics: m,
-			PublicURL: cfg.PublicURL, Clicks: clicks,
+			PublicURL: cfg.PublicURL, Clicks: clicks, Impressions: impressions,
 		}, st, tc)
 	}
 	if cfg.Demo && cfg.Role != "worker" {
@@ -112,7 +114,7 @@ func run(ctx context.Context) error {
 	}
 	slog.Info("shutting down")
 	// First the HTTP server stops accepting and finishes the requests in flight; then the click
-	// writer stores every click they acknowledged. A click that arrives after the writer closed
+	// and impression writers store every row they acknowledged. A click that arrives after the writer closed
 	// is answered 503, never 302, so none is acknowledged and lost.
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
@@ -125,6 +127,11 @@ func run(ctx context.Context) error {
 		}
 		s := clicks.Stats()
 		slog.Info("clicks stored", "clicks", s.Stored, "batches", s.Batches, "refused", s.Refused, "dropped", s.Dropped)
+	}
+	if impressions != nil {
+		if err := impressions.Close(drainCtx); err != nil {
+			return err
+		}
 	}
 	if httpErr != nil && !errors.Is(httpErr, http.ErrServerClosed) {
 		return fmt.Errorf("http shutdown: %w", httpErr)

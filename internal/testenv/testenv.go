@@ -218,22 +218,26 @@ func startStack(t testing.TB, addr string, o Options) (s *Stack, err error) {
 		}
 		t.Cleanup(w.Stop)
 	}
-	clicks := store.NewClickWriter(db, store.ClickWriterOptions{})
-	h := api.New(api.Config{AdminToken: AdminToken, Retry: Retry, Metrics: m, Clicks: clicks}, st, tc)
-	srv := httptest.NewServer(storedClicks(h, clicks))
+	clicks := store.NewClickWriter(db, store.BatchOptions{})
+	impressions := store.NewImpressionWriter(db, store.BatchOptions{})
+	h := api.New(api.Config{AdminToken: AdminToken, Retry: Retry, Metrics: m, Clicks: clicks, Impressions: impressions}, st, tc)
+	srv := httptest.NewServer(storedRows(h, clicks, impressions))
 	t.Cleanup(srv.Close)
 	return &Stack{DB: db, Store: st, Temporal: tc, Namespace: ns, URL: srv.URL,
 		DatabaseURL: dbURL, TemporalAddress: addr, Clicks: clicks}, nil
 }
 
-// storedClicks answers a /click only once its click is in Postgres. The API stores clicks in
-// batches a few milliseconds after the redirect (API.md allows a second); here a test may read
-// the clicks table as soon as it has the answer. The batching itself is tested in store.
-func storedClicks(h http.Handler, clicks *store.ClickWriter) http.Handler {
+// storedRows answers a /click or /impression only once its row is in Postgres. The API stores
+// them in batches a few milliseconds after the answer (API.md allows a second for clicks); here a
+// test may read the tables as soon as it has the answer. The batching itself is tested in store.
+func storedRows(h http.Handler, clicks *store.ClickWriter, impressions *store.ImpressionWriter) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.ServeHTTP(w, r)
-		if r.URL.Path == "/click" {
+		switch r.URL.Path {
+		case "/click":
 			_ = clicks.Sync(r.Context())
+		case "/impression":
+			_ = impressions.Sync(r.Context())
 		}
 	})
 }

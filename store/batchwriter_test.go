@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -51,7 +52,7 @@ func closeWriter(t *testing.T, w *store.ClickWriter) {
 func TestClickWriterFlushesBySize(t *testing.T) {
 	t.Parallel()
 	db := testenv.NewDB(t)
-	w := store.NewClickWriter(db, store.ClickWriterOptions{BatchSize: 10, FlushInterval: time.Hour})
+	w := store.NewClickWriter(db, store.BatchOptions{BatchSize: 10, FlushInterval: time.Hour})
 	for i := 0; i < 10; i++ {
 		if err := w.Add(newClick(i)); err != nil {
 			t.Fatal(err)
@@ -79,7 +80,7 @@ func TestClickWriterFlushesBySize(t *testing.T) {
 func TestClickWriterFlushesByTime(t *testing.T) {
 	t.Parallel()
 	db := testenv.NewDB(t)
-	w := store.NewClickWriter(db, store.ClickWriterOptions{BatchSize: 1000, FlushInterval: 20 * time.Millisecond})
+	w := store.NewClickWriter(db, store.BatchOptions{BatchSize: 1000, FlushInterval: 20 * time.Millisecond})
 	defer closeWriter(t, w)
 	c := newClick(0)
 	if err := w.Add(c); err != nil {
@@ -108,7 +109,7 @@ func TestClickWriterFlushesByTime(t *testing.T) {
 func TestClickWriterDrainsOnClose(t *testing.T) {
 	t.Parallel()
 	db := testenv.NewDB(t)
-	w := store.NewClickWriter(db, store.ClickWriterOptions{BatchSize: 700, FlushInterval: time.Hour})
+	w := store.NewClickWriter(db, store.BatchOptions{BatchSize: 700, FlushInterval: time.Hour})
 	const n = 2500
 	for i := 0; i < n; i++ {
 		if err := w.Add(newClick(i)); err != nil {
@@ -139,7 +140,7 @@ func TestClickWriterBackPressure(t *testing.T) {
 		t.Fatal(err)
 	}
 	const maxPending = 5
-	w := store.NewClickWriter(db, store.ClickWriterOptions{BatchSize: 100, FlushInterval: time.Millisecond, MaxPending: maxPending})
+	w := store.NewClickWriter(db, store.BatchOptions{BatchSize: 100, FlushInterval: time.Millisecond, MaxPending: maxPending})
 	defer closeWriter(t, w)
 
 	accepted, refused := 0, 0
@@ -183,7 +184,7 @@ func TestClickWriterBackPressure(t *testing.T) {
 func TestClickWriterBadRows(t *testing.T) {
 	t.Parallel()
 	db := testenv.NewDB(t)
-	w := store.NewClickWriter(db, store.ClickWriterOptions{BatchSize: 3, FlushInterval: time.Hour})
+	w := store.NewClickWriter(db, store.BatchOptions{BatchSize: 3, FlushInterval: time.Hour})
 	good, odd, bad := newClick(0), newClick(1), newClick(2)
 	odd.UserAgent = "Mozilla\xff\x00/5.0"
 	bad.IP = "not-an-ip"
@@ -210,5 +211,42 @@ func TestClickWriterBadRows(t *testing.T) {
 	}
 	if _, err := st.Click(ctx, bad.ClickID); store.ErrorKind(err) != store.NotFound {
 		t.Fatalf("bad click: %v, want NotFound", err)
+	}
+}
+
+// TestImpressionWriter: impressions go through the same batching: Sync sees them stored, a
+// header Postgres cannot hold is made storable, and Close stores what waits and then refuses.
+func TestImpressionWriter(t *testing.T) {
+	t.Parallel()
+	db := testenv.NewDB(t)
+	w := store.NewImpressionWriter(db, store.BatchOptions{BatchSize: 100, FlushInterval: time.Hour})
+	sub := "s\x00ub"
+	for i := 0; i < 3; i++ {
+		im := store.Impression{OfferID: 1, AffID: int64(i + 1), SubID: &sub, IP: "2001:db8::1",
+			UserAgent: "bad \xff agent", CreatedAt: time.Now().UTC()}
+		if err := w.Add(im); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := func() (n int) {
+		if err := db.Get(&n, `SELECT count(*) FROM impressions WHERE user_agent = $1 AND sub_id = 'sub'`, "bad \uFFFD agent"); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := count(); n != 0 {
+		t.Fatalf("%d impressions stored before the hour-long interval or Sync", n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := w.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 3 {
+		t.Fatalf("%d impressions stored after Close, want 3", n)
+	}
+	if err := w.Add(store.Impression{OfferID: 1, AffID: 1, IP: "203.0.113.9"}); store.ErrorKind(err) != store.Unavailable ||
+		!strings.HasPrefix(store.ErrorMessage(err), "impression: ") {
+		t.Fatalf("Add after Close: %v", err)
 	}
 }
