@@ -59,7 +59,7 @@ for i in $(seq 1 120); do
 done
 
 temporal_config="CLI $(.dev/bin/temporal --version | head -1 | sed 's/^temporal version //'), \`server start-dev\` in memory,"
-temporal_config+=" $(grep -o -- '--dynamic-config-value [^ ]*' .dev/bench-temporal/temporal.log | sed 's/--dynamic-config-value //' | paste -sd, -)"
+temporal_config+=" $(grep -o -- '--dynamic-config-value [^ ]*' .dev/bench-temporal/temporal.log | sed 's/--dynamic-config-value //' | awk '!seen[$0]++' | paste -sd, -)"
 
 # shellcheck disable=SC2086 # BENCH_ARGS is a list of flags
 .dev/bin/bench run -api http://127.0.0.1:18080 -baseline http://127.0.0.1:18090 \
