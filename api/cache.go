@@ -20,6 +20,12 @@ const cacheTTL = time.Second
 // reloads it: 1 s + 1 s stays well inside API.md's five seconds.
 const cacheStaleGrace = time.Second
 
+// cacheStaleIfError is how long past its TTL an entry still answers when Postgres cannot be
+// reached: during a database restart tracking links keep redirecting (the click writer holds
+// their rows until Postgres is back) instead of failing. No admin change can land meanwhile on the
+// unreachable database, so the five-second promise holds for every change that was made.
+const cacheStaleIfError = 5 * time.Minute
+
 // cacheMaxEntries bounds the cache: lookups of unknown IDs are cached too (a flood of them must
 // not reach Postgres), so the key space is the client's choice.
 const cacheMaxEntries = 10_000
@@ -78,6 +84,9 @@ func cached[T any](c *lookupCache, m *sync.Map, ctx context.Context, id int64,
 	if err != nil && store.ErrorKind(err) != store.NotFound {
 		if stale != nil {
 			stale.refreshing.Store(false)
+			if now < stale.expires+int64(cacheStaleIfError) {
+				return stale.val, stale.err // Postgres is unreachable: the last answer stands
+			}
 		}
 		return nil, err // a database error is not remembered
 	}
