@@ -25,10 +25,7 @@ import (
 func TestSIGTERMUnderClickLoadLosesNoClick(t *testing.T) {
 	t.Parallel()
 	db, dbURL := testenv.NewDBURL(t)
-	temporalAddr := os.Getenv("TRACKFLOW_TEST_TEMPORAL_ADDRESS")
-	if temporalAddr == "" {
-		t.Fatal("TRACKFLOW_TEST_TEMPORAL_ADDRESS is not set: run the suite with `make test`")
-	}
+	temporalAddr := testenv.TemporalAddress(t)
 	st := &store.Store{DB: db}
 	seeded := testenv.Seed(t, st, nil)
 	offer, aff := &seeded.Offer, &seeded.Affiliate

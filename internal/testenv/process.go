@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"bytes"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,21 +23,55 @@ func BuildBinary(t testing.TB) string {
 	return bin
 }
 
-// WorkerProcess is the trackflow binary running as a stack's worker (ROLE=worker), a process of
-// its own, so a test can kill it as an operator's kill -9 would.
-type WorkerProcess struct {
+// Process is the trackflow binary running as a process of its own, so a test can kill it as an
+// operator's kill -9 would, or stop it with a signal.
+type Process struct {
 	cmd  *exec.Cmd
 	out  *LockedBuffer
 	done chan struct{}
 }
 
-// StartWorker runs bin (from BuildBinary) as the worker of s, a stack made with Options{NoWorker:
-// true}, with POSTBACK_ALLOW_PRIVATE on (the tests' affiliate servers are on loopback), and waits
-// until it has started. It is killed when t ends; its output is logged if t failed.
-func StartWorker(t testing.TB, s *Stack, bin string) *WorkerProcess {
+// StartProcess runs bin (from BuildBinary) with env added to the test's environment and waits
+// until its output shows ready. It is killed when t ends; its output is logged if t failed.
+func StartProcess(t testing.TB, bin, ready string, env ...string) *Process {
 	t.Helper()
 	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(),
+	cmd.Env = append(os.Environ(), env...)
+	p := &Process{cmd: cmd, out: &LockedBuffer{}, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = p.out, p.out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", bin, err)
+	}
+	go func() {
+		_ = cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		p.Kill()
+		if t.Failed() {
+			t.Logf("process %d output:\n%s", cmd.Process.Pid, p.out.String())
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(p.out.String(), ready) {
+		select {
+		case <-p.done:
+			t.Fatalf("process exited before %q:\n%s", ready, p.out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q within 30s:\n%s", ready, p.out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return p
+}
+
+// StartWorker runs bin as the worker of s, a stack made with Options{NoWorker: true}, with
+// POSTBACK_ALLOW_PRIVATE on (the tests' affiliate servers are on loopback).
+func StartWorker(t testing.TB, s *Stack, bin string) *Process {
+	t.Helper()
+	return StartProcess(t, bin, "worker started",
 		"ROLE=worker",
 		"HTTP_ADDR=127.0.0.1:0", // its metrics and liveness port: any free one
 		"DATABASE_URL="+s.DatabaseURL,
@@ -46,48 +81,31 @@ func StartWorker(t testing.TB, s *Stack, bin string) *WorkerProcess {
 		"POSTBACK_ALLOW_PRIVATE=true",
 		"DEMO=false",
 	)
-	w := &WorkerProcess{cmd: cmd, out: &LockedBuffer{}, done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = w.out, w.out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start worker: %v", err)
-	}
-	go func() {
-		_ = cmd.Wait()
-		close(w.done)
-	}()
-	t.Cleanup(func() {
-		w.Kill()
-		if t.Failed() {
-			t.Logf("worker process %d output:\n%s", cmd.Process.Pid, w.out.String())
-		}
-	})
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(w.out.String(), "worker started") {
-		select {
-		case <-w.done:
-			t.Fatalf("worker exited before starting:\n%s", w.out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("worker did not start within 30s:\n%s", w.out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return w
 }
 
-// Pid is the worker's process id.
-func (w *WorkerProcess) Pid() int { return w.cmd.Process.Pid }
+// Pid is the process id.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
 
 // Kill sends SIGKILL (no graceful stop: running activities are cut off) and waits for the exit.
-func (w *WorkerProcess) Kill() {
+func (p *Process) Kill() {
 	select {
-	case <-w.done:
+	case <-p.done:
 		return
 	default:
 	}
-	_ = w.cmd.Process.Kill()
-	<-w.done
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
+// FreeAddr is a loopback address with a port nothing listens on now, for a process to serve on.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
 
 // LockedBuffer is the output of a process, written by exec's copier and read by the test.

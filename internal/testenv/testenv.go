@@ -309,3 +309,10 @@ func NewNamespace(addr string) (string, error) {
 func workflowsProbeAttributes() temporal.SearchAttributes {
 	return temporal.NewSearchAttributes(workflows.OfferIDKey.ValueSet("0"), workflows.ConversionStatusKey.ValueSet("probe"))
 }
+
+// TemporalAddress is the test Temporal server's address, for a test that runs trackflow as a
+// process of its own.
+func TemporalAddress(t testing.TB) string {
+	t.Helper()
+	return env(t, "TRACKFLOW_TEST_TEMPORAL_ADDRESS")
+}
