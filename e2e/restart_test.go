@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -96,5 +98,82 @@ func TestPostgresRestartLosesNothing(t *testing.T) {
 	}
 	if total, ok := aff.hits(); total != 1 || ok != 1 {
 		t.Fatalf("affiliate pixel received %d times (%d ok), want once", total, ok)
+	}
+}
+
+// TestTemporalRestartLosesNothing runs the real binary against a Temporal server of its own and
+// restarts that server while a conversion's affiliate pixel is being retried: clicks never need
+// Temporal, a conversion Temporal cannot take is answered 500 (never acknowledged), and the
+// acknowledged conversion resumes after the restart and reaches the affiliate exactly once.
+func TestTemporalRestartLosesNothing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, dbURL := testenv.NewDBURL(t)
+	st := &store.Store{DB: db}
+	seeded := testenv.Seed(t, st, nil)
+	var status, received, delivered atomic.Int32
+	status.Store(http.StatusServiceUnavailable)
+	affSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		code := int(status.Load())
+		received.Add(1)
+		if code == http.StatusOK {
+			delivered.Add(1)
+		}
+		w.WriteHeader(code)
+	}))
+	defer affSrv.Close()
+	if err := st.CreatePixel(ctx, &store.Pixel{AffID: seeded.Affiliate.ID, URL: affSrv.URL + "/pb?tx={transaction_id}",
+		Method: http.MethodGet}); err != nil {
+		t.Fatal(err)
+	}
+	tmp := testenv.StartPrivateTemporal(t)
+	addr := testenv.FreeAddr(t)
+	testenv.StartProcess(t, testenv.BuildBinary(t), "http listening",
+		"ROLE=all", "HTTP_ADDR="+addr, "DATABASE_URL="+dbURL, "TEMPORAL_ADDRESS="+tmp.Address,
+		"POSTBACK_ALLOW_PRIVATE=true", "DEMO=false", "ADMIN_TOKEN=x",
+		"POSTBACK_RETRY_INITIAL=200ms", "POSTBACK_RETRY_MAX_INTERVAL=1s")
+	base := "http://" + addr
+	link := fmt.Sprintf("%s/click?offer_id=%d&aff_id=%d", base, seeded.Offer.ID, seeded.Affiliate.ID)
+	pixel := func(cookie *http.Cookie, invoice string) *http.Response {
+		resp, _ := get(t, fmt.Sprintf("%s/pixel?offer_id=%d&amount=19.95&id=%s", base, seeded.Offer.ID, invoice), cookie)
+		return resp
+	}
+
+	resp, _ := get(t, link)
+	invoice := "INV-" + store.NewID()[:8]
+	if r := pixel(resp.Cookies()[0], invoice); r.StatusCode != http.StatusOK {
+		t.Fatalf("pixel: %d %q", r.StatusCode, r.Header.Get("X-Error"))
+	}
+	eventually(t, time.Minute, "the affiliate pixel to be tried", func() bool { return received.Load() >= 1 })
+
+	tmp.Stop()
+	resp, _ = get(t, link)
+	if resp.StatusCode != http.StatusFound {
+		t.Fatalf("click while Temporal is down: %d", resp.StatusCode)
+	}
+	lost := "INV-" + store.NewID()[:8]
+	if r := pixel(resp.Cookies()[0], lost); r.StatusCode != http.StatusInternalServerError {
+		t.Fatalf("pixel while Temporal is down: %d, want 500 (not acknowledged)", r.StatusCode)
+	}
+	tmp.Start()
+	status.Store(http.StatusOK)
+
+	tc, err := testenv.Dial(tmp.Address, "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tc.Close()
+	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	var res workflows.ConversionResult
+	if err := tc.GetWorkflow(wctx, workflows.ConversionWorkflowID(seeded.Offer.ID, invoice, ""), "").Get(wctx, &res); err != nil {
+		t.Fatalf("conversion workflow after the restart: %v", err)
+	}
+	if res.Status != store.ConversionApproved || res.Delivered != 1 || delivered.Load() != 1 {
+		t.Fatalf("after the restart: %+v, affiliate received %d (%d ok)", res, received.Load(), delivered.Load())
+	}
+	var n int
+	if err := db.Get(&n, `SELECT count(*) FROM conversions WHERE invoice_id = $1`, lost); err != nil || n != 0 {
+		t.Fatalf("the unacknowledged pixel stored %d conversions (%v)", n, err)
 	}
 }

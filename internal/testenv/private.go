@@ -62,15 +62,59 @@ func (p *PrivatePostgres) Start() { p.t.Helper(); p.script("start", p.dir, p.por
 
 func (p *PrivatePostgres) script(args ...string) string {
 	p.t.Helper()
+	return localScript(p.t, "postgres.sh", args...)
+}
+
+// PrivateTemporal is a Temporal dev server of one test's own, run by the project's
+// deployments/local/temporal.sh with its state in a file, so that it can be stopped and started
+// again with its workflows, as a Temporal restart would. The shared test server is never restarted.
+type PrivateTemporal struct {
+	t        testing.TB
+	dir      string
+	grpc, ui string
+	// Address is the server's host:port; its default namespace has trackflow's search attributes.
+	Address string
+}
+
+// StartPrivateTemporal starts a dev server on free ports; it is stopped and removed when t ends.
+func StartPrivateTemporal(t testing.TB) *PrivateTemporal {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "trackflow-temporal-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, grpc, _ := strings.Cut(FreeAddr(t), ":")
+	_, ui, _ := strings.Cut(FreeAddr(t), ":")
+	p := &PrivateTemporal{t: t, dir: dir, grpc: grpc, ui: ui}
+	t.Cleanup(func() {
+		localScript(t, "temporal.sh", "stop", p.dir)
+		os.RemoveAll(dir)
+	})
+	p.Start()
+	return p
+}
+
+// Stop shuts the server down.
+func (p *PrivateTemporal) Stop() { p.t.Helper(); localScript(p.t, "temporal.sh", "stop", p.dir) }
+
+// Start starts the server again on the same ports and state, and waits until it serves.
+func (p *PrivateTemporal) Start() {
+	p.t.Helper()
+	p.Address = strings.TrimSpace(localScript(p.t, "temporal.sh", "start", p.dir, p.grpc, p.ui))
+}
+
+// localScript runs one of deployments/local's scripts and returns its standard output.
+func localScript(t testing.TB, name string, args ...string) string {
+	t.Helper()
 	_, here, _, _ := runtime.Caller(0)
-	sh := filepath.Join(filepath.Dir(here), "..", "..", "deployments", "local", "postgres.sh")
+	sh := filepath.Join(filepath.Dir(here), "..", "..", "deployments", "local", name)
 	out, err := exec.Command(sh, args...).Output()
 	if err != nil {
 		stderr := ""
 		if ee, ok := err.(*exec.ExitError); ok {
 			stderr = string(ee.Stderr)
 		}
-		p.t.Fatalf("postgres.sh %s: %v\n%s", strings.Join(args, " "), err, stderr)
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, stderr)
 	}
 	return string(out)
 }
