@@ -69,12 +69,7 @@ func TestMalformedInputOnTheRealStack(t *testing.T) {
 	)
 	for _, r := range reqs {
 		resp, body := send(t, r.method, s.URL+r.path, r.ctype, r.body, ua)
-		msg := resp.Header.Get("X-Error")
-		if strings.HasPrefix(r.path, "/postback") {
-			var e struct{ Error string }
-			_ = json.Unmarshal(body, &e)
-			msg = e.Error
-		}
+		msg := errorOf(resp, body)
 		if resp.StatusCode != 400 || !strings.HasPrefix(msg, r.field+": ") {
 			t.Errorf("%s %s %s: %d %q, want 400 naming %s", r.method, r.path, r.body, resp.StatusCode, msg, r.field)
 		}

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"image/gif"
 	"io"
@@ -41,6 +42,17 @@ func send(t *testing.T, method, rawURL, ctype, body, ua string, cookies ...*http
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp, b
+}
+
+// errorOf is a tracking answer's error message: a JSON body's "error" (postbacks), else the
+// X-Error header that GIF and text answers carry.
+func errorOf(resp *http.Response, body []byte) string {
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		var e struct{ Error string }
+		_ = json.Unmarshal(body, &e)
+		return e.Error
+	}
+	return resp.Header.Get("X-Error")
 }
 
 // clickAs follows a tracking link with a user agent and returns the click ID and its cookie.
