@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"go.temporal.io/sdk/temporal"
 
@@ -27,6 +28,30 @@ type Attribution struct {
 
 // ErrTypeNotFound marks a non-retryable failure: the offer vanished between the API and the worker.
 const ErrTypeNotFound = "NotFound"
+
+// cookieClickWait bounds how long Attribute waits for a cookie's click to be stored. API.md makes
+// a click visible within a second of its redirect; a click writer recovering from a Postgres
+// outage stores what it holds within its 1 s back-off of the database's return. Only a cookie
+// whose click is not (yet) in Postgres waits: a forged one, or one redirected during an outage.
+const cookieClickWait = 3 * time.Second
+
+// cookieClick reads the click a tf_ cookie names, waiting up to cookieClickWait for a click that
+// is not stored yet, so that a sale right after a database outage is credited to the click in its
+// cookie rather than to whatever the backup lookup finds first.
+func (a *Activities) cookieClick(ctx context.Context, clickID string) (*store.Click, error) {
+	deadline := time.Now().Add(cookieClickWait)
+	for {
+		c, err := a.Store.Click(ctx, clickID)
+		if err == nil || store.ErrorKind(err) != store.NotFound || time.Now().After(deadline) {
+			return c, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
 
 // Attribute resolves who referred a conversion: the cookie's click, else the backup DB's latest
 // click from the same IP and user agent, or the click of a Click ID post, or the AFID post's
@@ -61,7 +86,7 @@ func (a *Activities) Attribute(ctx context.Context, in ConversionRequest) (Attri
 		out.AffID, out.SubID, out.CreativeID = in.AffID, in.SubID, in.CreativeID
 	default:
 		if in.CookieClickID != "" {
-			c, err := a.Store.Click(ctx, in.CookieClickID)
+			c, err := a.cookieClick(ctx, in.CookieClickID)
 			switch {
 			case err == nil && c.OfferID == in.OfferID && !c.CreatedAt.Before(since):
 				click, out.Method = c, store.MethodCookie
