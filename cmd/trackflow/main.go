@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/pprof"
 	"os"
@@ -103,9 +104,15 @@ func run(ctx context.Context) error {
 		}
 	}
 	srv := &http.Server{Addr: cfg.HTTPAddr, Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	// Listen before saying so: "http listening" means connections are accepted, and a taken port
+	// fails the start instead of a background goroutine.
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.HTTPAddr, err)
+	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
-	slog.Info("http listening", "addr", cfg.HTTPAddr, "role", cfg.Role)
+	go func() { errc <- srv.Serve(ln) }()
+	slog.Info("http listening", "addr", ln.Addr().String(), "role", cfg.Role)
 
 	select {
 	case err := <-errc:
