@@ -166,8 +166,18 @@ case $cmd in
       own "$sock"
       write_conf "$sock"
       log "starting on 127.0.0.1:$port ($datadir)"
-      as_pg "$bindir/pg_ctl" -D "$(pgdata)" -l "$(pgdata)/server.log" -w -t 60 start >/dev/null \
-        || { tail -n 20 "$datadir/server.log" >&2 || true; die "pg_ctl start failed"; }
+      # The port sits in Linux's ephemeral range: an outgoing connection may hold it for a moment
+      # (seen under test load), so a bind failure is retried a few times before giving up.
+      tries=0
+      until as_pg "$bindir/pg_ctl" -D "$(pgdata)" -l "$(pgdata)/server.log" -w -t 60 start >/dev/null; do
+        tries=$((tries + 1))
+        if [ "$tries" -ge 10 ] || ! tail -n 5 "$datadir/server.log" 2>/dev/null | grep 'Address already in use' >/dev/null; then
+          tail -n 20 "$datadir/server.log" >&2 || true
+          die "pg_ctl start failed"
+        fi
+        log "port $port is busy for a moment; retrying"
+        sleep 2
+      done
     fi
     wait_ready
     ensure_db
