@@ -304,8 +304,8 @@ func TestHeaderText(t *testing.T) {
 		"a\x00b":                 "ab",
 		strings.Repeat("é", 600): strings.Repeat("é", 512),
 	} {
-		if got := headerText(in, maxUserAgent); got != want || !utf8.ValidString(got) {
-			t.Errorf("headerText(%q) = %q, want %q", in, got, want)
+		if got := store.StorableText(in, maxUserAgent); got != want || !utf8.ValidString(got) {
+			t.Errorf("StorableText(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

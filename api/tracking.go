@@ -5,9 +5,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -25,7 +23,7 @@ func (s *server) click(c *gin.Context) error {
 	}
 	click := store.Click{
 		ClickID: store.NewID(), OfferID: v.offerID, AffID: v.affID,
-		IP: s.clientIP(c.Request), UserAgent: userAgent(c.Request), Referer: headerText(c.Request.Referer(), maxReferer),
+		IP: s.clientIP(c.Request), UserAgent: userAgent(c.Request), Referer: store.StorableText(c.Request.Referer(), maxReferer),
 		CreatedAt: time.Now().UTC(),
 	}
 	click.SubID, click.CreativeID = v.optional()
@@ -410,22 +408,7 @@ const (
 )
 
 // userAgent is the request's user agent as clicks store it and the backup lookup compares it.
-func userAgent(r *http.Request) string { return headerText(r.UserAgent(), maxUserAgent) }
-
-// headerText makes a request header storable: PostgreSQL text refuses invalid UTF-8, which a
-// client may send in a header, so it is replaced (and NUL, which net/http already refuses, is
-// dropped); a long value is cut at a character boundary.
-func headerText(s string, max int) string {
-	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
-	if len(s) <= max {
-		return s
-	}
-	s = s[:max]
-	for len(s) > 0 && !utf8.ValidString(s) {
-		s = s[:len(s)-1]
-	}
-	return s
-}
+func userAgent(r *http.Request) string { return store.StorableText(r.UserAgent(), maxUserAgent) }
 
 func optionalID(id int64) string {
 	if id == 0 {

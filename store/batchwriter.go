@@ -100,7 +100,7 @@ func NewClickWriter(db *sqlx.DB, opts BatchOptions) *ClickWriter {
 		prepare: func(c *Click) int {
 			// Postgres refuses invalid UTF-8 and NUL in text columns; one such header must not fail
 			// a whole batch, so the strings are made storable here (what Go's HTTP server lets through).
-			c.UserAgent, c.Referer = storable(c.UserAgent), storable(c.Referer)
+			c.UserAgent, c.Referer = StorableText(c.UserAgent, 0), StorableText(c.Referer, 0)
 			c.SubID = storablePtr(c.SubID)
 			return 160 + len(c.ClickID) + len(c.IP) + len(c.UserAgent) + len(c.Referer) + lenPtr(c.SubID)
 		},
@@ -120,7 +120,7 @@ func NewImpressionWriter(db *sqlx.DB, opts BatchOptions) *ImpressionWriter {
 			return []any{im.OfferID, im.AffID, im.SubID, im.CreativeID, im.IP, im.UserAgent, im.CreatedAt}
 		},
 		prepare: func(im *Impression) int {
-			im.UserAgent, im.SubID = storable(im.UserAgent), storablePtr(im.SubID)
+			im.UserAgent, im.SubID = StorableText(im.UserAgent, 0), storablePtr(im.SubID)
 			return 128 + len(im.IP) + len(im.UserAgent) + lenPtr(im.SubID)
 		},
 		id: func(im *Impression) string { return fmt.Sprintf("offer %d aff %d", im.OfferID, im.AffID) },
@@ -379,22 +379,12 @@ func isDataError(err error) bool {
 	return errors.As(err, &pqErr) && (strings.HasPrefix(string(pqErr.Code), "22") || strings.HasPrefix(string(pqErr.Code), "23"))
 }
 
-// storable makes a header value storable in a Postgres text column: valid UTF-8 without NUL.
-func storable(s string) string {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c == 0 || c >= 0x80 {
-			return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
-		}
-	}
-	return s // the common case: plain ASCII, no copy
-}
-
-// storablePtr is storable for an optional text.
+// storablePtr is StorableText, unbounded, for an optional text.
 func storablePtr(s *string) *string {
 	if s == nil {
 		return nil
 	}
-	v := storable(*s)
+	v := StorableText(*s, 0)
 	return &v
 }
 

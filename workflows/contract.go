@@ -78,29 +78,47 @@ func escapeInvoice(s string) string {
 	return string(b)
 }
 
+// conversionAttributes are a conversion's search attributes as far as they are known; an unknown
+// (zero) one is left out. Every workflow of a conversion builds its attributes here.
+type conversionAttributes struct {
+	OfferID, AffID                     int64
+	InvoiceID, ClickID, Method, Status string
+}
+
+func (f conversionAttributes) updates() []temporal.SearchAttributeUpdate {
+	var sa []temporal.SearchAttributeUpdate
+	set := func(k temporal.SearchAttributeKeyKeyword, v string) {
+		if v != "" {
+			sa = append(sa, k.ValueSet(v))
+		}
+	}
+	id := func(v int64) string {
+		if v == 0 {
+			return ""
+		}
+		return strconv.FormatInt(v, 10)
+	}
+	set(OfferIDKey, id(f.OfferID))
+	set(AffiliateIDKey, id(f.AffID))
+	set(InvoiceIDKey, f.InvoiceID)
+	set(ClickIDKey, f.ClickID)
+	set(AttributionMethodKey, f.Method)
+	set(ConversionStatusKey, f.Status)
+	return sa
+}
+
 // StartConversion starts the conversion workflow and returns as soon as the start is durable. It
 // reports duplicate=true when a workflow with the same ID (the same invoice) exists or existed
 // within Temporal's retention.
 func StartConversion(ctx context.Context, c client.Client, req activities.ConversionRequest) (duplicate bool, err error) {
-	sa := []temporal.SearchAttributeUpdate{
-		OfferIDKey.ValueSet(strconv.FormatInt(req.OfferID, 10)),
-		ConversionStatusKey.ValueSet("pending"),
-	}
-	if req.InvoiceID != "" {
-		sa = append(sa, InvoiceIDKey.ValueSet(req.InvoiceID))
-	}
-	if req.ClickID != "" {
-		sa = append(sa, ClickIDKey.ValueSet(req.ClickID))
-	}
-	if req.AffID != 0 {
-		sa = append(sa, AffiliateIDKey.ValueSet(strconv.FormatInt(req.AffID, 10)))
-	}
+	sa := conversionAttributes{OfferID: req.OfferID, AffID: req.AffID, InvoiceID: req.InvoiceID,
+		ClickID: req.ClickID, Status: store.ConversionPending}
 	// A postback names its attribution method; a page's (cookie or backup) is known after Attribute.
 	switch req.Source {
 	case activities.SourceClickID:
-		sa = append(sa, AttributionMethodKey.ValueSet(store.MethodClickID))
+		sa.Method = store.MethodClickID
 	case activities.SourceAFID:
-		sa = append(sa, AttributionMethodKey.ValueSet(store.MethodAFID))
+		sa.Method = store.MethodAFID
 	}
 	opts := client.StartWorkflowOptions{
 		ID:                                       req.WorkflowID,
@@ -108,7 +126,7 @@ func StartConversion(ctx context.Context, c client.Client, req activities.Conver
 		WorkflowIDReusePolicy:                    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy:                 enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		TypedSearchAttributes:                    temporal.NewSearchAttributes(sa...),
+		TypedSearchAttributes:                    temporal.NewSearchAttributes(sa.updates()...),
 		// Eager start: when this process also runs the worker (ROLE=all), the first workflow task
 		// comes back in the start response instead of through a task-queue poll, saving the
 		// matching round trip; with a separate worker it is an ordinary start.

@@ -188,17 +188,7 @@ func result(c store.Conversion) ConversionResult {
 }
 
 func attributionAttributes(att activities.Attribution) []temporal.SearchAttributeUpdate {
-	var sa []temporal.SearchAttributeUpdate
-	if att.AffID != 0 {
-		sa = append(sa, AffiliateIDKey.ValueSet(strconv.FormatInt(att.AffID, 10)))
-	}
-	if att.ClickID != "" {
-		sa = append(sa, ClickIDKey.ValueSet(att.ClickID))
-	}
-	if att.Method != "" {
-		sa = append(sa, AttributionMethodKey.ValueSet(att.Method))
-	}
-	return sa
+	return conversionAttributes{AffID: att.AffID, ClickID: att.ClickID, Method: att.Method}.updates()
 }
 
 // upsert sets search attributes; a failure only costs ops a filter, so it is logged, not fatal.

@@ -3,7 +3,6 @@ package workflows
 import (
 	"context"
 	"errors"
-	"strconv"
 	"time"
 
 	"go.temporal.io/api/enums/v1"
@@ -33,21 +32,16 @@ func ReversalWorkflowID(conversionID string) string { return "reversal/" + conve
 // reversal of the same conversion is a Conflict.
 func StartReversal(ctx context.Context, c client.Client, conv *store.Conversion, reason string, retry activities.RetrySchedule) (string, error) {
 	id := ReversalWorkflowID(conv.ID)
-	sa := []temporal.SearchAttributeUpdate{
-		OfferIDKey.ValueSet(strconv.FormatInt(conv.OfferID, 10)),
-		ConversionStatusKey.ValueSet(store.ConversionReversed),
+	deref := func(v *string) string {
+		if v == nil {
+			return ""
+		}
+		return *v
 	}
+	sa := conversionAttributes{OfferID: conv.OfferID, InvoiceID: deref(conv.InvoiceID), ClickID: deref(conv.ClickID),
+		Method: deref(conv.AttributionMethod), Status: store.ConversionReversed}
 	if conv.AffID != nil {
-		sa = append(sa, AffiliateIDKey.ValueSet(strconv.FormatInt(*conv.AffID, 10)))
-	}
-	if conv.InvoiceID != nil {
-		sa = append(sa, InvoiceIDKey.ValueSet(*conv.InvoiceID))
-	}
-	if conv.ClickID != nil {
-		sa = append(sa, ClickIDKey.ValueSet(*conv.ClickID))
-	}
-	if conv.AttributionMethod != nil {
-		sa = append(sa, AttributionMethodKey.ValueSet(*conv.AttributionMethod))
+		sa.AffID = *conv.AffID
 	}
 	opts := client.StartWorkflowOptions{
 		ID:                                       id,
@@ -55,7 +49,7 @@ func StartReversal(ctx context.Context, c client.Client, conv *store.Conversion,
 		WorkflowIDReusePolicy:                    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy:                 enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		TypedSearchAttributes:                    temporal.NewSearchAttributes(sa...),
+		TypedSearchAttributes:                    temporal.NewSearchAttributes(sa.updates()...),
 	}
 	req := ReversalRequest{ConversionID: conv.ID, ConversionWorkflowID: conv.WorkflowID, Reason: reason, Retry: retry}
 	_, err := c.ExecuteWorkflow(ctx, opts, Reversal, req)
