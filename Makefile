@@ -29,7 +29,7 @@ temporal: ## build the pinned Temporal CLI (dev server + Web UI) into .dev/bin/t
 
 bench: ## performance figures vs baselines in one run (bench Postgres :55450, Temporal :7260, UI :8260); see BENCHMARKS.md
 	$(LOCAL)/bench.sh
-	go test -run '^$$' -bench . -benchmem ./store/ ./api/
+	go test -run '^$$' -bench . -benchmem ./domain/ ./store/ ./api/
 
 stop-dev: ## stop every local server that these scripts started
 	-$(LOCAL)/temporal.sh stop .dev/temporal

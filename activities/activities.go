@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/trackflow/trackflow/domain"
+
 	"go.temporal.io/sdk/client"
 
 	"github.com/trackflow/trackflow/internal/metrics"
@@ -26,11 +28,11 @@ type Activities struct {
 
 // ConversionRequest is one conversion as the API received it: the workflow's input.
 type ConversionRequest struct {
-	ConversionID string      `json:"conversion_id"` // the transaction id, made by the API
-	WorkflowID   string      `json:"workflow_id"`
-	OfferID      int64       `json:"offer_id"`
-	InvoiceID    string      `json:"invoice_id,omitempty"`
-	Amount       store.Money `json:"amount"`
+	ConversionID string       `json:"conversion_id"` // the transaction id, made by the API
+	WorkflowID   string       `json:"workflow_id"`
+	OfferID      int64        `json:"offer_id"`
+	InvoiceID    string       `json:"invoice_id,omitempty"`
+	Amount       domain.Money `json:"amount"`
 	// Source says how to attribute: the cookie or backup DB (pixel, form), a Click ID post, an AFID post.
 	Source        string `json:"source"`
 	CookieClickID string `json:"cookie_click_id,omitempty"`
@@ -41,10 +43,10 @@ type ConversionRequest struct {
 	IP            string `json:"ip"`
 	UserAgent     string `json:"user_agent,omitempty"`
 	// Custom conversion parameters, already validated; only set when the offer allows them.
-	CustomPayout   *store.Money `json:"custom_payout,omitempty"`
-	CustomCurrency string       `json:"custom_currency,omitempty"`
-	CustomStatus   string       `json:"custom_status,omitempty"`
-	ReceivedAt     time.Time    `json:"received_at"`
+	CustomPayout   *domain.Money `json:"custom_payout,omitempty"`
+	CustomCurrency string        `json:"custom_currency,omitempty"`
+	CustomStatus   string        `json:"custom_status,omitempty"`
+	ReceivedAt     time.Time     `json:"received_at"`
 	// Retry is the affiliate-pixel retry schedule, from configuration.
 	Retry RetrySchedule `json:"retry"`
 }

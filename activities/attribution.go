@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/trackflow/trackflow/domain"
+
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/trackflow/trackflow/store"
@@ -13,15 +15,15 @@ import (
 // Attribution is who referred a conversion and what the affiliate earns: the workflow's first
 // decision, shown in its history.
 type Attribution struct {
-	Method       string       `json:"method,omitempty"` // cookie, backup, click_id, afid; empty when unattributed
-	RejectReason string       `json:"reject_reason,omitempty"`
-	ClickID      string       `json:"click_id,omitempty"`
-	AffID        int64        `json:"aff_id,omitempty"`
-	SubID        string       `json:"sub_id,omitempty"`
-	CreativeID   int64        `json:"creative_id,omitempty"`
-	IP           string       `json:"ip,omitempty"`
-	Payout       store.Payout `json:"payout"`
-	Currency     string       `json:"currency"`
+	Method       string        `json:"method,omitempty"` // cookie, backup, click_id, afid; empty when unattributed
+	RejectReason string        `json:"reject_reason,omitempty"`
+	ClickID      string        `json:"click_id,omitempty"`
+	AffID        int64         `json:"aff_id,omitempty"`
+	SubID        string        `json:"sub_id,omitempty"`
+	CreativeID   int64         `json:"creative_id,omitempty"`
+	IP           string        `json:"ip,omitempty"`
+	Payout       domain.Payout `json:"payout"`
+	Currency     string        `json:"currency"`
 	// SingleUse is true when the click may earn only one conversion (the offer is not multi_conversion).
 	SingleUse bool `json:"single_use"`
 }
@@ -42,7 +44,7 @@ func (a *Activities) cookieClick(ctx context.Context, clickID string) (*store.Cl
 	deadline := time.Now().Add(cookieClickWait)
 	for {
 		c, err := a.Store.Click(ctx, clickID)
-		if err == nil || store.ErrorKind(err) != store.NotFound || time.Now().After(deadline) {
+		if err == nil || domain.ErrorKind(err) != domain.NotFound || time.Now().After(deadline) {
 			return c, err
 		}
 		select {
@@ -59,7 +61,7 @@ func (a *Activities) cookieClick(ctx context.Context, clickID string) (*store.Cl
 func (a *Activities) Attribute(ctx context.Context, in ConversionRequest) (Attribution, error) {
 	offer, err := a.Store.Offer(ctx, in.OfferID)
 	if err != nil {
-		if store.ErrorKind(err) == store.NotFound {
+		if domain.ErrorKind(err) == domain.NotFound {
 			return Attribution{}, temporal.NewNonRetryableApplicationError("offer not found", ErrTypeNotFound, err)
 		}
 		return Attribution{}, err
@@ -72,25 +74,25 @@ func (a *Activities) Attribute(ctx context.Context, in ConversionRequest) (Attri
 	case SourceClickID:
 		click, err = a.Store.Click(ctx, in.ClickID)
 		if err != nil {
-			if store.ErrorKind(err) == store.NotFound {
+			if domain.ErrorKind(err) == domain.NotFound {
 				return Attribution{}, temporal.NewNonRetryableApplicationError("click not found", ErrTypeNotFound, err)
 			}
 			return Attribution{}, err
 		}
-		out.Method = store.MethodClickID
+		out.Method = domain.MethodClickID
 		if click.CreatedAt.Before(since) {
-			out.RejectReason = store.ReasonClickExpired
+			out.RejectReason = domain.ReasonClickExpired
 		}
 	case SourceAFID:
-		out.Method = store.MethodAFID
+		out.Method = domain.MethodAFID
 		out.AffID, out.SubID, out.CreativeID = in.AffID, in.SubID, in.CreativeID
 	default:
 		if in.CookieClickID != "" {
 			c, err := a.cookieClick(ctx, in.CookieClickID)
 			switch {
 			case err == nil && c.OfferID == in.OfferID && !c.CreatedAt.Before(since):
-				click, out.Method = c, store.MethodCookie
-			case err != nil && store.ErrorKind(err) != store.NotFound:
+				click, out.Method = c, domain.MethodCookie
+			case err != nil && domain.ErrorKind(err) != domain.NotFound:
 				return Attribution{}, err
 			}
 		}
@@ -98,11 +100,11 @@ func (a *Activities) Attribute(ctx context.Context, in ConversionRequest) (Attri
 			c, err := a.Store.BackupClick(ctx, in.OfferID, in.IP, in.UserAgent, since)
 			switch {
 			case err == nil:
-				click, out.Method = c, store.MethodBackup
-			case store.ErrorKind(err) != store.NotFound:
+				click, out.Method = c, domain.MethodBackup
+			case domain.ErrorKind(err) != domain.NotFound:
 				return Attribution{}, err
 			default:
-				out.RejectReason = store.ReasonUnattributed
+				out.RejectReason = domain.ReasonUnattributed
 				return out, nil
 			}
 		}
@@ -119,13 +121,13 @@ func (a *Activities) Attribute(ctx context.Context, in ConversionRequest) (Attri
 
 	aff, err := a.Store.Affiliate(ctx, out.AffID)
 	if err != nil {
-		if store.ErrorKind(err) == store.NotFound {
+		if domain.ErrorKind(err) == domain.NotFound {
 			return Attribution{}, temporal.NewNonRetryableApplicationError("affiliate not found", ErrTypeNotFound, err)
 		}
 		return Attribution{}, err
 	}
-	if aff.Status != store.StatusActive && out.RejectReason == "" {
-		out.RejectReason = store.ReasonInactiveAffiliate
+	if aff.Status != domain.StatusActive && out.RejectReason == "" {
+		out.RejectReason = domain.ReasonInactiveAffiliate
 	}
 	if out.Payout, err = a.Store.PayoutFor(ctx, offer, aff.ID); err != nil {
 		return Attribution{}, fmt.Errorf("attribute: %w", err)

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/trackflow/trackflow/domain"
+
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
@@ -68,7 +70,7 @@ func (a *Activities) FirePixel(ctx context.Context, in FireInput) (FireResult, e
 	var secret string
 	if in.Pixel.Method == http.MethodPost {
 		s, err := a.Store.PixelSecret(ctx, in.Pixel.ID)
-		if store.ErrorKind(err) == store.NotFound {
+		if domain.ErrorKind(err) == domain.NotFound {
 			return FireResult{}, temporal.NewNonRetryableApplicationError("pixel not found", ErrTypePixelInvalid, err)
 		}
 		if err != nil {
@@ -77,7 +79,7 @@ func (a *Activities) FirePixel(ctx context.Context, in FireInput) (FireResult, e
 		secret = s
 	}
 	now := time.Now()
-	target := store.ExpandMacros(in.Pixel.URL, in.Macros)
+	target := domain.ExpandMacros(in.Pixel.URL, in.Macros)
 	req, body, buildErr := buildPixelRequest(ctx, in, target, secret, now)
 	d := store.Delivery{ConversionID: in.ConversionID, PixelID: in.Pixel.ID, Event: in.Event,
 		Method: pixelMethod(in.Pixel), URL: target, Body: body, Attempt: attempt, At: now.UTC(),

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trackflow/trackflow/domain"
+
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
@@ -22,14 +24,14 @@ import (
 
 // seedConversion stores an advertiser, offer, affiliate and an approved conversion: the delivery
 // log refers to a conversion.
-func seedConversion(t *testing.T, st *store.Store) store.Conversion {
+func seedConversion(t *testing.T, st *store.Store) domain.Conversion {
 	t.Helper()
 	ctx := context.Background()
 	seeded := testenv.Seed(t, st, nil)
 	offer, aff := &seeded.Offer, &seeded.Affiliate
-	id := store.NewID()
-	res, err := st.RecordConversion(ctx, store.Conversion{ID: id, OfferID: offer.ID, AffID: &aff.ID, Amount: 1995,
-		Currency: "USD", Commission: 200, Status: store.ConversionApproved, WorkflowID: "conversion/-/" + id}, false)
+	id := domain.NewID()
+	res, err := st.RecordConversion(ctx, domain.Conversion{ID: id, OfferID: offer.ID, AffID: &aff.ID, Amount: 1995,
+		Currency: "USD", Commission: 200, Status: domain.ConversionApproved, WorkflowID: "conversion/-/" + id}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +39,7 @@ func seedConversion(t *testing.T, st *store.Store) store.Conversion {
 }
 
 // fire runs FirePixel once for a new GET pixel to target, as Temporal would run one attempt.
-func fire(t *testing.T, a *activities.Activities, conv store.Conversion, target string) (store.Pixel, error) {
+func fire(t *testing.T, a *activities.Activities, conv domain.Conversion, target string) (store.Pixel, error) {
 	t.Helper()
 	p := store.Pixel{AffID: *conv.AffID, URL: target, Method: http.MethodGet}
 	if err := a.Store.CreatePixel(context.Background(), &p); err != nil {
@@ -45,14 +47,14 @@ func fire(t *testing.T, a *activities.Activities, conv store.Conversion, target 
 	}
 	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
 	env.RegisterActivity(a)
-	in := activities.FireInput{ConversionID: conv.ID, Event: store.ConversionApproved, Pixel: p, Macros: conv.Macros(),
+	in := activities.FireInput{ConversionID: conv.ID, Event: domain.ConversionApproved, Pixel: p, Macros: conv.Macros(),
 		Retry: activities.DefaultRetrySchedule}
 	_, err := env.ExecuteActivity(a.FirePixel, in)
 	return p, err
 }
 
 // deliveriesOf returns the logged attempts of one pixel.
-func deliveriesOf(t *testing.T, st *store.Store, conv store.Conversion, pixelID int64) []store.Delivery {
+func deliveriesOf(t *testing.T, st *store.Store, conv domain.Conversion, pixelID int64) []store.Delivery {
 	t.Helper()
 	all, err := st.Deliveries(context.Background(), conv.ID)
 	if err != nil {
@@ -139,7 +141,7 @@ func TestFirePixelWithoutLogDoesNotCall(t *testing.T) {
 	a := &activities.Activities{Store: &store.Store{DB: closed}, HTTP: activities.NewPixelClient(true)}
 	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
 	env.RegisterActivity(a)
-	_, err := env.ExecuteActivity(a.FirePixel, activities.FireInput{ConversionID: conv.ID, Event: store.ConversionApproved,
+	_, err := env.ExecuteActivity(a.FirePixel, activities.FireInput{ConversionID: conv.ID, Event: domain.ConversionApproved,
 		Pixel: p, Macros: conv.Macros(), Retry: activities.DefaultRetrySchedule})
 	var appErr *temporal.ApplicationError
 	if err == nil || (errors.As(err, &appErr) && appErr.NonRetryable()) {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/trackflow/trackflow/domain"
+
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/trackflow/trackflow/internal/metrics"
@@ -12,16 +14,16 @@ import (
 
 // RecordInput is the conversion the workflow decided on, to be stored.
 type RecordInput struct {
-	Conversion store.Conversion `json:"conversion"`
+	Conversion domain.Conversion `json:"conversion"`
 	// ClaimClick makes the click single-use: a click already used rejects the conversion.
 	ClaimClick bool `json:"claim_click"`
 }
 
 // RecordOutput is what was stored, and the affiliate pixels to fire when it is approved.
 type RecordOutput struct {
-	Conversion store.Conversion `json:"conversion"`
-	Duplicate  bool             `json:"duplicate"`
-	Pixels     []store.Pixel    `json:"pixels"`
+	Conversion domain.Conversion `json:"conversion"`
+	Duplicate  bool              `json:"duplicate"`
+	Pixels     []store.Pixel     `json:"pixels"`
 }
 
 // Record stores the conversion (reserving its invoice and claiming its click in one transaction)
@@ -61,13 +63,13 @@ type StatusChange struct {
 func (a *Activities) SetStatus(ctx context.Context, in StatusChange) (RecordOutput, error) {
 	c, err := a.Store.SetConversionStatus(ctx, in.ConversionID, in.From, in.To, in.Reason)
 	if err != nil {
-		if store.ErrorKind(err) == store.Conflict || store.ErrorKind(err) == store.NotFound {
+		if domain.ErrorKind(err) == domain.Conflict || domain.ErrorKind(err) == domain.NotFound {
 			return RecordOutput{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeConflict, nil)
 		}
 		return RecordOutput{}, err
 	}
 	out := RecordOutput{Conversion: *c}
-	if c.AffID != nil && (c.Status == store.ConversionApproved || c.Status == store.ConversionReversed) {
+	if c.AffID != nil && (c.Status == domain.ConversionApproved || c.Status == domain.ConversionReversed) {
 		if out.Pixels, err = a.Store.ActivePixels(ctx, *c.AffID, c.OfferID); err != nil {
 			return RecordOutput{}, fmt.Errorf("set status: %w", err)
 		}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/trackflow/trackflow/domain"
+
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/api/serviceerror"
 
@@ -29,17 +31,17 @@ func (s *server) createAdvertiser(c *gin.Context) error {
 		b.cidrs("allowed_ips", (*[]string)(&a.AllowedIPs)),
 	)
 	if err == nil && b.has("postback_token") && len(a.PostbackToken) < 16 {
-		err = store.FieldError("postback_token", "must be at least 16 characters")
+		err = domain.FieldError("postback_token", "must be at least 16 characters")
 	}
 	if err != nil {
 		return firstError(err)
 	}
 	if a.PostbackToken == "" {
-		a.PostbackToken = store.NewID()
+		a.PostbackToken = domain.NewID()
 	}
 	if err := s.store.CreateAdvertiser(c.Request.Context(), &a); err != nil {
-		if store.ErrorKind(err) == store.Invalid {
-			err = store.Errorf(store.Conflict, "%s", store.ErrorMessage(err))
+		if domain.ErrorKind(err) == domain.Invalid {
+			err = domain.Errorf(domain.Conflict, "%s", domain.ErrorMessage(err))
 		}
 		return err
 	}
@@ -53,10 +55,10 @@ func (s *server) createAffiliate(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	a := store.Affiliate{Status: store.StatusActive}
+	a := store.Affiliate{Status: domain.StatusActive}
 	if err := firstError(errors.Join(
 		b.str("name", true, 255, &a.Name),
-		b.oneOf("status", &a.Status, store.StatusActive, store.StatusPaused),
+		b.oneOf("status", &a.Status, domain.StatusActive, domain.StatusPaused),
 	)); err != nil {
 		return err
 	}
@@ -78,12 +80,12 @@ func (s *server) updateAffiliate(c *gin.Context) error {
 	var patch store.Affiliate
 	if err := firstError(errors.Join(
 		b.str("name", false, 255, &patch.Name),
-		b.oneOf("status", &patch.Status, store.StatusActive, store.StatusPaused),
+		b.oneOf("status", &patch.Status, domain.StatusActive, domain.StatusPaused),
 	)); err != nil {
 		return err
 	}
 	if b.has("name") && strings.TrimSpace(patch.Name) == "" {
-		return store.FieldError("name", "must not be empty")
+		return domain.FieldError("name", "must not be empty")
 	}
 	id, err := pathID(c, "id", "affiliate")
 	if err != nil {
@@ -112,7 +114,7 @@ func (s *server) createOffer(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	o := store.Offer{CookieDays: 30, Currency: "USD", Status: store.StatusActive}
+	o := store.Offer{CookieDays: 30, Currency: "USD", Status: domain.StatusActive}
 	if err := firstError(errors.Join(b.id("advertiser_id", true, &o.AdvertiserID), offerFields(b, &o, true))); err != nil {
 		return err
 	}
@@ -135,22 +137,22 @@ func offerFields(b body, o *store.Offer, create bool) error {
 		b.str("currency", false, 3, &o.Currency),
 		b.boolean("multi_conversion", &o.MultiConversion),
 		b.boolean("allow_custom_params", &o.AllowCustomParams),
-		b.oneOf("status", &o.Status, store.StatusActive, store.StatusPaused),
+		b.oneOf("status", &o.Status, domain.StatusActive, domain.StatusPaused),
 	)
 	if err != nil {
 		return err
 	}
 	if b.has("cookie_days") {
 		if cookieDays < 1 || cookieDays > 365 {
-			return store.FieldError("cookie_days", "must be an integer from 1 to 365")
+			return domain.FieldError("cookie_days", "must be an integer from 1 to 365")
 		}
 		o.CookieDays = int(cookieDays)
 	}
 	if !currencyPattern.MatchString(o.Currency) {
-		return store.FieldError("currency", "must be three upper-case letters (ISO 4217)")
+		return domain.FieldError("currency", "must be three upper-case letters (ISO 4217)")
 	}
 	if strings.TrimSpace(o.Name) == "" {
-		return store.FieldError("name", "must not be empty")
+		return domain.FieldError("name", "must not be empty")
 	}
 	return nil
 }
@@ -175,7 +177,7 @@ func (s *server) updateOffer(c *gin.Context) error {
 	// Parameters (400) before existence (404): the fields are first checked on a valid stand-in,
 	// so that a bad field is reported even for an unknown offer, then applied to the stored one.
 	standIn := store.Offer{Name: "stand-in", CookieDays: 30, Currency: "USD",
-		Payout: store.Payout{Type: store.PayoutCPA}, Status: store.StatusActive}
+		Payout: domain.Payout{Type: domain.PayoutCPA}, Status: domain.StatusActive}
 	if err := firstError(offerFields(b, &standIn, false)); err != nil {
 		return err
 	}
@@ -211,7 +213,7 @@ func (s *server) setPayout(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	var p store.Payout
+	var p domain.Payout
 	if err := b.payoutFields("", &p); err != nil {
 		return err
 	}
@@ -251,11 +253,11 @@ func (s *server) createPixel(c *gin.Context) error {
 	}
 	switch {
 	case p.Method == http.MethodGet && p.Secret != "":
-		return store.FieldError("secret", "only POST pixels are signed")
+		return domain.FieldError("secret", "only POST pixels are signed")
 	case p.Method == http.MethodPost && p.Secret == "":
 		p.Secret = newWebhookSecret()
 	case p.Method == http.MethodPost && !validWebhookSecret(p.Secret):
-		return store.FieldError("secret", "must be whsec_ followed by the base64 of 24 to 64 bytes")
+		return domain.FieldError("secret", "must be whsec_ followed by the base64 of 24 to 64 bytes")
 	}
 	if p.AffID, err = pathID(c, "id", "affiliate"); err != nil {
 		return err
@@ -286,8 +288,8 @@ func validWebhookSecret(s string) bool {
 // getClick handles GET /api/v1/clicks/:click_id.
 func (s *server) getClick(c *gin.Context) error {
 	id := c.Param("click_id")
-	if !store.IsID(id) {
-		return store.Errorf(store.NotFound, "click not found")
+	if !domain.IsID(id) {
+		return domain.Errorf(domain.NotFound, "click not found")
 	}
 	click, err := s.store.Click(c.Request.Context(), id)
 	if err != nil {
@@ -331,9 +333,9 @@ func conversionFilter(c *gin.Context) (store.ConversionFilter, error) {
 	}
 	f.Status = c.Query("status")
 	switch f.Status {
-	case "", store.ConversionPending, store.ConversionApproved, store.ConversionRejected, store.ConversionReversed:
+	case "", domain.ConversionPending, domain.ConversionApproved, domain.ConversionRejected, domain.ConversionReversed:
 	default:
-		return f, store.FieldError("status", "must be pending, approved, rejected or reversed")
+		return f, domain.FieldError("status", "must be pending, approved, rejected or reversed")
 	}
 	f.Limit, err = limit(c)
 	return f, err
@@ -378,18 +380,18 @@ func (s *server) review(c *gin.Context, r workflows.Review) error {
 	if err != nil {
 		return err
 	}
-	if conv.Status != store.ConversionPending {
-		return store.Errorf(store.Conflict, "status: conversion is %s, not pending", conv.Status)
+	if conv.Status != domain.ConversionPending {
+		return domain.Errorf(domain.Conflict, "status: conversion is %s, not pending", conv.Status)
 	}
 	err = s.temporal.SignalWorkflow(ctx, conv.WorkflowID, "", workflows.SignalReview, r)
 	var nf *serviceerror.NotFound
 	if errors.As(err, &nf) {
-		err = store.Errorf(store.Conflict, "status: conversion is no longer held")
+		err = domain.Errorf(domain.Conflict, "status: conversion is no longer held")
 	}
 	if err != nil {
 		return err
 	}
-	done, err := s.awaitStatusChange(ctx, conv.ID, store.ConversionPending, reviewWait)
+	done, err := s.awaitStatusChange(ctx, conv.ID, domain.ConversionPending, reviewWait)
 	switch {
 	case err != nil:
 		return err
@@ -407,7 +409,7 @@ const reviewWait = 10 * time.Second
 
 // awaitStatusChange polls a conversion until its status is no longer from, for at most wait; it
 // returns nil (and no error) when the wait ran out.
-func (s *server) awaitStatusChange(ctx context.Context, id, from string, wait time.Duration) (*store.Conversion, error) {
+func (s *server) awaitStatusChange(ctx context.Context, id, from string, wait time.Duration) (*domain.Conversion, error) {
 	deadline := time.Now().Add(wait)
 	for delay := 5 * time.Millisecond; ; delay = min(2*delay, 200*time.Millisecond) {
 		conv, err := s.store.Conversion(ctx, id)
@@ -440,8 +442,8 @@ func (s *server) reverseConversion(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	if conv.Status != store.ConversionApproved {
-		return store.Errorf(store.Conflict, "status: only an approved conversion can be reversed, this one is %s", conv.Status)
+	if conv.Status != domain.ConversionApproved {
+		return domain.Errorf(domain.Conflict, "status: only an approved conversion can be reversed, this one is %s", conv.Status)
 	}
 	wfID, err := workflows.StartReversal(ctx, s.temporal, conv, reason, s.cfg.Retry)
 	if err != nil {

@@ -11,16 +11,16 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/gin-gonic/gin"
+	"github.com/trackflow/trackflow/domain"
 
-	"github.com/trackflow/trackflow/store"
+	"github.com/gin-gonic/gin"
 )
 
 // requireAdmin guards the admin API with Authorization: Bearer <ADMIN_TOKEN>.
 func (s *server) requireAdmin(c *gin.Context) error {
 	got, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
 	if !ok || s.cfg.AdminToken == "" || subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.AdminToken)) != 1 {
-		return store.Errorf(store.Unauthorized, "authorization: a valid admin bearer token is required")
+		return domain.Errorf(domain.Unauthorized, "authorization: a valid admin bearer token is required")
 	}
 	c.Next()
 	return nil
@@ -32,14 +32,14 @@ type body map[string]json.RawMessage
 func readBody(c *gin.Context) (body, error) {
 	raw, err := io.ReadAll(io.LimitReader(c.Request.Body, 1<<20))
 	if err != nil {
-		return nil, store.FieldError("body", "could not be read")
+		return nil, domain.FieldError("body", "could not be read")
 	}
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return body{}, nil
 	}
 	var b body
 	if err := json.Unmarshal(raw, &b); err != nil || b == nil {
-		return nil, store.FieldError("body", "must be a JSON object")
+		return nil, domain.FieldError("body", "must be a JSON object")
 	}
 	return b, nil
 }
@@ -56,7 +56,7 @@ func (b body) missing(name string, required bool) (bool, error) {
 	case b.has(name):
 		return false, nil
 	case required:
-		return true, store.FieldError(name, "is required")
+		return true, domain.FieldError(name, "is required")
 	}
 	return true, nil
 }
@@ -68,16 +68,16 @@ func (b body) str(name string, required bool, max int, dst *string) error {
 	}
 	var s string
 	if err := json.Unmarshal(b[name], &s); err != nil {
-		return store.FieldError(name, "must be a string")
+		return domain.FieldError(name, "must be a string")
 	}
 	if required && strings.TrimSpace(s) == "" {
-		return store.FieldError(name, "must not be empty")
+		return domain.FieldError(name, "must not be empty")
 	}
 	if len(s) > max || !utf8.ValidString(s) {
-		return store.FieldError(name, "must be at most %d bytes of UTF-8", max)
+		return domain.FieldError(name, "must be at most %d bytes of UTF-8", max)
 	}
 	if strings.IndexByte(s, 0) >= 0 { // a JSON "\u0000", which PostgreSQL text cannot hold
-		return store.FieldError(name, "must not contain NUL characters")
+		return domain.FieldError(name, "must not contain NUL characters")
 	}
 	*dst = s
 	return nil
@@ -102,7 +102,7 @@ func (b body) boolean(name string, dst *bool) error {
 		return nil
 	}
 	if err := json.Unmarshal(b[name], dst); err != nil {
-		return store.FieldError(name, "must be true or false")
+		return domain.FieldError(name, "must be true or false")
 	}
 	return nil
 }
@@ -119,7 +119,7 @@ func (b body) oneOf(name string, dst *string, allowed ...string) error {
 			return nil
 		}
 	}
-	return store.FieldError(name, "must be one of %s", strings.Join(allowed, ", "))
+	return domain.FieldError(name, "must be one of %s", strings.Join(allowed, ", "))
 }
 
 // url reads an absolute http(s) URL field.
@@ -134,56 +134,56 @@ func (b body) url(name string, required bool, dst *string) error {
 	}
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return store.FieldError(name, "must be an absolute http or https URL")
+		return domain.FieldError(name, "must be an absolute http or https URL")
 	}
 	*dst = s
 	return nil
 }
 
 // money reads a money field (a string or a JSON number matching the money pattern).
-func (b body) money(name, field string, dst *store.Money) error {
+func (b body) money(name, field string, dst *domain.Money) error {
 	if !b.has(name) {
 		return nil
 	}
-	v, err := store.ParseMoneyJSON(b[name])
+	v, err := domain.ParseMoneyJSON(b[name])
 	if err != nil {
-		return store.FieldError(field, "%s", err.Error())
+		return domain.FieldError(field, "%s", err.Error())
 	}
 	*dst = v
 	return nil
 }
 
 // payout reads a {type, amount, percent} object field.
-func (b body) payout(field string, required bool, dst *store.Payout) error {
+func (b body) payout(field string, required bool, dst *domain.Payout) error {
 	if missing, err := b.missing(field, required); missing {
 		return err
 	}
 	var pb body
 	if err := json.Unmarshal(b[field], &pb); err != nil || pb == nil {
-		return store.FieldError(field, "must be an object {type, amount, percent}")
+		return domain.FieldError(field, "must be an object {type, amount, percent}")
 	}
 	return pb.payoutFields(field+".", dst)
 }
 
-func (b body) payoutFields(prefix string, dst *store.Payout) error {
+func (b body) payoutFields(prefix string, dst *domain.Payout) error {
 	p := *dst
 	var t string
 	if err := b.oneOf("type", &t, "cpa", "cps", "cpa_cps"); err != nil {
-		return store.FieldError(prefix+"type", "must be one of cpa, cps, cpa_cps")
+		return domain.FieldError(prefix+"type", "must be one of cpa, cps, cpa_cps")
 	}
 	if t != "" {
-		p.Type = store.PayoutType(t)
+		p.Type = domain.PayoutType(t)
 	}
 	if p.Type == "" {
-		return store.FieldError(prefix+"type", "is required")
+		return domain.FieldError(prefix+"type", "is required")
 	}
 	if err := b.money("amount", prefix+"amount", &p.Amount); err != nil {
 		return err
 	}
 	if b.has("percent") {
-		v, err := store.ParsePercentJSON(b["percent"])
+		v, err := domain.ParsePercentJSON(b["percent"])
 		if err != nil {
-			return store.FieldError(prefix+"percent", "%s", err.Error())
+			return domain.FieldError(prefix+"percent", "%s", err.Error())
 		}
 		p.Percent = v
 	}
@@ -198,7 +198,7 @@ func (b body) cidrs(name string, dst *[]string) error {
 	}
 	var list []string
 	if err := json.Unmarshal(b[name], &list); err != nil {
-		return store.FieldError(name, "must be a list of CIDR strings")
+		return domain.FieldError(name, "must be a list of CIDR strings")
 	}
 	out := make([]string, 0, len(list))
 	for _, s := range list {
@@ -206,7 +206,7 @@ func (b body) cidrs(name string, dst *[]string) error {
 		if err != nil {
 			ip, err2 := netip.ParseAddr(s)
 			if err2 != nil {
-				return store.FieldError(name, "%q is not a CIDR", s)
+				return domain.FieldError(name, "%q is not a CIDR", s)
 			}
 			p = netip.PrefixFrom(ip, ip.BitLen())
 		}
@@ -220,7 +220,7 @@ func (b body) cidrs(name string, dst *[]string) error {
 func pathID(c *gin.Context, name, what string) (int64, error) {
 	v, err := parseID(name, c.Param(name))
 	if err != nil {
-		return 0, store.Errorf(store.NotFound, "%s not found", what)
+		return 0, domain.Errorf(domain.NotFound, "%s not found", what)
 	}
 	return v, nil
 }
@@ -241,7 +241,7 @@ func limit(c *gin.Context) (int, error) {
 	}
 	v, err := parseID("limit", s)
 	if err != nil || v > 500 {
-		return 0, store.FieldError("limit", "must be an integer from 1 to 500")
+		return 0, domain.FieldError("limit", "must be an integer from 1 to 500")
 	}
 	return int(v), nil
 }

@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/trackflow/trackflow/domain"
+
 	"github.com/gin-gonic/gin"
 
 	"github.com/trackflow/trackflow/store"
@@ -81,7 +83,7 @@ func cached[T any](c *lookupCache, m *sync.Map, ctx context.Context, id int64,
 		}
 	}
 	val, err := load(ctx, id)
-	if err != nil && store.ErrorKind(err) != store.NotFound {
+	if err != nil && domain.ErrorKind(err) != domain.NotFound {
 		if stale != nil {
 			stale.refreshing.Store(false)
 			if now < stale.expires+int64(cacheStaleIfError) {

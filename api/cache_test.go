@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trackflow/trackflow/domain"
+
 	"github.com/trackflow/trackflow/store"
 )
 
@@ -33,7 +35,7 @@ func TestCacheServesLastAnswerWhilePostgresIsDown(t *testing.T) {
 			return nil, fail
 		}
 		if id == 404 {
-			return nil, store.Errorf(store.NotFound, "offer not found")
+			return nil, domain.Errorf(domain.NotFound, "offer not found")
 		}
 		return &store.Offer{ID: id, Name: name}, nil
 	}
@@ -61,7 +63,7 @@ func TestCacheServesLastAnswerWhilePostgresIsDown(t *testing.T) {
 		t.Fatalf("Postgres down, recent entry: %+v %v", o, err)
 	}
 	age(1, cacheStaleIfError+time.Second)
-	if _, err := get(1); err == nil || store.ErrorKind(err) != store.Internal {
+	if _, err := get(1); err == nil || domain.ErrorKind(err) != domain.Internal {
 		t.Fatalf("Postgres down, entry too old: %v", err)
 	}
 	if _, err := get(2); err == nil {
@@ -71,7 +73,7 @@ func TestCacheServesLastAnswerWhilePostgresIsDown(t *testing.T) {
 	fail = nil
 	n := calls
 	for i := 0; i < 2; i++ {
-		if _, err := get(404); store.ErrorKind(err) != store.NotFound {
+		if _, err := get(404); domain.ErrorKind(err) != domain.NotFound {
 			t.Fatalf("unknown offer: %v", err)
 		}
 	}

@@ -4,25 +4,25 @@ import (
 	"log/slog"
 	"net/http"
 
-	"github.com/gin-gonic/gin"
+	"github.com/trackflow/trackflow/domain"
 
-	"github.com/trackflow/trackflow/store"
+	"github.com/gin-gonic/gin"
 )
 
 // status maps a domain error to its HTTP status; anything not a domain error is a 500.
 func status(err error) int {
-	switch store.ErrorKind(err) {
-	case store.Invalid:
+	switch domain.ErrorKind(err) {
+	case domain.Invalid:
 		return http.StatusBadRequest
-	case store.Unauthorized:
+	case domain.Unauthorized:
 		return http.StatusUnauthorized
-	case store.Forbidden:
+	case domain.Forbidden:
 		return http.StatusForbidden
-	case store.NotFound:
+	case domain.NotFound:
 		return http.StatusNotFound
-	case store.Conflict:
+	case domain.Conflict:
 		return http.StatusConflict
-	case store.Unavailable:
+	case domain.Unavailable:
 		return http.StatusServiceUnavailable
 	default:
 		return http.StatusInternalServerError
@@ -32,11 +32,11 @@ func status(err error) int {
 // message is what a client may see of an error: a domain error's message, or "internal error"
 // (the real error is logged, never sent: it may hold driver or Temporal details).
 func message(c *gin.Context, err error) string {
-	if store.ErrorKind(err) == store.Internal {
+	if domain.ErrorKind(err) == domain.Internal {
 		slog.ErrorContext(c.Request.Context(), "request failed", "method", c.Request.Method,
 			"path", c.FullPath(), "error", err)
 	}
-	return store.ErrorMessage(err)
+	return domain.ErrorMessage(err)
 }
 
 // handlerFunc is a handler that returns its error instead of answering it: the adapter it is
@@ -60,7 +60,7 @@ func asGIF(h handlerFunc) gin.HandlerFunc { return answerWith(h, gifError) }
 func answerWith(h handlerFunc, answer func(*gin.Context, error)) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if err := h(c); err != nil {
-			if store.ErrorKind(err) == store.Unavailable {
+			if domain.ErrorKind(err) == domain.Unavailable {
 				c.Header("Retry-After", "1") // a temporary refusal (the click buffer is full, or shutdown)
 			}
 			answer(c, err)

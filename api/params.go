@@ -14,7 +14,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/trackflow/trackflow/store"
+	"github.com/trackflow/trackflow/domain"
 )
 
 // maxBody bounds a tracking request's body.
@@ -47,10 +47,10 @@ func ParseParams(r *http.Request) (Params, error) {
 	if r.Method == http.MethodPost && r.Body != nil {
 		b, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 		if err != nil {
-			return Params{}, store.FieldError("body", "could not be read")
+			return Params{}, domain.FieldError("body", "could not be read")
 		}
 		if len(b) > maxBody {
-			return Params{}, store.FieldError("body", "is larger than %d bytes", maxBody)
+			return Params{}, domain.FieldError("body", "is larger than %d bytes", maxBody)
 		}
 		body = b
 	}
@@ -63,7 +63,7 @@ func parseParams(rawQuery, contentType string, body []byte) (Params, error) {
 	p := Params{values: map[string]string{}}
 	q, err := url.ParseQuery(rawQuery)
 	if err != nil {
-		return Params{}, store.FieldError("query", "is not a valid URL query string")
+		return Params{}, domain.FieldError("query", "is not a valid URL query string")
 	}
 	p.addAll(q)
 	if len(bytes.TrimSpace(body)) == 0 {
@@ -74,14 +74,14 @@ func parseParams(rawQuery, contentType string, body []byte) (Params, error) {
 	case "application/x-www-form-urlencoded":
 		f, err := url.ParseQuery(string(body))
 		if err != nil {
-			return Params{}, store.FieldError("body", "is not a valid form")
+			return Params{}, domain.FieldError("body", "is not a valid form")
 		}
 		p.addAll(f)
 	case "multipart/form-data":
 		// An HTML form with enctype="multipart/form-data": its text fields count, files are ignored.
 		f, err := multipart.NewReader(bytes.NewReader(body), mp["boundary"]).ReadForm(maxBody)
 		if err != nil {
-			return Params{}, store.FieldError("body", "is not a valid multipart form")
+			return Params{}, domain.FieldError("body", "is not a valid multipart form")
 		}
 		p.addAll(f.Value)
 		_ = f.RemoveAll()
@@ -90,7 +90,7 @@ func parseParams(rawQuery, contentType string, body []byte) (Params, error) {
 			return Params{}, err
 		}
 	default:
-		return Params{}, store.FieldError("body", "must be application/x-www-form-urlencoded or application/json")
+		return Params{}, domain.FieldError("body", "must be application/x-www-form-urlencoded or application/json")
 	}
 	return p, nil
 }
@@ -110,34 +110,34 @@ func (p *Params) addJSON(body []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return store.FieldError("body", "is not a JSON object")
+		return domain.FieldError("body", "is not a JSON object")
 	}
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
-			return store.FieldError("body", "is not a valid JSON object")
+			return domain.FieldError("body", "is not a valid JSON object")
 		}
 		name, _ := tok.(string)
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
-			return store.FieldError("body", "is not a valid JSON object")
+			return domain.FieldError("body", "is not a valid JSON object")
 		}
 		if !paramNames[canonical(name)] {
 			continue
 		}
 		v, isNull, err := jsonScalar(raw)
 		if err != nil {
-			return store.FieldError(canonical(name), "must be a string or a number")
+			return domain.FieldError(canonical(name), "must be a string or a number")
 		}
 		if !isNull {
 			p.add(name, v)
 		}
 	}
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
-		return store.FieldError("body", "is not a valid JSON object")
+		return domain.FieldError("body", "is not a valid JSON object")
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return store.FieldError("body", "has data after the JSON object")
+		return domain.FieldError("body", "has data after the JSON object")
 	}
 	return nil
 }
@@ -182,7 +182,7 @@ func (p *Params) add(name, value string) {
 // than once with different values.
 func (p Params) lookup(name string) (string, bool, error) {
 	if p.conflicts[name] {
-		return "", true, store.FieldError(name, "given more than once with different values")
+		return "", true, domain.FieldError(name, "given more than once with different values")
 	}
 	v, ok := p.values[name]
 	return v, ok, nil
@@ -202,7 +202,7 @@ func (p Params) ID(name string, required bool) (int64, error) {
 	}
 	if s == "" {
 		if required {
-			return 0, store.FieldError(name, "is required")
+			return 0, domain.FieldError(name, "is required")
 		}
 		return 0, nil
 	}
@@ -213,31 +213,31 @@ var digits = regexp.MustCompile(`^[1-9][0-9]{0,18}$`)
 
 func parseID(name, s string) (int64, error) {
 	if !digits.MatchString(s) {
-		return 0, store.FieldError(name, "must be a positive integer")
+		return 0, domain.FieldError(name, "must be a positive integer")
 	}
 	v, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
-		return 0, store.FieldError(name, "must be a positive integer")
+		return 0, domain.FieldError(name, "must be a positive integer")
 	}
 	return v, nil
 }
 
 // Money reads an amount of API.md's money pattern; absent (or empty) is not ok, or an error when
 // required.
-func (p Params) Money(name string, required bool) (store.Money, bool, error) {
+func (p Params) Money(name string, required bool) (domain.Money, bool, error) {
 	s, _, err := p.lookup(name)
 	if err != nil {
 		return 0, false, err
 	}
 	if s == "" {
 		if required {
-			return 0, false, store.FieldError(name, "is required")
+			return 0, false, domain.FieldError(name, "is required")
 		}
 		return 0, false, nil
 	}
-	m, err := store.ParseMoney(s)
+	m, err := domain.ParseMoney(s)
 	if err != nil {
-		return 0, false, store.FieldError(name, "%s", err.Error())
+		return 0, false, domain.FieldError(name, "%s", err.Error())
 	}
 	return m, true, nil
 }
@@ -255,11 +255,11 @@ func (p Params) Text(name string, max int) (string, error) {
 func checkText(name, s string, max int) error {
 	switch {
 	case len(s) > max:
-		return store.FieldError(name, "must be at most %d bytes", max)
+		return domain.FieldError(name, "must be at most %d bytes", max)
 	case !utf8.ValidString(s):
-		return store.FieldError(name, "must be valid UTF-8")
+		return domain.FieldError(name, "must be valid UTF-8")
 	case strings.IndexByte(s, 0) >= 0:
-		return store.FieldError(name, "must not contain NUL characters")
+		return domain.FieldError(name, "must not contain NUL characters")
 	}
 	return nil
 }
@@ -271,7 +271,7 @@ func (p Params) Invoice() (string, error) {
 		return "", err
 	}
 	if s == "" {
-		return "", store.FieldError("id", "must be 1 to 128 bytes")
+		return "", domain.FieldError("id", "must be 1 to 128 bytes")
 	}
 	return s, checkText("id", s, 128)
 }
@@ -284,12 +284,12 @@ func (p Params) ClickID(required bool) (string, error) {
 	}
 	if s == "" {
 		if required {
-			return "", store.FieldError("click_id", "is required")
+			return "", domain.FieldError("click_id", "is required")
 		}
 		return "", nil
 	}
-	if !store.IsID(s) {
-		return "", store.FieldError("click_id", "must be 32 lowercase hex characters")
+	if !domain.IsID(s) {
+		return "", domain.FieldError("click_id", "must be 32 lowercase hex characters")
 	}
 	return s, nil
 }
@@ -298,7 +298,7 @@ var currencyPattern = regexp.MustCompile(`^[A-Z]{3}$`)
 
 // Custom are the custom conversion parameters, honoured when the offer allows them.
 type Custom struct {
-	Payout   *store.Money
+	Payout   *domain.Money
 	Currency string
 	Status   string
 }
@@ -317,7 +317,7 @@ func (p Params) Custom() (Custom, error) {
 		return c, err
 	}
 	if cur != "" && !currencyPattern.MatchString(cur) {
-		return c, store.FieldError("currency", "must be three upper-case letters (ISO 4217)")
+		return c, domain.FieldError("currency", "must be three upper-case letters (ISO 4217)")
 	}
 	c.Currency = cur
 	st, err := p.Value("status")
@@ -325,10 +325,10 @@ func (p Params) Custom() (Custom, error) {
 		return c, err
 	}
 	switch st {
-	case "", store.ConversionApproved, store.ConversionPending, store.ConversionRejected:
+	case "", domain.ConversionApproved, domain.ConversionPending, domain.ConversionRejected:
 		c.Status = st
 	default:
-		return c, store.FieldError("status", "must be approved, pending or rejected")
+		return c, domain.FieldError("status", "must be approved, pending or rejected")
 	}
 	return c, nil
 }

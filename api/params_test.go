@@ -11,6 +11,8 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/trackflow/trackflow/domain"
+
 	"github.com/trackflow/trackflow/store"
 )
 
@@ -38,7 +40,7 @@ func TestMalformedTrackingInput(t *testing.T) {
 		cases = append(cases,
 			tc{"pixel amount " + bad, "GET", "/pixel?offer_id=1&amount=" + bad, "", "", "amount"},
 			tc{"form amount " + bad, "POST", "/conversion", "application/x-www-form-urlencoded", "offer_id=1&amount=" + bad, "amount"},
-			tc{"postback amount " + bad, "GET", "/postback?click_id=" + store.NewID() + "&amount=" + bad, "", "", "amount"},
+			tc{"postback amount " + bad, "GET", "/postback?click_id=" + domain.NewID() + "&amount=" + bad, "", "", "amount"},
 		)
 	}
 	for _, bad := range []string{"1e3", "-1", "19.950", "1E1", "0.5e1", "true", `"NaN"`, `"19.95 "`, "{}", "[1]"} {
@@ -88,12 +90,12 @@ func TestMalformedTrackingInput(t *testing.T) {
 		tc{"id invalid UTF-8", "GET", "/pixel?offer_id=1&amount=1&id=INV%FE", "", "", "id"},
 		tc{"id NUL", "POST", "/conversion", "application/x-www-form-urlencoded", "offer_id=1&amount=1&id=a%00", "id"},
 		tc{"JSON id NUL escape", "POST", "/conversion", "application/json", `{"offer_id": 1, "amount": 1, "id": "a\u0000"}`, "id"},
-		tc{"JSON id empty", "POST", "/postback", "application/json", `{"click_id": "` + store.NewID() + `", "amount": 1, "id": ""}`, "id"},
-		tc{"postback id 129 bytes", "GET", "/postback?click_id=" + store.NewID() + "&amount=1&id=" + long(129), "", "", "id"},
+		tc{"JSON id empty", "POST", "/postback", "application/json", `{"click_id": "` + domain.NewID() + `", "amount": 1, "id": ""}`, "id"},
+		tc{"postback id 129 bytes", "GET", "/postback?click_id=" + domain.NewID() + "&amount=1&id=" + long(129), "", "", "id"},
 	)
 	// click_id: 32 lowercase hex characters.
-	for _, bad := range []string{strings.ToUpper(store.NewID()), store.NewID()[:31], store.NewID() + "0",
-		strings.Repeat("g", 32), "%20" + store.NewID()[1:], "0x" + store.NewID()[2:]} {
+	for _, bad := range []string{strings.ToUpper(domain.NewID()), domain.NewID()[:31], domain.NewID() + "0",
+		strings.Repeat("g", 32), "%20" + domain.NewID()[1:], "0x" + domain.NewID()[2:]} {
 		cases = append(cases,
 			tc{"click_id " + bad, "GET", "/postback?amount=1&click_id=" + bad, "", "", "click_id"},
 			tc{"ClickID " + bad, "POST", "/postback", "application/x-www-form-urlencoded", "amount=1&ClickID=" + bad, "click_id"},
@@ -113,9 +115,9 @@ func TestMalformedTrackingInput(t *testing.T) {
 		tc{"query and JSON", "POST", "/conversion?amount=1", "application/json", `{"offer_id": 1, "amount": "2"}`, "amount"},
 		tc{"JSON key twice", "POST", "/conversion", "application/json", `{"offer_id": 1, "amount": 1, "offer_id": 2}`, "offer_id"},
 		tc{"JSON name and alias", "POST", "/conversion", "application/json", `{"offer_id": 1, "CID": "3", "amount": 1}`, "offer_id"},
-		tc{"click_id and ClickID", "POST", "/postback?click_id=" + store.NewID(), "application/json", `{"ClickID": "` + store.NewID() + `", "amount": 1}`, "click_id"},
-		tc{"token twice", "GET", "/postback?amount=1&click_id=" + store.NewID() + "&token=a&token=b", "", "", "token"},
-		tc{"token param and header differ", "GET", "/postback?amount=1&click_id=" + store.NewID() + "&token=a", "", "", "token"},
+		tc{"click_id and ClickID", "POST", "/postback?click_id=" + domain.NewID(), "application/json", `{"ClickID": "` + domain.NewID() + `", "amount": 1}`, "click_id"},
+		tc{"token twice", "GET", "/postback?amount=1&click_id=" + domain.NewID() + "&token=a&token=b", "", "", "token"},
+		tc{"token param and header differ", "GET", "/postback?amount=1&click_id=" + domain.NewID() + "&token=a", "", "", "token"},
 	)
 	// Bodies and query strings that are not what they say.
 	cases = append(cases,
@@ -319,16 +321,16 @@ var fieldNames = func() map[string]bool {
 	return m
 }()
 
-// checkFieldError fails unless err is nil or an Invalid *store.Error whose message starts with
+// checkFieldError fails unless err is nil or an Invalid *domain.Error whose message starts with
 // want (or, when want is "", any known field name) and ": ".
 func checkFieldError(t *testing.T, where string, err error, want ...string) {
 	t.Helper()
 	if err == nil {
 		return
 	}
-	var e *store.Error
-	if !errors.As(err, &e) || e.Kind != store.Invalid {
-		t.Fatalf("%s: error %#v is not an Invalid *store.Error", where, err)
+	var e *domain.Error
+	if !errors.As(err, &e) || e.Kind != domain.Invalid {
+		t.Fatalf("%s: error %#v is not an Invalid *domain.Error", where, err)
 	}
 	name, _, ok := strings.Cut(e.Msg, ": ")
 	if !ok || !fieldNames[name] {
@@ -346,9 +348,9 @@ func checkFieldError(t *testing.T, where string, err error, want ...string) {
 
 // FuzzParseParams feeds the parser arbitrary query strings, content types and bodies, then reads
 // every parameter through its accessor. Invariants: no panic; every error is an Invalid
-// *store.Error naming a field; every accepted value obeys API.md's rules.
+// *domain.Error naming a field; every accepted value obeys API.md's rules.
 func FuzzParseParams(f *testing.F) {
-	id := store.NewID()
+	id := domain.NewID()
 	for _, s := range [][3]string{
 		{"offer_id=1&aff_id=2&sub_id=s&creative_id=3", "", ""},
 		{"CID=1&AFID=2&SID=s&ADID=3&ClickID=" + id, "", ""},
@@ -386,10 +388,10 @@ func FuzzParseParams(f *testing.F) {
 			m, ok, err := p.Money(name, false)
 			checkFieldError(t, name, err, name)
 			if ok {
-				if m < 0 || m > store.MaxMoney {
+				if m < 0 || m > domain.MaxMoney {
 					t.Fatalf("%s = %d out of range", name, m)
 				}
-				if back, err := store.ParseMoney(m.String()); err != nil || back != m {
+				if back, err := domain.ParseMoney(m.String()); err != nil || back != m {
 					t.Fatalf("%s = %s does not round-trip: %v", name, m, err)
 				}
 			}
@@ -407,7 +409,7 @@ func FuzzParseParams(f *testing.F) {
 		}
 		cid, err := p.ClickID(false)
 		checkFieldError(t, "click_id", err, "click_id")
-		if err == nil && cid != "" && !store.IsID(cid) {
+		if err == nil && cid != "" && !domain.IsID(cid) {
 			t.Fatalf("click_id %q accepted", cid)
 		}
 		c, err := p.Custom()

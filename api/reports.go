@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/trackflow/trackflow/domain"
+
 	"github.com/gin-gonic/gin"
 
 	"github.com/trackflow/trackflow/store"
@@ -15,14 +17,14 @@ const maxReportDays = 366
 // reportMetrics are a report row's figures: counts as numbers, money as two-decimal strings,
 // conversion_rate as a four-decimal fraction string (see store.ReportRow.ConversionRate).
 type reportMetrics struct {
-	Clicks         int64       `json:"clicks"`
-	Impressions    int64       `json:"impressions"`
-	Conversions    int64       `json:"conversions"`
-	Duplicates     int64       `json:"duplicates"`
-	Revenue        store.Money `json:"revenue"`
-	Commission     store.Money `json:"commission"`
-	ConversionRate string      `json:"conversion_rate"`
-	EPC            store.Money `json:"epc"`
+	Clicks         int64        `json:"clicks"`
+	Impressions    int64        `json:"impressions"`
+	Conversions    int64        `json:"conversions"`
+	Duplicates     int64        `json:"duplicates"`
+	Revenue        domain.Money `json:"revenue"`
+	Commission     domain.Money `json:"commission"`
+	ConversionRate string       `json:"conversion_rate"`
+	EPC            domain.Money `json:"epc"`
 }
 
 type offerReportRow struct {
@@ -47,7 +49,7 @@ func (s *server) report(c *gin.Context) error {
 	switch group {
 	case store.GroupOffer, store.GroupAffiliate, store.GroupDay:
 	default:
-		return store.FieldError("group_by", "must be offer, affiliate or day")
+		return domain.FieldError("group_by", "must be offer, affiliate or day")
 	}
 	today := time.Now().UTC().Truncate(24 * time.Hour)
 	from, err := reportDay(c, "from", today)
@@ -60,9 +62,9 @@ func (s *server) report(c *gin.Context) error {
 	}
 	switch days := int(to.Sub(from)/(24*time.Hour)) + 1; {
 	case days < 1:
-		return store.FieldError("to", "must not be before from")
+		return domain.FieldError("to", "must not be before from")
 	case days > maxReportDays:
-		return store.FieldError("to", "must be at most %d days after from", maxReportDays-1)
+		return domain.FieldError("to", "must be at most %d days after from", maxReportDays-1)
 	}
 	rows, err := s.store.Report(c.Request.Context(), group, from, to.AddDate(0, 0, 1))
 	if err != nil {
@@ -107,7 +109,7 @@ func reportDay(c *gin.Context, name string, def time.Time) (time.Time, error) {
 	}
 	d, err := time.Parse(time.DateOnly, s)
 	if err != nil || len(s) != len(time.DateOnly) {
-		return time.Time{}, store.FieldError(name, "must be a date YYYY-MM-DD (UTC)")
+		return time.Time{}, domain.FieldError(name, "must be a date YYYY-MM-DD (UTC)")
 	}
 	return d, nil
 }

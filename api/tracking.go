@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/trackflow/trackflow/domain"
+
 	"github.com/gin-gonic/gin"
 
 	"github.com/trackflow/trackflow/activities"
@@ -22,7 +24,7 @@ func (s *server) click(c *gin.Context) error {
 		return err
 	}
 	click := store.Click{
-		ClickID: store.NewID(), OfferID: v.offerID, AffID: v.affID,
+		ClickID: domain.NewID(), OfferID: v.offerID, AffID: v.affID,
 		IP: s.clientIP(c.Request), UserAgent: userAgent(c.Request), Referer: store.StorableText(c.Request.Referer(), maxReferer),
 		CreatedAt: time.Now().UTC(),
 	}
@@ -31,7 +33,7 @@ func (s *server) click(c *gin.Context) error {
 		return err // Unavailable, with Retry-After: the buffer is full or the server is stopping
 	}
 	s.cfg.Metrics.Click()
-	location := store.ExpandMacros(v.offer.LandingURL, map[string]string{
+	location := domain.ExpandMacros(v.offer.LandingURL, map[string]string{
 		"click_id": click.ClickID, "offer_id": strconv.FormatInt(v.offerID, 10),
 		"aff_id": strconv.FormatInt(v.affID, 10), "sub_id": v.subID, "creative_id": optionalID(v.creativeID),
 	})
@@ -149,7 +151,7 @@ func (s *server) pageConversion(c *gin.Context) (*store.Offer, error) {
 		return nil, err
 	}
 	req.Source = activities.SourcePage
-	if v, err := c.Cookie("tf_" + strconv.FormatInt(req.OfferID, 10)); err == nil && store.IsID(v) {
+	if v, err := c.Cookie("tf_" + strconv.FormatInt(req.OfferID, 10)); err == nil && domain.IsID(v) {
 		req.CookieClickID = v
 	}
 	req.IP, req.UserAgent = s.clientIP(c.Request), userAgent(c.Request)
@@ -196,7 +198,7 @@ func (s *server) postback(c *gin.Context) error {
 	}
 	ip := s.clientIP(c.Request)
 	if !ipAllowed(adv.AllowedIPs, ip) {
-		return store.Errorf(store.Forbidden, "ip: %s is not in the advertiser's allow-list", ip)
+		return domain.Errorf(domain.Forbidden, "ip: %s is not in the advertiser's allow-list", ip)
 	}
 
 	var offer *store.Offer
@@ -229,10 +231,10 @@ func (s *server) postback(c *gin.Context) error {
 // offer, of an inactive offer, or of another offer than an offer_id given beside it, is not found:
 // a caller cannot tell them apart.
 func (s *server) postbackClick(ctx context.Context, adv *store.Advertiser, clickID string, req *activities.ConversionRequest) (*store.Offer, error) {
-	notFound := store.Errorf(store.NotFound, "click_id: click not found")
+	notFound := domain.Errorf(domain.NotFound, "click_id: click not found")
 	click, err := s.store.Click(ctx, clickID)
 	if err != nil {
-		if store.ErrorKind(err) == store.NotFound {
+		if domain.ErrorKind(err) == domain.NotFound {
 			err = notFound
 		}
 		return nil, err
@@ -253,13 +255,13 @@ func (s *server) postbackClick(ctx context.Context, adv *store.Advertiser, click
 // paused one's conversion is recorded as rejected by the workflow, so the CRM's rebills stay
 // visible).
 func (s *server) postbackAFID(ctx context.Context, adv *store.Advertiser, req *activities.ConversionRequest) (*store.Offer, error) {
-	offer, err := s.advertiserOffer(ctx, adv, req.OfferID, store.Errorf(store.NotFound, "offer_id: offer not found or not active"))
+	offer, err := s.advertiserOffer(ctx, adv, req.OfferID, domain.Errorf(domain.NotFound, "offer_id: offer not found or not active"))
 	if err != nil {
 		return nil, err
 	}
 	if _, err := s.store.Affiliate(ctx, req.AffID); err != nil {
-		if store.ErrorKind(err) == store.NotFound {
-			err = store.Errorf(store.NotFound, "aff_id: affiliate not found")
+		if domain.ErrorKind(err) == domain.NotFound {
+			err = domain.Errorf(domain.NotFound, "aff_id: affiliate not found")
 		}
 		return nil, err
 	}
@@ -271,7 +273,7 @@ func (s *server) postbackAFID(ctx context.Context, adv *store.Advertiser, req *a
 // advertiser's is notFound: a postback cannot tell them apart.
 func (s *server) advertiserOffer(ctx context.Context, adv *store.Advertiser, id int64, notFound error) (*store.Offer, error) {
 	offer, err := s.activeOffer(ctx, id)
-	if store.ErrorKind(err) == store.NotFound || (err == nil && offer.AdvertiserID != adv.ID) {
+	if domain.ErrorKind(err) == domain.NotFound || (err == nil && offer.AdvertiserID != adv.ID) {
 		return nil, notFound
 	}
 	if err != nil {
@@ -309,7 +311,7 @@ func applyCustom(p Params, offer *store.Offer, req *activities.ConversionRequest
 
 // startConversion starts the conversion's workflow; a duplicate invoice is counted.
 func (s *server) startConversion(ctx context.Context, req *activities.ConversionRequest, affID *int64) (bool, error) {
-	req.ConversionID = store.NewID()
+	req.ConversionID = domain.NewID()
 	req.WorkflowID = workflows.ConversionWorkflowID(req.OfferID, req.InvoiceID, req.ConversionID)
 	req.ReceivedAt = time.Now().UTC()
 	req.Retry = s.cfg.Retry
@@ -336,13 +338,13 @@ func postbackToken(c *gin.Context, p Params) (string, error) {
 	header := c.GetHeader("X-Postback-Token")
 	switch {
 	case param != "" && header != "" && param != header:
-		return "", store.FieldError("token", "the token parameter and X-Postback-Token differ")
+		return "", domain.FieldError("token", "the token parameter and X-Postback-Token differ")
 	case param != "":
 		return param, nil
 	case header != "":
 		return header, nil
 	}
-	return "", store.Errorf(store.Unauthorized, "token: a postback token is required")
+	return "", domain.Errorf(domain.Unauthorized, "token: a postback token is required")
 }
 
 // advertiser authenticates a postback token (found by its hash, compared in constant time: see
@@ -351,11 +353,11 @@ func (s *server) advertiser(ctx context.Context, token string) (*store.Advertise
 	if checkText("token", token, 255) != nil {
 		// No stored token is longer, holds NUL or invalid UTF-8 (which PostgreSQL would refuse
 		// to compare, a 500): it matches none.
-		return nil, store.Errorf(store.Unauthorized, "token: not a valid postback token")
+		return nil, domain.Errorf(domain.Unauthorized, "token: not a valid postback token")
 	}
 	adv, err := s.store.AdvertiserByToken(ctx, token)
-	if store.ErrorKind(err) == store.NotFound {
-		return nil, store.Errorf(store.Unauthorized, "token: not a valid postback token")
+	if domain.ErrorKind(err) == domain.NotFound {
+		return nil, domain.Errorf(domain.Unauthorized, "token: not a valid postback token")
 	}
 	return adv, err
 }
@@ -383,8 +385,8 @@ func (s *server) activeOffer(ctx context.Context, id int64) (*store.Offer, error
 	if err != nil {
 		return nil, err
 	}
-	if o.Status != store.StatusActive {
-		return nil, store.Errorf(store.NotFound, "offer not found or not active")
+	if o.Status != domain.StatusActive {
+		return nil, domain.Errorf(domain.NotFound, "offer not found or not active")
 	}
 	return o, nil
 }
@@ -395,8 +397,8 @@ func (s *server) activeAffiliate(ctx context.Context, id int64) error {
 	if err != nil {
 		return err
 	}
-	if a.Status != store.StatusActive {
-		return store.Errorf(store.NotFound, "affiliate not found or not active")
+	if a.Status != domain.StatusActive {
+		return domain.Errorf(domain.NotFound, "affiliate not found or not active")
 	}
 	return nil
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/trackflow/trackflow/domain"
+
 	"github.com/trackflow/trackflow/api"
 	"github.com/trackflow/trackflow/internal/testenv"
 	"github.com/trackflow/trackflow/store"
@@ -21,7 +23,7 @@ func TestTrackingCodeBaseURL(t *testing.T) {
 	t.Parallel()
 	st := &store.Store{DB: testenv.NewDB(t)}
 	seeded := testenv.Seed(t, st, func(a *store.Advertiser, _ *store.Offer) {
-		a.PostbackToken = "token/with+specials-" + store.NewID()
+		a.PostbackToken = "token/with+specials-" + domain.NewID()
 	})
 	offer := &seeded.Offer
 	forwarded := map[string]string{"X-Forwarded-Proto": "https", "X-Forwarded-Host": "t.example"}

@@ -3,6 +3,8 @@ package api
 import (
 	"time"
 
+	"github.com/trackflow/trackflow/domain"
+
 	"github.com/trackflow/trackflow/store"
 )
 
@@ -15,15 +17,15 @@ func (t apiTime) MarshalJSON() ([]byte, error) {
 }
 
 // conversionJSON is a conversion as the API shows it. Its time fields shadow the embedded ones
-// (encoding/json prefers the shallower field), so store.Conversion keeps full precision in
+// (encoding/json prefers the shallower field), so domain.Conversion keeps full precision in
 // workflow payloads while responses match API.md.
 type conversionJSON struct {
-	*store.Conversion
+	*domain.Conversion
 	CreatedAt apiTime `json:"created_at"`
 	UpdatedAt apiTime `json:"updated_at"`
 }
 
-func conversionView(c *store.Conversion) conversionJSON {
+func conversionView(c *domain.Conversion) conversionJSON {
 	return conversionJSON{Conversion: c, CreatedAt: apiTime(c.CreatedAt), UpdatedAt: apiTime(c.UpdatedAt)}
 }
 
@@ -39,7 +41,7 @@ type conversionDetail struct {
 	Deliveries []deliveryJSON `json:"deliveries"`
 }
 
-func conversionDetailView(c *store.Conversion, ds []store.Delivery) conversionDetail {
+func conversionDetailView(c *domain.Conversion, ds []store.Delivery) conversionDetail {
 	out := conversionDetail{conversionJSON: conversionView(c), Deliveries: make([]deliveryJSON, len(ds))}
 	for i := range ds {
 		out.Deliveries[i] = deliveryJSON{Delivery: &ds[i], At: apiTime(ds[i].At)}

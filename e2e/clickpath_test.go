@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trackflow/trackflow/domain"
+
 	"github.com/trackflow/trackflow/api"
 	"github.com/trackflow/trackflow/internal/testenv"
 	"github.com/trackflow/trackflow/store"
@@ -97,7 +99,7 @@ func TestOtherProcessChangeReachesClicks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o.Status = store.StatusPaused
+	o.Status = domain.StatusPaused
 	if err := s.Store.UpdateOffer(context.Background(), o); err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trackflow/trackflow/domain"
+
 	"github.com/trackflow/trackflow/internal/testenv"
 	"github.com/trackflow/trackflow/store"
 )
@@ -156,7 +158,7 @@ func TestConversionsList(t *testing.T) {
 			affID = other.ID
 		}
 		inv := fmt.Sprintf("LIST-%d-%02d", f.Offer.ID, i)
-		c := store.Conversion{ID: store.NewID(), OfferID: f.Offer.ID, AffID: &affID, InvoiceID: &inv,
+		c := domain.Conversion{ID: domain.NewID(), OfferID: f.Offer.ID, AffID: &affID, InvoiceID: &inv,
 			Amount: 1000, Currency: "USD", Commission: 200, Status: "approved", WorkflowID: "conversion/test/" + inv}
 		if i%7 == 0 {
 			reason := "click_used"
@@ -181,7 +183,7 @@ func TestConversionsList(t *testing.T) {
 	}
 	ids := func(query string) []string {
 		t.Helper()
-		var list struct{ Items []store.Conversion }
+		var list struct{ Items []domain.Conversion }
 		mustAdmin(t, s, 200, "GET", "/api/v1/conversions?"+query, nil, &list)
 		out := make([]string, len(list.Items))
 		for i, c := range list.Items {

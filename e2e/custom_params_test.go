@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trackflow/trackflow/domain"
+
 	"go.temporal.io/api/enums/v1"
 
 	"github.com/trackflow/trackflow/internal/testenv"
@@ -105,14 +107,14 @@ func TestCustomParams(t *testing.T) {
 	}
 
 	// status=pending: held, no pixel, the workflow waiting; approve → approved, the pixel fires.
-	held := heldConversion(t, s, f.Offer.ID, pixel("status=pending&payout=7&id=HOLD-A-"+store.NewID()[:6]))
+	held := heldConversion(t, s, f.Offer.ID, pixel("status=pending&payout=7&id=HOLD-A-"+domain.NewID()[:6]))
 	if held.Commission.String() != "7.00" {
 		t.Fatalf("held conversion %+v", held)
 	}
 	if n, _ := aff.hits(); n != approvedSoFar {
 		t.Fatalf("a held conversion fired the affiliate pixel (%d hits)", n)
 	}
-	var approved store.Conversion
+	var approved domain.Conversion
 	mustAdmin(t, s, 200, "POST", "/api/v1/conversions/"+held.ID+"/approve", nil, &approved)
 	if approved.ID != held.ID || approved.Status != "approved" || approved.Commission.String() != "7.00" {
 		t.Fatalf("approve answered %+v", approved)
@@ -133,8 +135,8 @@ func TestCustomParams(t *testing.T) {
 	}
 
 	// status=pending, then reject: rejected, reason admin, no commission, no pixel ever.
-	held = heldConversion(t, s, f.Offer.ID, pixel("status=pending&id=HOLD-R-"+store.NewID()[:6]))
-	var rejected store.Conversion
+	held = heldConversion(t, s, f.Offer.ID, pixel("status=pending&id=HOLD-R-"+domain.NewID()[:6]))
+	var rejected domain.Conversion
 	mustAdmin(t, s, 200, "POST", "/api/v1/conversions/"+held.ID+"/reject", map[string]any{"reason": "fraud check"}, &rejected)
 	if rejected.Status != "rejected" || str(rejected.Reason) != "admin" || rejected.Commission.String() != "0.00" {
 		t.Fatalf("reject answered %+v", rejected)
@@ -147,9 +149,9 @@ func TestCustomParams(t *testing.T) {
 	}
 
 	for path, want := range map[string]int{
-		"/api/v1/conversions/nope/approve":                 404,
-		"/api/v1/conversions/" + store.NewID() + "/reject": 404,
-		"/api/v1/conversions/" + c.ID + "/approve":         409, // rejected by the advertiser
+		"/api/v1/conversions/nope/approve":                  404,
+		"/api/v1/conversions/" + domain.NewID() + "/reject": 404,
+		"/api/v1/conversions/" + c.ID + "/approve":          409, // rejected by the advertiser
 	} {
 		if code := admin(t, s, "POST", path, nil, nil); code != want {
 			t.Errorf("POST %s: %d, want %d", path, code, want)
@@ -160,12 +162,12 @@ func TestCustomParams(t *testing.T) {
 // heldConversion waits for a conversion held for review to be stored, then checks that it is
 // held: status pending, its workflow running with no activity in flight (no pixel is firing)
 // and no delivery logged.
-func heldConversion(t *testing.T, s *testenv.Stack, offerID int64, workflowID string) store.Conversion {
+func heldConversion(t *testing.T, s *testenv.Stack, offerID int64, workflowID string) domain.Conversion {
 	t.Helper()
 	invoice := workflowID[strings.LastIndex(workflowID, "/")+1:]
-	var c store.Conversion
+	var c domain.Conversion
 	eventually(t, 30*time.Second, "held conversion "+invoice, func() bool {
-		var list struct{ Items []store.Conversion }
+		var list struct{ Items []domain.Conversion }
 		q := url.Values{"offer_id": {fmt.Sprint(offerID)}, "invoice_id": {invoice}}
 		mustAdmin(t, s, 200, "GET", "/api/v1/conversions?"+q.Encode(), nil, &list)
 		if len(list.Items) == 1 {

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trackflow/trackflow/domain"
+
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/api/serviceerror"
 	workflowpb "go.temporal.io/api/workflow/v1"
@@ -22,7 +24,6 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/trackflow/trackflow/internal/testenv"
-	"github.com/trackflow/trackflow/store"
 	"github.com/trackflow/trackflow/workflows"
 )
 
@@ -117,7 +118,7 @@ func afidPost(f fixture, amount, invoice string) url.Values {
 }
 
 // invoiceID returns a fresh invoice number.
-func invoiceID(prefix string) string { return prefix + "-" + store.NewID()[:10] }
+func invoiceID(prefix string) string { return prefix + "-" + domain.NewID()[:10] }
 
 // setAffiliateStatus pauses or reactivates an affiliate through the admin API.
 func setAffiliateStatus(t *testing.T, s *testenv.Stack, affID int64, status string) {

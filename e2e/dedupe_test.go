@@ -9,8 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trackflow/trackflow/domain"
+
 	"github.com/trackflow/trackflow/internal/testenv"
-	"github.com/trackflow/trackflow/store"
 	"github.com/trackflow/trackflow/workflows"
 )
 
@@ -24,7 +25,7 @@ func TestDuplicateInvoiceUnderConcurrency(t *testing.T) {
 	f := newFixture(t, s, cpa2, nil)
 	aff := newAffiliateServer(t, 200)
 	addPixel(t, s, f.Affiliate.ID, map[string]any{"url": aff.URL + "/pb?tx={transaction_id}&status={status}&payout={payout}"})
-	ua := "dedupe/" + store.NewID()
+	ua := "dedupe/" + domain.NewID()
 	clickID, cookie := click(t, s, fmt.Sprintf("offer_id=%d&aff_id=%d", f.Offer.ID, f.Affiliate.ID), http.Header{"User-Agent": {ua}})
 	inv := invoiceID("DUP50")
 	wfID := workflows.ConversionWorkflowID(f.Offer.ID, inv, "")
@@ -98,7 +99,7 @@ func TestDuplicateInvoiceUnderConcurrency(t *testing.T) {
 	if res.Status != "approved" || res.Commission.String() != "2.00" || res.Delivered != 1 {
 		t.Fatalf("workflow result %+v", res)
 	}
-	var list struct{ Items []store.Conversion }
+	var list struct{ Items []domain.Conversion }
 	mustAdmin(t, s, 200, "GET", fmt.Sprintf("/api/v1/conversions?offer_id=%d", f.Offer.ID), nil, &list)
 	if len(list.Items) != 1 || list.Items[0].Commission.String() != "2.00" || deref(list.Items[0].InvoiceID) != inv {
 		t.Fatalf("conversions of the offer: %+v", list.Items)
@@ -218,10 +219,10 @@ func TestDuplicateWhateverTheFirstStatus(t *testing.T) {
 				p.Set("status", "pending")
 			}
 			first := mustPostback(t, s, 202, p)
-			var original store.Conversion
+			var original domain.Conversion
 			if tc.status == "pending" {
 				eventually(t, 30*time.Second, "the held conversion", func() bool {
-					var list struct{ Items []store.Conversion }
+					var list struct{ Items []domain.Conversion }
 					mustAdmin(t, s, 200, "GET", "/api/v1/conversions?invoice_id="+url.QueryEscape(inv), nil, &list)
 					if len(list.Items) == 1 {
 						original = list.Items[0]
@@ -284,7 +285,7 @@ func TestInvoiceOfAnyUTF8(t *testing.T) {
 	t.Parallel()
 	s := testenv.Shared(t)
 	f := newFixture(t, s, cpa2, nil)
-	suffix := store.NewID()[:6]
+	suffix := domain.NewID()[:6]
 	inv := "Bestellung Ä/50%-" + suffix
 	wantWF := fmt.Sprintf("conversion/%d/Bestellung%%20%%C3%%84/50%%25-%s", f.Offer.ID, suffix)
 

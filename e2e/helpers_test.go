@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trackflow/trackflow/domain"
+
 	"github.com/trackflow/trackflow/internal/testenv"
 	"github.com/trackflow/trackflow/store"
 )
@@ -140,14 +142,14 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() bo
 }
 
 // conversionByInvoice waits for the conversion of an invoice to reach a final status.
-func conversionByInvoice(t *testing.T, s *testenv.Stack, offerID int64, invoice string) store.Conversion {
+func conversionByInvoice(t *testing.T, s *testenv.Stack, offerID int64, invoice string) domain.Conversion {
 	t.Helper()
-	var c store.Conversion
+	var c domain.Conversion
 	eventually(t, 30*time.Second, "conversion "+invoice, func() bool {
-		var list struct{ Items []store.Conversion }
+		var list struct{ Items []domain.Conversion }
 		q := url.Values{"offer_id": {fmt.Sprint(offerID)}, "invoice_id": {invoice}}
 		mustAdmin(t, s, 200, "GET", "/api/v1/conversions?"+q.Encode(), nil, &list)
-		if len(list.Items) == 1 && list.Items[0].Status != store.ConversionPending {
+		if len(list.Items) == 1 && list.Items[0].Status != domain.ConversionPending {
 			c = list.Items[0]
 			return true
 		}

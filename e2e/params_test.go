@@ -7,8 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/trackflow/trackflow/domain"
+
 	"github.com/trackflow/trackflow/internal/testenv"
-	"github.com/trackflow/trackflow/store"
 )
 
 // TestMalformedInputOnTheRealStack sends malformed input of API.md's common rules to every
@@ -96,8 +97,8 @@ func TestMalformedInputOnTheRealStack(t *testing.T) {
 	}
 	// Validation order past the parameters: no token 401, then an unknown click 404.
 	for path, want := range map[string]int{
-		fmt.Sprintf("/postback?click_id=%s&amount=1", store.NewID()):                 401,
-		fmt.Sprintf("/postback?click_id=%s&amount=1&token=%s", store.NewID(), token): 404,
+		fmt.Sprintf("/postback?click_id=%s&amount=1", domain.NewID()):                 401,
+		fmt.Sprintf("/postback?click_id=%s&amount=1&token=%s", domain.NewID(), token): 404,
 	} {
 		if resp, _ := send(t, "GET", s.URL+path, "", "", ua); resp.StatusCode != want {
 			t.Errorf("%s: %d, want %d", path, resp.StatusCode, want)

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trackflow/trackflow/domain"
+
 	"github.com/trackflow/trackflow/internal/testenv"
 	"github.com/trackflow/trackflow/store"
 	"github.com/trackflow/trackflow/workflows"
@@ -123,7 +125,7 @@ func afidConversion(t *testing.T, s *testenv.Stack, f fixture, extra url.Values)
 	t.Helper()
 	q := url.Values{
 		"token": {f.Advertiser.PostbackToken}, "offer_id": {fmt.Sprint(f.Offer.ID)},
-		"aff_id": {fmt.Sprint(f.Affiliate.ID)}, "amount": {"19.95"}, "id": {"INV-" + store.NewID()[:10]},
+		"aff_id": {fmt.Sprint(f.Affiliate.ID)}, "amount": {"19.95"}, "id": {"INV-" + domain.NewID()[:10]},
 	}
 	for k, v := range extra {
 		q[k] = v
@@ -149,7 +151,7 @@ func awaitResult(t *testing.T, s *testenv.Stack, workflowID string) workflows.Co
 
 // conversionWithDeliveries is GET /api/v1/conversions/:id.
 type conversionWithDeliveries struct {
-	store.Conversion
+	domain.Conversion
 	Deliveries []store.Delivery `json:"deliveries"`
 }
 

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trackflow/trackflow/domain"
+
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
@@ -51,13 +53,13 @@ func TestPixelMacrosEscapedAndScoped(t *testing.T) {
 	const sub = "a&b #c d/e=f+g%h?i é ü ☕"
 	clickID, cookie := click(t, s, url.Values{"offer_id": {fmt.Sprint(f.Offer.ID)}, "aff_id": {fmt.Sprint(f.Affiliate.ID)},
 		"sub_id": {sub}, "creative_id": {"5"}}.Encode(), nil)
-	invoice := "INV #1&2 " + store.NewID()[:8] // ASCII: a non-ASCII invoice breaks the workflow start (reported)
+	invoice := "INV #1&2 " + domain.NewID()[:8] // ASCII: a non-ASCII invoice breaks the workflow start (reported)
 	resp, _ := get(t, s.URL+"/pixel?"+url.Values{"offer_id": {fmt.Sprint(f.Offer.ID)}, "amount": {"19.95"}, "id": {invoice}}.Encode(), cookie)
 	if resp.StatusCode != 200 {
 		t.Fatalf("pixel: %d %s", resp.StatusCode, resp.Header.Get("X-Error"))
 	}
 	res := awaitResult(t, s, resp.Header.Get("X-Workflow-Id"))
-	if res.Status != store.ConversionApproved || res.Delivered != 2 || res.Failed != 0 {
+	if res.Status != domain.ConversionApproved || res.Delivered != 2 || res.Failed != 0 {
 		t.Fatalf("workflow result %+v, want approved with 2 pixels delivered", res)
 	}
 	conv := conversionDetail(t, s, res.ConversionID)
@@ -486,7 +488,7 @@ func TestReversal(t *testing.T) {
 
 	wf, inv := afidConversion(t, s, f, nil)
 	conv := conversionByInvoice(t, s, f.Offer.ID, inv)
-	if conv.Status != store.ConversionApproved || conv.Commission.String() != "2.00" {
+	if conv.Status != domain.ConversionApproved || conv.Commission.String() != "2.00" {
 		t.Fatalf("conversion %+v", conv)
 	}
 	eventually(t, 30*time.Second, "a failed approval attempt", func() bool { return len(getEP.receipts()) > 0 })
@@ -499,7 +501,7 @@ func TestReversal(t *testing.T) {
 	var after conversionWithDeliveries
 	eventually(t, 30*time.Second, "status reversed", func() bool {
 		after = conversionDetail(t, s, conv.ID)
-		return after.Status == store.ConversionReversed
+		return after.Status == domain.ConversionReversed
 	})
 	if after.Commission.String() != "0.00" || after.ReversedCommission == nil || after.ReversedCommission.String() != "2.00" ||
 		after.Reason == nil || *after.Reason != "chargeback" {
@@ -514,7 +516,7 @@ func TestReversal(t *testing.T) {
 		t.Fatalf("conversion workflow %+v", res)
 	}
 	res := awaitResult(t, s, accepted["workflow_id"])
-	if res.Status != store.ConversionReversed || res.Delivered != 2 || res.Failed != 0 || res.Commission.String() != "0.00" {
+	if res.Status != domain.ConversionReversed || res.Delivered != 2 || res.Failed != 0 || res.Commission.String() != "0.00" {
 		t.Fatalf("reversal workflow %+v", res)
 	}
 
@@ -551,7 +553,7 @@ func TestReversal(t *testing.T) {
 	}
 	var reversedLog int
 	for _, d := range conversionDetail(t, s, conv.ID).Deliveries {
-		if d.Event == store.ConversionReversed {
+		if d.Event == domain.ConversionReversed {
 			reversedLog++
 		}
 	}
@@ -577,9 +579,9 @@ func TestReversalRefused(t *testing.T) {
 	_, rejInv := afidConversion(t, s, f, url.Values{"status": {"rejected"}})
 	rejected := conversionByInvoice(t, s, f.Offer.ID, rejInv)
 	_, heldInv := afidConversion(t, s, f, url.Values{"status": {"pending"}})
-	var held store.Conversion
+	var held domain.Conversion
 	eventually(t, 30*time.Second, "held conversion", func() bool {
-		var list struct{ Items []store.Conversion }
+		var list struct{ Items []domain.Conversion }
 		mustAdmin(t, s, 200, "GET", "/api/v1/conversions?"+url.Values{"invoice_id": {heldInv}}.Encode(), nil, &list)
 		if len(list.Items) == 1 {
 			held = list.Items[0]
@@ -594,14 +596,14 @@ func TestReversalRefused(t *testing.T) {
 	}{
 		{"rejected", rejected.ID, nil, 409, "status: "},
 		{"held", held.ID, map[string]any{"reason": "refund"}, 409, "status: "},
-		{"unknown", store.NewID(), nil, 404, "conversion not found"},
+		{"unknown", domain.NewID(), nil, 404, "conversion not found"},
 		{"reason not text", rejected.ID, map[string]any{"reason": 5}, 400, "reason: "},
 	} {
 		if code, msg := adminError(t, s, "POST", "/api/v1/conversions/"+tc.id+"/reverse", tc.body); code != tc.code || !strings.HasPrefix(msg, tc.prefix) {
 			t.Errorf("%s: %d %q, want %d %q...", tc.name, code, msg, tc.code, tc.prefix)
 		}
 	}
-	if c := conversionDetail(t, s, held.ID); c.Status != store.ConversionPending || c.Commission.String() != "2.00" {
+	if c := conversionDetail(t, s, held.ID); c.Status != domain.ConversionPending || c.Commission.String() != "2.00" {
 		t.Errorf("held conversion changed: %+v", c.Conversion)
 	}
 }
@@ -719,7 +721,7 @@ func TestTrackingCodeSnippetsWork(t *testing.T) {
 		}
 		return click(t, s, q, nil)
 	}
-	invoice := func() string { return "SNIP-" + store.NewID()[:10] }
+	invoice := func() string { return "SNIP-" + domain.NewID()[:10] }
 
 	// The affiliate's tracking link and impression pixel.
 	clickID, cookie := newClick()
@@ -767,7 +769,7 @@ func TestTrackingCodeSnippetsWork(t *testing.T) {
 
 	for inv, method := range map[string]string{inv1: "cookie", inv2: "cookie", inv3: "click_id", inv4: "afid"} {
 		c := conversionByInvoice(t, s, f.Offer.ID, inv)
-		if c.Status != store.ConversionApproved || c.AttributionMethod == nil || *c.AttributionMethod != method ||
+		if c.Status != domain.ConversionApproved || c.AttributionMethod == nil || *c.AttributionMethod != method ||
 			c.AffID == nil || *c.AffID != f.Affiliate.ID || c.Amount.String() != "30.00" || c.Commission.String() != "3.00" {
 			t.Errorf("conversion %s: %+v, want approved by %s", inv, c, method)
 		}

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trackflow/trackflow/domain"
+
 	"github.com/trackflow/trackflow/internal/testenv"
 	"github.com/trackflow/trackflow/store"
 	"github.com/trackflow/trackflow/workflows"
@@ -42,7 +44,7 @@ func TestPostbackAuthentication(t *testing.T) {
 		return v
 	}
 	hdr := func(tok string) http.Header { return http.Header{"X-Postback-Token": {tok}} }
-	unknownClick := store.NewID()
+	unknownClick := domain.NewID()
 
 	cases := []struct {
 		name    string
@@ -138,7 +140,7 @@ func TestClickIDPostExpiredClick(t *testing.T) {
 	// Clicks made 31 days (outside) and 29 days (inside the window) ago, written as the click
 	// endpoint would have written them then.
 	insert := func(age time.Duration) string {
-		c := store.Click{ClickID: store.NewID(), OfferID: f.Offer.ID, AffID: f.Affiliate.ID, IP: "198.51.100.4",
+		c := store.Click{ClickID: domain.NewID(), OfferID: f.Offer.ID, AffID: f.Affiliate.ID, IP: "198.51.100.4",
 			UserAgent: "old browser", CreatedAt: time.Now().Add(-age).UTC()}
 		if err := s.Store.InsertClick(context.Background(), &c); err != nil {
 			t.Fatal(err)
@@ -227,7 +229,7 @@ func TestSingleUseClick(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, s, cpa2, map[string]any{"multi_conversion": tc.multi})
-			ua := "single-use/" + store.NewID()
+			ua := "single-use/" + domain.NewID()
 			clickID, cookie := click(t, s, fmt.Sprintf("offer_id=%d&aff_id=%d", f.Offer.ID, f.Affiliate.ID), http.Header{"User-Agent": {ua}})
 			for i, st := range tc.steps {
 				inv := invoiceID(fmt.Sprintf("SU%d", i))
@@ -312,7 +314,7 @@ func TestAFIDPost(t *testing.T) {
 	s := testenv.Shared(t)
 	f := newFixture(t, s, map[string]any{"type": "cps", "percent": "12.5"}, nil)
 
-	var rebills []store.Conversion
+	var rebills []domain.Conversion
 	for i := 1; i <= 3; i++ {
 		inv := invoiceID(fmt.Sprintf("REBILL%d", i))
 		p := afidPost(f, "39.99", inv)

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trackflow/trackflow/domain"
+
 	"github.com/trackflow/trackflow/internal/testenv"
 	"github.com/trackflow/trackflow/store"
 )
@@ -174,7 +176,7 @@ func TestReports(t *testing.T) {
 	}
 	for _, m := range []moment{{-1, "23:59:59"}, {0, "00:00:00"}, {0, "12:00:00"}, {0, "23:59:59"},
 		{2, "01:00:00"}, {2, "02:00:00"}, {2, "23:59:59"}, {3, "00:00:00"}} {
-		c := store.Click{ClickID: store.NewID(), OfferID: f.Offer.ID, AffID: f.Affiliate.ID, IP: "192.0.2.1", CreatedAt: at(m.day, m.clock)}
+		c := store.Click{ClickID: domain.NewID(), OfferID: f.Offer.ID, AffID: f.Affiliate.ID, IP: "192.0.2.1", CreatedAt: at(m.day, m.clock)}
 		if err := s.Store.InsertClick(ctx, &c); err != nil {
 			t.Fatal(err)
 		}
@@ -183,9 +185,9 @@ func TestReports(t *testing.T) {
 		f.Offer.ID, f.Affiliate.ID, at(2, "05:00:00")); err != nil {
 		t.Fatal(err)
 	}
-	conversion := func(when time.Time, status string, amount, commission store.Money) {
+	conversion := func(when time.Time, status string, amount, commission domain.Money) {
 		inv := invoiceID("OLD")
-		c := store.Conversion{ID: store.NewID(), OfferID: f.Offer.ID, AffID: &f.Affiliate.ID, InvoiceID: &inv,
+		c := domain.Conversion{ID: domain.NewID(), OfferID: f.Offer.ID, AffID: &f.Affiliate.ID, InvoiceID: &inv,
 			Amount: amount, Currency: "USD", Commission: commission, Status: status, WorkflowID: "conversion/old/" + inv}
 		if _, err := s.Store.RecordConversion(ctx, c, false); err != nil {
 			t.Fatal(err)

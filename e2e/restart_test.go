@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trackflow/trackflow/domain"
+
 	"github.com/lib/pq"
 
 	"github.com/trackflow/trackflow/internal/testenv"
@@ -64,7 +66,7 @@ func TestPostgresRestartLosesNothing(t *testing.T) {
 		acked = append(acked, resp.Header.Get("X-Click-Id"))
 		cookie = resp.Cookies()[0]
 	}
-	invoice := "INV-" + store.NewID()[:8]
+	invoice := "INV-" + domain.NewID()[:8]
 	resp, _ := get(t, fmt.Sprintf("%s/pixel?offer_id=%d&amount=19.95&id=%s", base, seeded.Offer.ID, invoice), cookie)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("pixel while Postgres is down: %d %q", resp.StatusCode, resp.Header.Get("X-Error"))
@@ -88,12 +90,12 @@ func TestPostgresRestartLosesNothing(t *testing.T) {
 	if err := tc.GetWorkflow(wctx, wfID, "").Get(wctx, &res); err != nil {
 		t.Fatalf("conversion workflow: %v", err)
 	}
-	if res.Status != store.ConversionApproved || res.Delivered != 1 {
+	if res.Status != domain.ConversionApproved || res.Delivered != 1 {
 		t.Fatalf("conversion after the restart: %+v", res)
 	}
-	var conv store.Conversion
+	var conv domain.Conversion
 	if err := db.Get(&conv, `SELECT click_id, status FROM conversions WHERE invoice_id = $1`, invoice); err != nil ||
-		conv.ClickID == nil || *conv.ClickID != cookie.Value || conv.Status != store.ConversionApproved {
+		conv.ClickID == nil || *conv.ClickID != cookie.Value || conv.Status != domain.ConversionApproved {
 		t.Fatalf("stored conversion %+v, %v", conv, err)
 	}
 	if total, ok := aff.hits(); total != 1 || ok != 1 {
@@ -140,7 +142,7 @@ func TestTemporalRestartLosesNothing(t *testing.T) {
 	}
 
 	resp, _ := get(t, link)
-	invoice := "INV-" + store.NewID()[:8]
+	invoice := "INV-" + domain.NewID()[:8]
 	if r := pixel(resp.Cookies()[0], invoice); r.StatusCode != http.StatusOK {
 		t.Fatalf("pixel: %d %q", r.StatusCode, r.Header.Get("X-Error"))
 	}
@@ -151,7 +153,7 @@ func TestTemporalRestartLosesNothing(t *testing.T) {
 	if resp.StatusCode != http.StatusFound {
 		t.Fatalf("click while Temporal is down: %d", resp.StatusCode)
 	}
-	lost := "INV-" + store.NewID()[:8]
+	lost := "INV-" + domain.NewID()[:8]
 	if r := pixel(resp.Cookies()[0], lost); r.StatusCode != http.StatusInternalServerError {
 		t.Fatalf("pixel while Temporal is down: %d, want 500 (not acknowledged)", r.StatusCode)
 	}
@@ -169,7 +171,7 @@ func TestTemporalRestartLosesNothing(t *testing.T) {
 	if err := tc.GetWorkflow(wctx, workflows.ConversionWorkflowID(seeded.Offer.ID, invoice, ""), "").Get(wctx, &res); err != nil {
 		t.Fatalf("conversion workflow after the restart: %v", err)
 	}
-	if res.Status != store.ConversionApproved || res.Delivered != 1 || delivered.Load() != 1 {
+	if res.Status != domain.ConversionApproved || res.Delivered != 1 || delivered.Load() != 1 {
 		t.Fatalf("after the restart: %+v, affiliate received %d (%d ok)", res, received.Load(), delivered.Load())
 	}
 	var n int

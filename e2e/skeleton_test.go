@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trackflow/trackflow/domain"
+
 	"github.com/trackflow/trackflow/internal/testenv"
 	"github.com/trackflow/trackflow/store"
 	"github.com/trackflow/trackflow/workflows"
@@ -29,7 +31,7 @@ func TestSaleFromClickToAffiliatePixel(t *testing.T) {
 	}, &pixel)
 
 	clickID, cookie := click(t, s, fmt.Sprintf("offer_id=%d&aff_id=%d&sub_id=a%%26b", f.Offer.ID, f.Affiliate.ID), nil)
-	if !store.IsID(clickID) {
+	if !domain.IsID(clickID) {
 		t.Fatalf("click id %q is not 32 hex characters", clickID)
 	}
 	if cookie.Name != fmt.Sprintf("tf_%d", f.Offer.ID) || cookie.Value != clickID || cookie.MaxAge != 30*86400 ||
@@ -41,7 +43,7 @@ func TestSaleFromClickToAffiliatePixel(t *testing.T) {
 		t.Fatalf("stored click %+v, %v", stored, err)
 	}
 
-	invoice := "INV-" + store.NewID()[:8]
+	invoice := "INV-" + domain.NewID()[:8]
 	resp, body := get(t, fmt.Sprintf("%s/pixel?offer_id=%d&amount=19.95&id=%s", s.URL, f.Offer.ID, invoice), cookie)
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/gif" || len(body) == 0 {
 		t.Fatalf("pixel: %d %s %q", resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("X-Error"))
@@ -57,7 +59,7 @@ func TestSaleFromClickToAffiliatePixel(t *testing.T) {
 	if err := s.Temporal.GetWorkflow(ctx, wfID, "").Get(ctx, &res); err != nil {
 		t.Fatalf("workflow: %v", err)
 	}
-	if res.Status != store.ConversionApproved || res.Delivered != 1 || res.Failed != 0 {
+	if res.Status != domain.ConversionApproved || res.Delivered != 1 || res.Failed != 0 {
 		t.Fatalf("workflow result %+v", res)
 	}
 
@@ -80,7 +82,7 @@ func TestSaleFromClickToAffiliatePixel(t *testing.T) {
 	}
 
 	var detail struct {
-		store.Conversion
+		domain.Conversion
 		Deliveries []store.Delivery `json:"deliveries"`
 	}
 	mustAdmin(t, s, 200, "GET", "/api/v1/conversions/"+conv.ID, nil, &detail)
@@ -102,13 +104,13 @@ func TestLargestCommission(t *testing.T) {
 	s := testenv.Shared(t)
 	f := newFixture(t, s, map[string]any{"type": "cpa_cps", "amount": "9999999999.99", "percent": "100"}, nil)
 	q := url.Values{"token": {f.Advertiser.PostbackToken}, "offer_id": {fmt.Sprint(f.Offer.ID)},
-		"aff_id": {fmt.Sprint(f.Affiliate.ID)}, "amount": {"9999999999.99"}, "id": {"BIG-" + store.NewID()[:8]}}
+		"aff_id": {fmt.Sprint(f.Affiliate.ID)}, "amount": {"9999999999.99"}, "id": {"BIG-" + domain.NewID()[:8]}}
 	resp, body := get(t, s.URL+"/postback?"+q.Encode())
 	if resp.StatusCode != 202 {
 		t.Fatalf("postback: %d %s", resp.StatusCode, body)
 	}
 	conv := conversionByInvoice(t, s, f.Offer.ID, q.Get("id"))
-	if conv.Status != store.ConversionApproved || conv.Commission.String() != "19999999999.98" {
+	if conv.Status != domain.ConversionApproved || conv.Commission.String() != "19999999999.98" {
 		t.Fatalf("conversion %s commission %s", conv.Status, conv.Commission)
 	}
 }

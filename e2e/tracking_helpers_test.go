@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trackflow/trackflow/domain"
+
 	"github.com/trackflow/trackflow/internal/testenv"
 	"github.com/trackflow/trackflow/store"
 	"github.com/trackflow/trackflow/workflows"
@@ -105,10 +107,10 @@ func workflowResult(t *testing.T, s *testenv.Stack, workflowID string) workflows
 }
 
 // conversionOf reads the stored conversion of a finished workflow.
-func conversionOf(t *testing.T, s *testenv.Stack, workflowID string) store.Conversion {
+func conversionOf(t *testing.T, s *testenv.Stack, workflowID string) domain.Conversion {
 	t.Helper()
 	res := workflowResult(t, s, workflowID)
-	var c store.Conversion
+	var c domain.Conversion
 	mustAdmin(t, s, 200, "GET", "/api/v1/conversions/"+res.ConversionID, nil, &c)
 	return c
 }

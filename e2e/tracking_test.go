@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trackflow/trackflow/domain"
+
 	"github.com/trackflow/trackflow/internal/testenv"
 	"github.com/trackflow/trackflow/store"
 	"github.com/trackflow/trackflow/workflows"
@@ -27,7 +29,7 @@ func TestBackupAttribution(t *testing.T) {
 	newPixel(t, s, f.Affiliate.ID, aff)
 	ua := func(n string) string { return "Mozilla/5.0 (" + t.Name() + " " + n + ")" }
 	clickQ := fmt.Sprintf("offer_id=%d&aff_id=%d&sub_id=s1", f.Offer.ID, f.Affiliate.ID)
-	inv := func() string { return "INV-" + store.NewID()[:10] }
+	inv := func() string { return "INV-" + domain.NewID()[:10] }
 
 	clickAs(t, s, clickQ, ua("A"))
 	latestA, _ := clickAs(t, s, clickQ, ua("A"))
@@ -67,7 +69,7 @@ func TestBackupAttribution(t *testing.T) {
 
 	// The cookie window: a click 31 days old is out of a 30-day window, one 29 days old is in.
 	old := func(name string, age time.Duration) string {
-		cl := store.Click{ClickID: store.NewID(), OfferID: f.Offer.ID, AffID: f.Affiliate.ID, IP: "127.0.0.1",
+		cl := store.Click{ClickID: domain.NewID(), OfferID: f.Offer.ID, AffID: f.Affiliate.ID, IP: "127.0.0.1",
 			UserAgent: ua(name), CreatedAt: time.Now().UTC().Add(-age)}
 		if err := s.Store.InsertClick(context.Background(), &cl); err != nil {
 			t.Fatal(err)
@@ -103,7 +105,7 @@ func TestBackupAttribution(t *testing.T) {
 
 	// Every approved conversion fired the affiliate pixel once; the rejected ones never did.
 	var approved []string
-	var list struct{ Items []store.Conversion }
+	var list struct{ Items []domain.Conversion }
 	mustAdmin(t, s, 200, "GET", fmt.Sprintf("/api/v1/conversions?offer_id=%d&status=approved", f.Offer.ID), nil, &list)
 	for _, c := range list.Items {
 		approved = append(approved, c.ID)
@@ -142,7 +144,7 @@ func TestFormPostConversion(t *testing.T) {
 	}
 
 	clickID, cookie := clickAs(t, s, fmt.Sprintf("offer_id=%d&aff_id=%d", f.Offer.ID, f.Affiliate.ID), ua)
-	invoice := "ORD-" + store.NewID()[:8]
+	invoice := "ORD-" + domain.NewID()[:8]
 	body := fmt.Sprintf("offer_id=%d&amount=49.90&id=%s", f.Offer.ID, invoice)
 	resp := post(form, body, cookie)
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != thanks {
@@ -311,7 +313,7 @@ func TestGetClick(t *testing.T) {
 	}
 	resp.Body.Close()
 	id := resp.Header.Get("X-Click-Id")
-	if resp.StatusCode != 302 || !store.IsID(id) ||
+	if resp.StatusCode != 302 || !domain.IsID(id) ||
 		resp.Header.Get("Location") != "https://shop.example/landing?cid="+id+fmt.Sprintf("&a=%d&s=s%%C3%%A9", f.Affiliate.ID) {
 		t.Fatalf("click: %d %q %q", resp.StatusCode, id, resp.Header.Get("Location"))
 	}
@@ -330,7 +332,7 @@ func TestGetClick(t *testing.T) {
 		t.Errorf("click created_at %v", got["created_at"])
 	}
 
-	for _, bad := range []string{store.NewID(), strings.ToUpper(id), id[:31], "x"} {
+	for _, bad := range []string{domain.NewID(), strings.ToUpper(id), id[:31], "x"} {
 		if code := admin(t, s, "GET", "/api/v1/clicks/"+bad, nil, nil); code != 404 {
 			t.Errorf("GET click %q: %d, want 404", bad, code)
 		}

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/trackflow/trackflow/domain"
+
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 )
@@ -132,7 +134,7 @@ type WriterStats struct {
 	Queued   uint64 // rows accepted
 	Stored   uint64 // rows committed
 	Batches  uint64 // COPY statements committed
-	Refused  uint64 // rows refused with Unavailable (buffer full or closed)
+	Refused  uint64 // rows refused with domain.Unavailable (buffer full or closed)
 	Retries  uint64 // failed attempts to store a batch, retried
 	Dropped  uint64 // rows Postgres rejected as invalid data, logged and skipped
 	Pending  int    // rows waiting now
@@ -148,8 +150,8 @@ func newWriter[T any](db *sqlx.DB, opts BatchOptions, kind rowKind[T]) *Writer[T
 		storedCh:  make(chan struct{}),
 		kick:      make(chan struct{}, 1),
 		done:      make(chan struct{}),
-		errBusy:   Errorf(Unavailable, "%s: too many %ss waiting to be stored; retry shortly", kind.noun, kind.noun),
-		errClosed: Errorf(Unavailable, "%s: the server is shutting down; retry shortly", kind.noun),
+		errBusy:   domain.Errorf(domain.Unavailable, "%s: too many %ss waiting to be stored; retry shortly", kind.noun, kind.noun),
+		errClosed: domain.Errorf(domain.Unavailable, "%s: the server is shutting down; retry shortly", kind.noun),
 	}
 	go w.run()
 	return w

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trackflow/trackflow/domain"
+
 	"github.com/jmoiron/sqlx"
 
 	"github.com/trackflow/trackflow/internal/testenv"
@@ -13,7 +15,7 @@ import (
 )
 
 func newClick(i int) store.Click {
-	return store.Click{ClickID: store.NewID(), OfferID: 1, AffID: int64(i + 1), IP: "203.0.113.9",
+	return store.Click{ClickID: domain.NewID(), OfferID: 1, AffID: int64(i + 1), IP: "203.0.113.9",
 		UserAgent: "Mozilla/5.0 test", Referer: "https://ref.example/", CreatedAt: time.Now().UTC()}
 }
 
@@ -121,8 +123,8 @@ func TestClickWriterDrainsOnClose(t *testing.T) {
 		t.Fatalf("%d clicks stored after Close, want %d", got, n)
 	}
 	err := w.Add(newClick(0))
-	if store.ErrorKind(err) != store.Unavailable {
-		t.Fatalf("Add after Close: %v, want Unavailable", err)
+	if domain.ErrorKind(err) != domain.Unavailable {
+		t.Fatalf("Add after Close: %v, want domain.Unavailable", err)
 	}
 }
 
@@ -150,7 +152,7 @@ func TestClickWriterBackPressure(t *testing.T) {
 		switch {
 		case err == nil:
 			accepted++
-		case store.ErrorKind(err) == store.Unavailable:
+		case domain.ErrorKind(err) == domain.Unavailable:
 			refused++
 		default:
 			t.Fatal(err)
@@ -209,8 +211,8 @@ func TestClickWriterBadRows(t *testing.T) {
 	if got.UserAgent != "Mozilla\uFFFD/5.0" {
 		t.Fatalf("user agent stored as %q", got.UserAgent)
 	}
-	if _, err := st.Click(ctx, bad.ClickID); store.ErrorKind(err) != store.NotFound {
-		t.Fatalf("bad click: %v, want NotFound", err)
+	if _, err := st.Click(ctx, bad.ClickID); domain.ErrorKind(err) != domain.NotFound {
+		t.Fatalf("bad click: %v, want domain.NotFound", err)
 	}
 }
 
@@ -245,8 +247,8 @@ func TestImpressionWriter(t *testing.T) {
 	if n := count(); n != 3 {
 		t.Fatalf("%d impressions stored after Close, want 3", n)
 	}
-	if err := w.Add(store.Impression{OfferID: 1, AffID: 1, IP: "203.0.113.9"}); store.ErrorKind(err) != store.Unavailable ||
-		!strings.HasPrefix(store.ErrorMessage(err), "impression: ") {
+	if err := w.Add(store.Impression{OfferID: 1, AffID: 1, IP: "203.0.113.9"}); domain.ErrorKind(err) != domain.Unavailable ||
+		!strings.HasPrefix(domain.ErrorMessage(err), "impression: ") {
 		t.Fatalf("Add after Close: %v", err)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trackflow/trackflow/domain"
+
 	"github.com/trackflow/trackflow/internal/testenv"
 	"github.com/trackflow/trackflow/store"
 )
@@ -20,7 +22,7 @@ func TestBackupClickLatestInWindow(t *testing.T) {
 	st := &store.Store{DB: testenv.NewDB(t)}
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	ins := func(offerID int64, ip, ua string, at time.Time) string {
-		c := store.Click{ClickID: store.NewID(), OfferID: offerID, AffID: 1, IP: ip, UserAgent: ua, CreatedAt: at}
+		c := store.Click{ClickID: domain.NewID(), OfferID: offerID, AffID: 1, IP: ip, UserAgent: ua, CreatedAt: at}
 		if err := st.InsertClick(ctx, &c); err != nil {
 			t.Fatal(err)
 		}
@@ -53,8 +55,8 @@ func TestBackupClickLatestInWindow(t *testing.T) {
 		"empty UA no click": {1, "203.0.113.9", "", 24 * time.Hour},
 	} {
 		_, err := st.BackupClick(ctx, q.offer, q.ip, q.ua, now.Add(-q.sinceBack))
-		if store.ErrorKind(err) != store.NotFound {
-			t.Errorf("%s: err = %v, want NotFound", name, err)
+		if domain.ErrorKind(err) != domain.NotFound {
+			t.Errorf("%s: err = %v, want domain.NotFound", name, err)
 		}
 	}
 }

@@ -5,53 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"time"
+
+	"github.com/trackflow/trackflow/domain"
 )
-
-// Conversion statuses and rejection reasons of API.md.
-const (
-	ConversionPending  = "pending"
-	ConversionApproved = "approved"
-	ConversionRejected = "rejected"
-	ConversionReversed = "reversed"
-
-	ReasonUnattributed      = "unattributed"
-	ReasonClickUsed         = "click_used"
-	ReasonClickExpired      = "click_expired"
-	ReasonInactiveAffiliate = "inactive_affiliate"
-	ReasonAdvertiser        = "advertiser"
-	ReasonAdmin             = "admin"
-)
-
-// Attribution methods of API.md.
-const (
-	MethodCookie  = "cookie"
-	MethodBackup  = "backup"
-	MethodClickID = "click_id"
-	MethodAFID    = "afid"
-)
-
-// Conversion is one credited (or rejected) sale.
-type Conversion struct {
-	ID                 string    `json:"id" db:"id"`
-	OfferID            int64     `json:"offer_id" db:"offer_id"`
-	AffID              *int64    `json:"aff_id" db:"aff_id"`
-	SubID              *string   `json:"sub_id" db:"sub_id"`
-	CreativeID         *int64    `json:"creative_id" db:"creative_id"`
-	ClickID            *string   `json:"click_id" db:"click_id"`
-	InvoiceID          *string   `json:"invoice_id" db:"invoice_id"`
-	Amount             Money     `json:"amount" db:"amount"`
-	Currency           string    `json:"currency" db:"currency"`
-	Commission         Money     `json:"commission" db:"commission"`
-	ReversedCommission *Money    `json:"reversed_commission" db:"reversed_commission"`
-	Status             string    `json:"status" db:"status"`
-	Reason             *string   `json:"reason" db:"reason"`
-	AttributionMethod  *string   `json:"attribution_method" db:"attribution_method"`
-	WorkflowID         string    `json:"workflow_id" db:"workflow_id"`
-	IP                 *string   `json:"ip" db:"ip"`
-	CreatedAt          time.Time `json:"created_at" db:"created_at"`
-	UpdatedAt          time.Time `json:"updated_at" db:"updated_at"`
-}
 
 const conversionColumns = `id, offer_id, aff_id, sub_id, creative_id, click_id, invoice_id, amount, currency,
 	commission, reversed_commission, status, reason, attribution_method, workflow_id, host(ip) AS ip,
@@ -59,7 +15,7 @@ const conversionColumns = `id, offer_id, aff_id, sub_id, creative_id, click_id, 
 
 // RecordResult is what RecordConversion decided.
 type RecordResult struct {
-	Conversion Conversion
+	Conversion domain.Conversion
 	// Duplicate is true when (offer_id, invoice_id) was already used: nothing was stored but the
 	// duplicate count.
 	Duplicate bool
@@ -75,7 +31,7 @@ type RecordResult struct {
 // duplicate. Row locks serialise concurrent claims of one click: the second waits for the first to
 // commit and then finds the click used. It is idempotent on c.ID, so an activity retry returns
 // what the first call stored.
-func (s *Store) RecordConversion(ctx context.Context, c Conversion, claimClick bool) (RecordResult, error) {
+func (s *Store) RecordConversion(ctx context.Context, c domain.Conversion, claimClick bool) (RecordResult, error) {
 	tx, err := s.DB.BeginTxx(ctx, nil)
 	if err != nil {
 		return RecordResult{}, fmt.Errorf("record conversion: %w", err)
@@ -83,7 +39,7 @@ func (s *Store) RecordConversion(ctx context.Context, c Conversion, claimClick b
 	defer tx.Rollback() //nolint:errcheck
 
 	const existing = `SELECT ` + conversionColumns + ` FROM conversions WHERE id = $1`
-	var prev Conversion
+	var prev domain.Conversion
 	switch err := tx.GetContext(ctx, &prev, existing, c.ID); {
 	case err == nil:
 		return RecordResult{Conversion: prev, Replayed: true}, nil
@@ -109,7 +65,7 @@ func (s *Store) RecordConversion(ctx context.Context, c Conversion, claimClick b
 		return RecordResult{Conversion: c, Duplicate: true, Replayed: !counted}, tx.Commit()
 	}
 
-	if claimClick && c.ClickID != nil && c.Status != ConversionRejected {
+	if claimClick && c.ClickID != nil && c.Status != domain.ConversionRejected {
 		const claim = `UPDATE clicks SET converted_by = $2 WHERE click_id = $1 AND converted_by IS NULL`
 		res, err := tx.ExecContext(ctx, claim, *c.ClickID, c.ID)
 		if err != nil {
@@ -122,7 +78,7 @@ func (s *Store) RecordConversion(ctx context.Context, c Conversion, claimClick b
 			}
 		}
 	}
-	var out Conversion
+	var out domain.Conversion
 	if err := tx.GetContext(ctx, &out, existing, c.ID); err != nil {
 		return RecordResult{}, fmt.Errorf("record conversion: %w", err)
 	}
@@ -170,13 +126,13 @@ func (s *Store) CountDuplicate(ctx context.Context, d Duplicate) error {
 
 // SetConversionStatus moves a conversion from one status to another (approve or reject a held
 // conversion, reverse an approved one). A conversion not in status from is a Conflict.
-func (s *Store) SetConversionStatus(ctx context.Context, id, from, to string, reason *string) (*Conversion, error) {
+func (s *Store) SetConversionStatus(ctx context.Context, id, from, to string, reason *string) (*domain.Conversion, error) {
 	const q = `UPDATE conversions SET status = $3, reason = $4, updated_at = now(),
 			reversed_commission = CASE WHEN $3 = 'reversed' THEN commission ELSE reversed_commission END,
 			commission = CASE WHEN $3 IN ('reversed', 'rejected') THEN 0 ELSE commission END
 		WHERE id = $1 AND status = $2
 		RETURNING ` + conversionColumns
-	var c Conversion
+	var c domain.Conversion
 	err := s.DB.GetContext(ctx, &c, q, id, from, to, reason)
 	if errors.Is(err, sql.ErrNoRows) {
 		cur, err := s.Conversion(ctx, id)
@@ -186,7 +142,7 @@ func (s *Store) SetConversionStatus(ctx context.Context, id, from, to string, re
 		if cur.Status == to {
 			return cur, nil // already done: an activity retry
 		}
-		return nil, Errorf(Conflict, "conversion is %s, not %s", cur.Status, from)
+		return nil, domain.Errorf(domain.Conflict, "conversion is %s, not %s", cur.Status, from)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("set conversion status: %w", err)
@@ -195,14 +151,14 @@ func (s *Store) SetConversionStatus(ctx context.Context, id, from, to string, re
 }
 
 // Conversion reads one conversion, or NotFound.
-func (s *Store) Conversion(ctx context.Context, id string) (*Conversion, error) {
-	if !IsID(id) {
+func (s *Store) Conversion(ctx context.Context, id string) (*domain.Conversion, error) {
+	if !domain.IsID(id) {
 		// Every conversion id is a NewID; anything else (even invalid UTF-8, which PostgreSQL
 		// would refuse with an error) cannot name one.
-		return nil, Errorf(NotFound, "conversion not found")
+		return nil, domain.Errorf(domain.NotFound, "conversion not found")
 	}
 	const q = `SELECT ` + conversionColumns + ` FROM conversions WHERE id = $1`
-	var c Conversion
+	var c domain.Conversion
 	if err := s.DB.GetContext(ctx, &c, q, id); err != nil {
 		return nil, notFound(err, "conversion")
 	}
@@ -219,7 +175,7 @@ type ConversionFilter struct {
 }
 
 // ListConversions returns conversions newest first.
-func (s *Store) ListConversions(ctx context.Context, f ConversionFilter) ([]Conversion, error) {
+func (s *Store) ListConversions(ctx context.Context, f ConversionFilter) ([]domain.Conversion, error) {
 	const q = `SELECT ` + conversionColumns + ` FROM conversions
 		WHERE (:offer_id = 0 OR offer_id = :offer_id)
 		  AND (:aff_id = 0 OR aff_id = :aff_id)
@@ -230,43 +186,9 @@ func (s *Store) ListConversions(ctx context.Context, f ConversionFilter) ([]Conv
 	if err != nil {
 		return nil, err
 	}
-	out := []Conversion{}
+	out := []domain.Conversion{}
 	if err := s.DB.SelectContext(ctx, &out, query, args...); err != nil {
 		return nil, fmt.Errorf("list conversions: %w", err)
 	}
 	return out, nil
-}
-
-// Macros are the values of API.md's affiliate-pixel macros for one event of the conversion: for
-// a reversal, {payout} is the commission withdrawn.
-func (c *Conversion) Macros() map[string]string {
-	m := map[string]string{
-		"transaction_id": c.ID,
-		"offer_id":       fmt.Sprint(c.OfferID),
-		"amount":         c.Amount.String(),
-		"payout":         c.Commission.String(),
-		"currency":       c.Currency,
-		"status":         c.Status,
-	}
-	opt := func(name string, v *string) {
-		m[name] = ""
-		if v != nil {
-			m[name] = *v
-		}
-	}
-	opt("click_id", c.ClickID)
-	opt("sub_id", c.SubID)
-	opt("invoice_id", c.InvoiceID)
-	opt("ip", c.IP)
-	m["aff_id"], m["creative_id"] = "", ""
-	if c.AffID != nil {
-		m["aff_id"] = fmt.Sprint(*c.AffID)
-	}
-	if c.CreativeID != nil {
-		m["creative_id"] = fmt.Sprint(*c.CreativeID)
-	}
-	if c.Status == ConversionReversed && c.ReversedCommission != nil {
-		m["payout"] = c.ReversedCommission.String()
-	}
-	return m
 }

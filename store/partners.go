@@ -7,13 +7,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/lib/pq"
-)
+	"github.com/trackflow/trackflow/domain"
 
-// Status values of offers, affiliates and pixels.
-const (
-	StatusActive = "active"
-	StatusPaused = "paused"
+	"github.com/lib/pq"
 )
 
 // Advertiser owns offers and authenticates postbacks with its token.
@@ -37,7 +33,7 @@ func (s *Store) CreateAdvertiser(ctx context.Context, a *Advertiser) error {
 	rows, err := s.DB.NamedQueryContext(ctx, q, a)
 	if err != nil {
 		if isUniqueViolation(err, "advertisers_postback_token_key") {
-			return FieldError("postback_token", "already taken")
+			return domain.FieldError("postback_token", "already taken")
 		}
 		return fmt.Errorf("insert advertiser: %w", err)
 	}
@@ -65,7 +61,7 @@ func (s *Store) AdvertiserByToken(ctx context.Context, token string) (*Advertise
 			return &list[i], nil
 		}
 	}
-	return nil, Errorf(NotFound, "advertiser not found")
+	return nil, domain.Errorf(domain.NotFound, "advertiser not found")
 }
 
 // Advertiser reads one advertiser, or NotFound.
@@ -124,7 +120,7 @@ type Offer struct {
 	LandingURL        string          `json:"landing_url" db:"landing_url"`
 	ThankYouURL       string          `json:"thank_you_url" db:"thank_you_url"`
 	CookieDays        int             `json:"cookie_days" db:"cookie_days"`
-	Payout            `json:"payout"` // embedded so sqlx maps its payout_* columns
+	domain.Payout     `json:"payout"` // embedded so sqlx maps its payout_* columns
 	Currency          string          `json:"currency" db:"currency"`
 	MultiConversion   bool            `json:"multi_conversion" db:"multi_conversion"`
 	AllowCustomParams bool            `json:"allow_custom_params" db:"allow_custom_params"`
@@ -152,7 +148,7 @@ func (s *Store) CreateOffer(ctx context.Context, o *Offer) error {
 	rows, err := s.DB.NamedQueryContext(ctx, q, o)
 	if err != nil {
 		if isForeignKeyViolation(err) {
-			return FieldError("advertiser_id", "no such advertiser")
+			return domain.FieldError("advertiser_id", "no such advertiser")
 		}
 		return fmt.Errorf("insert offer: %w", err)
 	}
@@ -176,7 +172,7 @@ func (s *Store) UpdateOffer(ctx context.Context, o *Offer) error {
 		return fmt.Errorf("update offer: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return Errorf(NotFound, "offer not found")
+		return domain.Errorf(domain.NotFound, "offer not found")
 	}
 	return nil
 }
@@ -192,14 +188,14 @@ func (s *Store) Offer(ctx context.Context, id int64) (*Offer, error) {
 }
 
 // SetPayoutOverride sets an affiliate's own commission for one offer.
-func (s *Store) SetPayoutOverride(ctx context.Context, offerID, affID int64, p Payout) error {
+func (s *Store) SetPayoutOverride(ctx context.Context, offerID, affID int64, p domain.Payout) error {
 	const q = `INSERT INTO offer_payouts (offer_id, aff_id, payout_type, payout_amount, payout_percent)
 		VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (offer_id, aff_id) DO UPDATE SET payout_type = EXCLUDED.payout_type,
 			payout_amount = EXCLUDED.payout_amount, payout_percent = EXCLUDED.payout_percent, updated_at = now()`
 	if _, err := s.DB.ExecContext(ctx, q, offerID, affID, p.Type, p.Amount, p.Percent); err != nil {
 		if isForeignKeyViolation(err) {
-			return Errorf(NotFound, "offer or affiliate not found")
+			return domain.Errorf(domain.NotFound, "offer or affiliate not found")
 		}
 		return fmt.Errorf("set payout override: %w", err)
 	}
@@ -208,15 +204,15 @@ func (s *Store) SetPayoutOverride(ctx context.Context, offerID, affID int64, p P
 
 // PayoutFor returns the commission setting for an affiliate on an offer: its override if set,
 // else the offer's payout.
-func (s *Store) PayoutFor(ctx context.Context, o *Offer, affID int64) (Payout, error) {
+func (s *Store) PayoutFor(ctx context.Context, o *Offer, affID int64) (domain.Payout, error) {
 	const q = `SELECT payout_type, payout_amount, payout_percent FROM offer_payouts WHERE offer_id = $1 AND aff_id = $2`
-	var p Payout
+	var p domain.Payout
 	err := s.DB.GetContext(ctx, &p, q, o.ID, affID)
 	if err != nil {
-		if ErrorKind(notFound(err, "")) == NotFound {
+		if domain.ErrorKind(notFound(err, "")) == domain.NotFound {
 			return o.Payout, nil
 		}
-		return Payout{}, fmt.Errorf("payout override: %w", err)
+		return domain.Payout{}, fmt.Errorf("payout override: %w", err)
 	}
 	return p, nil
 }
@@ -240,7 +236,7 @@ func (s *Store) CreatePixel(ctx context.Context, p *Pixel) error {
 	err := s.DB.QueryRowxContext(ctx, q, p.AffID, p.OfferID, p.URL, p.Method, p.Secret).Scan(&p.ID, &p.Status, &p.CreatedAt)
 	if err != nil {
 		if isForeignKeyViolation(err) {
-			return Errorf(NotFound, "affiliate or offer not found")
+			return domain.Errorf(domain.NotFound, "affiliate or offer not found")
 		}
 		return fmt.Errorf("insert pixel: %w", err)
 	}

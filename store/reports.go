@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/trackflow/trackflow/domain"
 )
 
 // Report groupings of GET /api/v1/reports.
@@ -21,10 +23,10 @@ type ReportRow struct {
 	Clicks      int64 `db:"clicks"`
 	Impressions int64 `db:"impressions"`
 	// Conversions counts approved conversions; Revenue and Commission sum theirs.
-	Conversions int64 `db:"conversions"`
-	Duplicates  int64 `db:"duplicates"`
-	Revenue     Money `db:"revenue"`
-	Commission  Money `db:"commission"`
+	Conversions int64        `db:"conversions"`
+	Duplicates  int64        `db:"duplicates"`
+	Revenue     domain.Money `db:"revenue"`
+	Commission  domain.Money `db:"commission"`
 }
 
 // Report counts clicks, impressions, approved conversions (with their revenue and commission) and
@@ -58,7 +60,7 @@ func (s *Store) Report(ctx context.Context, group string, from, to time.Time) ([
 	switch group {
 	case GroupOffer, GroupAffiliate, GroupDay:
 	default:
-		return nil, FieldError("group_by", "must be offer, affiliate or day")
+		return nil, domain.FieldError("group_by", "must be offer, affiliate or day")
 	}
 	rows := []ReportRow{}
 	if err := s.DB.SelectContext(ctx, &rows, q, group, from, to); err != nil {
@@ -79,9 +81,9 @@ func (r ReportRow) ConversionRate() string {
 }
 
 // EPC is the commission earned per click, rounded half up to the cent; 0 when there were no clicks.
-func (r ReportRow) EPC() Money {
+func (r ReportRow) EPC() domain.Money {
 	if r.Clicks == 0 {
 		return 0
 	}
-	return Money((2*int64(r.Commission) + r.Clicks) / (2 * r.Clicks))
+	return domain.Money((2*int64(r.Commission) + r.Clicks) / (2 * r.Clicks))
 }

@@ -1,12 +1,16 @@
 package store
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/trackflow/trackflow/domain"
+)
 
 func TestReportRowRates(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
 		clicks, conversions int64
-		commission          Money
+		commission          domain.Money
 		rate, epc           string
 	}{
 		{0, 0, 0, "0.0000", "0.00"},

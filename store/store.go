@@ -1,6 +1,6 @@
-// Package store holds trackflow's domain types and every SQL query, so that api and activities
-// share one copy of each. Queries are consts next to the method that runs them; driver errors are
-// mapped to domain errors right there.
+// Package store is trackflow's PostgreSQL code: every SQL query, the click batch writer and the
+// mapping of driver errors to domain errors. Queries are consts next to the method that runs
+// them; the types they read and write come from domain.
 package store
 
 import (
@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/trackflow/trackflow/domain"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
@@ -53,7 +55,7 @@ func isForeignKeyViolation(err error) bool {
 // notFound maps sql.ErrNoRows to a NotFound domain error naming what was missing.
 func notFound(err error, what string) error {
 	if errors.Is(err, sql.ErrNoRows) {
-		return Errorf(NotFound, "%s not found", what)
+		return domain.Errorf(domain.NotFound, "%s not found", what)
 	}
 	return err
 }

@@ -7,13 +7,14 @@ import (
 	"errors"
 	"strconv"
 
+	"github.com/trackflow/trackflow/domain"
+
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/trackflow/trackflow/activities"
-	"github.com/trackflow/trackflow/store"
 )
 
 // TaskQueue is the task queue of every conversion workflow.
@@ -112,13 +113,13 @@ func (f conversionAttributes) updates() []temporal.SearchAttributeUpdate {
 // within Temporal's retention.
 func StartConversion(ctx context.Context, c client.Client, req activities.ConversionRequest) (duplicate bool, err error) {
 	sa := conversionAttributes{OfferID: req.OfferID, AffID: req.AffID, InvoiceID: req.InvoiceID,
-		ClickID: req.ClickID, Status: store.ConversionPending}
+		ClickID: req.ClickID, Status: domain.ConversionPending}
 	// A postback names its attribution method; a page's (cookie or backup) is known after Attribute.
 	switch req.Source {
 	case activities.SourceClickID:
-		sa.Method = store.MethodClickID
+		sa.Method = domain.MethodClickID
 	case activities.SourceAFID:
-		sa.Method = store.MethodAFID
+		sa.Method = domain.MethodAFID
 	}
 	opts := client.StartWorkflowOptions{
 		ID:                                       req.WorkflowID,

@@ -4,21 +4,22 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/trackflow/trackflow/domain"
+
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/trackflow/trackflow/activities"
-	"github.com/trackflow/trackflow/store"
 )
 
 // ConversionResult is how a conversion workflow ended.
 type ConversionResult struct {
-	ConversionID string      `json:"conversion_id"`
-	Status       string      `json:"status"` // approved, rejected, pending, or duplicate
-	Reason       string      `json:"reason,omitempty"`
-	Commission   store.Money `json:"commission"`
-	Delivered    int         `json:"delivered"` // pixels that answered 2xx
-	Failed       int         `json:"failed"`    // pixels that gave up
+	ConversionID string       `json:"conversion_id"`
+	Status       string       `json:"status"` // approved, rejected, pending, or duplicate
+	Reason       string       `json:"reason,omitempty"`
+	Commission   domain.Money `json:"commission"`
+	Delivered    int          `json:"delivered"` // pixels that answered 2xx
+	Failed       int          `json:"failed"`    // pixels that gave up
 }
 
 // StatusDuplicate is the ConversionStatus search attribute of a workflow that found its invoice
@@ -86,13 +87,13 @@ func Conversion(ctx workflow.Context, req activities.ConversionRequest) (Convers
 	}
 	upsert(ctx, append(found, ConversionStatusKey.ValueSet(rec.Conversion.Status))...)
 
-	if rec.Conversion.Status == store.ConversionPending {
+	if rec.Conversion.Status == domain.ConversionPending {
 		var review Review
 		workflow.GetSignalChannel(ctx, SignalReview).Receive(ctx, &review)
-		change := activities.StatusChange{ConversionID: req.ConversionID, From: store.ConversionPending, To: store.ConversionApproved}
+		change := activities.StatusChange{ConversionID: req.ConversionID, From: domain.ConversionPending, To: domain.ConversionApproved}
 		if !review.Approve {
-			reason := store.ReasonAdmin
-			change.To, change.Reason = store.ConversionRejected, &reason
+			reason := domain.ReasonAdmin
+			change.To, change.Reason = domain.ConversionRejected, &reason
 		}
 		if err := workflow.ExecuteLocalActivity(lctx, a.SetStatus, change).Get(lctx, &rec); err != nil {
 			return ConversionResult{}, err
@@ -101,17 +102,17 @@ func Conversion(ctx workflow.Context, req activities.ConversionRequest) (Convers
 	}
 
 	res := result(rec.Conversion)
-	if rec.Conversion.Status == store.ConversionApproved {
-		res.Delivered, res.Failed = firePixels(ctx, rec, store.ConversionApproved, req.Retry)
+	if rec.Conversion.Status == domain.ConversionApproved {
+		res.Delivered, res.Failed = firePixels(ctx, rec, domain.ConversionApproved, req.Retry)
 	}
 	return res, nil
 }
 
 // decide turns the attribution and the custom parameters into the conversion to store.
-func decide(req activities.ConversionRequest, att activities.Attribution) store.Conversion {
-	c := store.Conversion{
+func decide(req activities.ConversionRequest, att activities.Attribution) domain.Conversion {
+	c := domain.Conversion{
 		ID: req.ConversionID, OfferID: req.OfferID, WorkflowID: req.WorkflowID,
-		Amount: req.Amount, Currency: att.Currency, Status: store.ConversionApproved,
+		Amount: req.Amount, Currency: att.Currency, Status: domain.ConversionApproved,
 	}
 	if req.CustomCurrency != "" {
 		c.Currency = req.CustomCurrency
@@ -137,22 +138,22 @@ func decide(req activities.ConversionRequest, att activities.Attribution) store.
 	if att.CreativeID != 0 {
 		c.CreativeID = &att.CreativeID
 	}
-	reject := func(reason string) store.Conversion {
-		c.Status, c.Reason, c.Commission = store.ConversionRejected, &reason, 0
+	reject := func(reason string) domain.Conversion {
+		c.Status, c.Reason, c.Commission = domain.ConversionRejected, &reason, 0
 		return c
 	}
 	switch {
 	case att.RejectReason != "":
 		return reject(att.RejectReason)
-	case req.CustomStatus == store.ConversionRejected:
-		return reject(store.ReasonAdvertiser)
+	case req.CustomStatus == domain.ConversionRejected:
+		return reject(domain.ReasonAdvertiser)
 	}
 	c.Commission = att.Payout.Commission(req.Amount)
 	if req.CustomPayout != nil {
 		c.Commission = *req.CustomPayout
 	}
-	if req.CustomStatus == store.ConversionPending {
-		c.Status = store.ConversionPending
+	if req.CustomStatus == domain.ConversionPending {
+		c.Status = domain.ConversionPending
 	}
 	return c
 }
@@ -179,7 +180,7 @@ func firePixels(ctx workflow.Context, rec activities.RecordOutput, event string,
 	return delivered, failed
 }
 
-func result(c store.Conversion) ConversionResult {
+func result(c domain.Conversion) ConversionResult {
 	r := ConversionResult{ConversionID: c.ID, Status: c.Status, Commission: c.Commission}
 	if c.Reason != nil {
 		r.Reason = *c.Reason

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trackflow/trackflow/domain"
+
 	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
@@ -29,8 +31,8 @@ func request() activities.ConversionRequest {
 
 func attributed() activities.Attribution {
 	return activities.Attribution{
-		Method: store.MethodCookie, ClickID: "0123456789abcdef0123456789abcdef", AffID: 7, IP: "203.0.113.9",
-		Payout: store.Payout{Type: store.PayoutCPS, Percent: 1000}, Currency: "USD", SingleUse: true,
+		Method: domain.MethodCookie, ClickID: "0123456789abcdef0123456789abcdef", AffID: 7, IP: "203.0.113.9",
+		Payout: domain.Payout{Type: domain.PayoutCPS, Percent: 1000}, Currency: "USD", SingleUse: true,
 	}
 }
 
@@ -76,7 +78,7 @@ func TestConversionApprovedFiresEveryPixel(t *testing.T) {
 	if err := env.GetWorkflowResult(&res); err != nil {
 		t.Fatal(err)
 	}
-	if res.Status != store.ConversionApproved || res.Commission != 200 || res.Delivered != 2 || res.Failed != 0 {
+	if res.Status != domain.ConversionApproved || res.Commission != 200 || res.Delivered != 2 || res.Failed != 0 {
 		t.Fatalf("result %+v", res)
 	}
 	if !recorded.ClaimClick || *recorded.Conversion.AffID != 7 || *recorded.Conversion.AttributionMethod != "cookie" {
@@ -99,7 +101,7 @@ func TestConversionUnattributedIsRejectedWithoutPixels(t *testing.T) {
 	env := s.NewTestWorkflowEnvironment()
 	env.RegisterActivity(a)
 	env.OnActivity(a.Attribute, mock.Anything, mock.Anything).Return(
-		activities.Attribution{RejectReason: store.ReasonUnattributed, Currency: "USD", IP: "203.0.113.9"}, nil)
+		activities.Attribution{RejectReason: domain.ReasonUnattributed, Currency: "USD", IP: "203.0.113.9"}, nil)
 	env.OnActivity(a.Record, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.RecordInput) (activities.RecordOutput, error) {
 		return activities.RecordOutput{Conversion: in.Conversion}, nil
 	})
@@ -108,7 +110,7 @@ func TestConversionUnattributedIsRejectedWithoutPixels(t *testing.T) {
 	if err := env.GetWorkflowResult(&res); err != nil {
 		t.Fatal(err)
 	}
-	if res.Status != store.ConversionRejected || res.Reason != store.ReasonUnattributed || res.Commission != 0 {
+	if res.Status != domain.ConversionRejected || res.Reason != domain.ReasonUnattributed || res.Commission != 0 {
 		t.Fatalf("result %+v", res)
 	}
 	env.AssertNotCalled(t, "FirePixel", mock.Anything, mock.Anything)
@@ -138,13 +140,13 @@ func TestConversionHeldWaitsForReview(t *testing.T) {
 	env := s.NewTestWorkflowEnvironment()
 	env.RegisterActivity(a)
 	req := request()
-	req.CustomStatus = store.ConversionPending
+	req.CustomStatus = domain.ConversionPending
 	env.OnActivity(a.Attribute, mock.Anything, mock.Anything).Return(attributed(), nil)
 	env.OnActivity(a.Record, mock.Anything, mock.Anything).Return(recordAsGiven)
 	var change activities.StatusChange
 	env.OnActivity(a.SetStatus, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.StatusChange) (activities.RecordOutput, error) {
 		change = in
-		c := store.Conversion{ID: "c1", Status: in.To, Commission: 200}
+		c := domain.Conversion{ID: "c1", Status: in.To, Commission: 200}
 		return activities.RecordOutput{Conversion: c, Pixels: []store.Pixel{{ID: 1}}}, nil
 	})
 	var firedBeforeReview, reviewed atomic.Bool // the callback and the activity run on different goroutines
@@ -163,8 +165,8 @@ func TestConversionHeldWaitsForReview(t *testing.T) {
 	if err := env.GetWorkflowResult(&res); err != nil {
 		t.Fatal(err)
 	}
-	if firedBeforeReview.Load() || change.From != store.ConversionPending || change.To != store.ConversionApproved ||
-		res.Status != store.ConversionApproved || res.Delivered != 1 {
+	if firedBeforeReview.Load() || change.From != domain.ConversionPending || change.To != domain.ConversionApproved ||
+		res.Status != domain.ConversionApproved || res.Delivered != 1 {
 		t.Fatalf("fired early %v, change %+v, result %+v", firedBeforeReview.Load(), change, res)
 	}
 }
@@ -187,20 +189,20 @@ func TestConversionPixelThatGivesUpDoesNotFailTheConversion(t *testing.T) {
 	if err := env.GetWorkflowResult(&res); err != nil {
 		t.Fatal(err)
 	}
-	if res.Status != store.ConversionApproved || res.Delivered != 1 || res.Failed != 1 {
+	if res.Status != domain.ConversionApproved || res.Delivered != 1 || res.Failed != 1 {
 		t.Fatalf("result %+v", res)
 	}
 }
 
 func TestDecideCustomParameters(t *testing.T) {
 	t.Parallel()
-	payout := store.Money(550)
+	payout := domain.Money(550)
 	cases := []struct {
 		name       string
 		edit       func(*activities.ConversionRequest, *activities.Attribution)
 		status     string
 		reason     string
-		commission store.Money
+		commission domain.Money
 		currency   string
 	}{
 		{"cps half up", func(*activities.ConversionRequest, *activities.Attribution) {}, "approved", "", 200, "USD"},
@@ -212,10 +214,10 @@ func TestDecideCustomParameters(t *testing.T) {
 		}, "rejected", "advertiser", 0, "USD"},
 		{"held", func(r *activities.ConversionRequest, _ *activities.Attribution) { r.CustomStatus = "pending" }, "pending", "", 200, "USD"},
 		{"paused affiliate beats custom payout", func(r *activities.ConversionRequest, at *activities.Attribution) {
-			r.CustomPayout, at.RejectReason = &payout, store.ReasonInactiveAffiliate
+			r.CustomPayout, at.RejectReason = &payout, domain.ReasonInactiveAffiliate
 		}, "rejected", "inactive_affiliate", 0, "USD"},
 		{"cpa_cps adds", func(_ *activities.ConversionRequest, at *activities.Attribution) {
-			at.Payout = store.Payout{Type: store.PayoutCPACPS, Amount: 100, Percent: 1000}
+			at.Payout = domain.Payout{Type: domain.PayoutCPACPS, Amount: 100, Percent: 1000}
 		}, "approved", "", 300, "USD"},
 	}
 	for _, tc := range cases {

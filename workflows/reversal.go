@@ -5,6 +5,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/trackflow/trackflow/domain"
+
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
@@ -12,7 +14,6 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/trackflow/trackflow/activities"
-	"github.com/trackflow/trackflow/store"
 )
 
 // ReversalRequest is the input of a reversal workflow.
@@ -30,7 +31,7 @@ func ReversalWorkflowID(conversionID string) string { return "reversal/" + conve
 // StartReversal starts a conversion's reversal workflow, with the conversion's search attributes
 // so that ops filtering on an affiliate or invoice find it beside the conversion. A second
 // reversal of the same conversion is a Conflict.
-func StartReversal(ctx context.Context, c client.Client, conv *store.Conversion, reason string, retry activities.RetrySchedule) (string, error) {
+func StartReversal(ctx context.Context, c client.Client, conv *domain.Conversion, reason string, retry activities.RetrySchedule) (string, error) {
 	id := ReversalWorkflowID(conv.ID)
 	deref := func(v *string) string {
 		if v == nil {
@@ -39,7 +40,7 @@ func StartReversal(ctx context.Context, c client.Client, conv *store.Conversion,
 		return *v
 	}
 	sa := conversionAttributes{OfferID: conv.OfferID, InvoiceID: deref(conv.InvoiceID), ClickID: deref(conv.ClickID),
-		Method: deref(conv.AttributionMethod), Status: store.ConversionReversed}
+		Method: deref(conv.AttributionMethod), Status: domain.ConversionReversed}
 	if conv.AffID != nil {
 		sa.AffID = *conv.AffID
 	}
@@ -55,7 +56,7 @@ func StartReversal(ctx context.Context, c client.Client, conv *store.Conversion,
 	_, err := c.ExecuteWorkflow(ctx, opts, Reversal, req)
 	var already *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &already) {
-		return id, store.Errorf(store.Conflict, "status: conversion is already being reversed")
+		return id, domain.Errorf(domain.Conflict, "status: conversion is already being reversed")
 	}
 	return id, err
 }
@@ -87,7 +88,7 @@ func awaitOptions(s activities.RetrySchedule) workflow.ActivityOptions {
 func Reversal(ctx workflow.Context, req ReversalRequest) (ConversionResult, error) {
 	var a *activities.Activities
 	lctx := workflow.WithLocalActivityOptions(ctx, localOptions)
-	change := activities.StatusChange{ConversionID: req.ConversionID, From: store.ConversionApproved, To: store.ConversionReversed}
+	change := activities.StatusChange{ConversionID: req.ConversionID, From: domain.ConversionApproved, To: domain.ConversionReversed}
 	if req.Reason != "" {
 		change.Reason = &req.Reason
 	}
@@ -100,6 +101,6 @@ func Reversal(ctx workflow.Context, req ReversalRequest) (ConversionResult, erro
 		workflow.GetLogger(ctx).Warn("conversion workflow still open: firing reversal pixels anyway", "error", err)
 	}
 	res := result(rec.Conversion)
-	res.Delivered, res.Failed = firePixels(ctx, rec, store.ConversionReversed, req.Retry)
+	res.Delivered, res.Failed = firePixels(ctx, rec, domain.ConversionReversed, req.Retry)
 	return res, nil
 }

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/trackflow/trackflow/domain"
+
 	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
@@ -39,7 +41,7 @@ func TestReversalOrder(t *testing.T) {
 				steps = append(steps, s)
 			}
 			aff := int64(7)
-			reversed := store.Conversion{ID: "c1", OfferID: 1, AffID: &aff, Status: store.ConversionReversed}
+			reversed := domain.Conversion{ID: "c1", OfferID: 1, AffID: &aff, Status: domain.ConversionReversed}
 			env.OnActivity(a.SetStatus, mock.Anything, mock.Anything).Return(
 				func(_ context.Context, in activities.StatusChange) (activities.RecordOutput, error) {
 					step("status " + in.From + "->" + in.To)
@@ -51,7 +53,7 @@ func TestReversalOrder(t *testing.T) {
 			})
 			env.OnActivity(a.FirePixel, mock.Anything, mock.Anything).Return(
 				func(_ context.Context, in activities.FireInput) (activities.FireResult, error) {
-					if in.Event != store.ConversionReversed || in.Macros["status"] != store.ConversionReversed {
+					if in.Event != domain.ConversionReversed || in.Macros["status"] != domain.ConversionReversed {
 						return activities.FireResult{}, errors.New("wrong event " + in.Event)
 					}
 					step("fire")
@@ -70,7 +72,7 @@ func TestReversalOrder(t *testing.T) {
 			if len(steps) != len(want) || steps[0] != want[0] || steps[1] != want[1] || steps[2] != "fire" || steps[3] != "fire" {
 				t.Errorf("steps %v, want %v", steps, want)
 			}
-			if res.Status != store.ConversionReversed || res.Delivered != 2 || res.Failed != 0 {
+			if res.Status != domain.ConversionReversed || res.Delivered != 2 || res.Failed != 0 {
 				t.Errorf("result %+v", res)
 			}
 		})

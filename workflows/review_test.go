@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trackflow/trackflow/domain"
+
 	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/testsuite"
 
@@ -21,12 +23,12 @@ func heldRun(t *testing.T, review Review) (ConversionResult, activities.StatusCh
 	a := &activities.Activities{}
 	env.RegisterActivity(a)
 
-	att := activities.Attribution{Method: store.MethodCookie, ClickID: "c", AffID: 7, Currency: "USD",
-		Payout: store.Payout{Type: store.PayoutCPA, Amount: 200}, SingleUse: true}
+	att := activities.Attribution{Method: domain.MethodCookie, ClickID: "c", AffID: 7, Currency: "USD",
+		Payout: domain.Payout{Type: domain.PayoutCPA, Amount: 200}, SingleUse: true}
 	env.OnActivity(a.Attribute, mock.Anything, mock.Anything).Return(att, nil)
 	env.OnActivity(a.Record, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.RecordInput) (activities.RecordOutput, error) {
-			if in.Conversion.Status != store.ConversionPending {
+			if in.Conversion.Status != domain.ConversionPending {
 				t.Errorf("recorded status %s, want pending", in.Conversion.Status)
 			}
 			return activities.RecordOutput{Conversion: in.Conversion, Pixels: []store.Pixel{{ID: 1}}}, nil
@@ -35,8 +37,8 @@ func heldRun(t *testing.T, review Review) (ConversionResult, activities.StatusCh
 	env.OnActivity(a.SetStatus, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.StatusChange) (activities.RecordOutput, error) {
 			change = in
-			c := store.Conversion{ID: in.ConversionID, Status: in.To, Reason: in.Reason, Commission: 200}
-			if in.To == store.ConversionRejected {
+			c := domain.Conversion{ID: in.ConversionID, Status: in.To, Reason: in.Reason, Commission: 200}
+			if in.To == domain.ConversionRejected {
 				c.Commission = 0
 			}
 			return activities.RecordOutput{Conversion: c, Pixels: []store.Pixel{{ID: 1}}}, nil
@@ -45,7 +47,7 @@ func heldRun(t *testing.T, review Review) (ConversionResult, activities.StatusCh
 	env.OnActivity(a.FirePixel, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.FireInput) (activities.FireResult, error) {
 			fired++
-			if in.Event != store.ConversionApproved || in.Macros["status"] != store.ConversionApproved {
+			if in.Event != domain.ConversionApproved || in.Macros["status"] != domain.ConversionApproved {
 				t.Errorf("pixel fired for %s / %s", in.Event, in.Macros["status"])
 			}
 			return activities.FireResult{StatusCode: 200, Attempt: 1}, nil
@@ -58,7 +60,7 @@ func heldRun(t *testing.T, review Review) (ConversionResult, activities.StatusCh
 	}, 24*time.Hour)
 
 	env.ExecuteWorkflow(Conversion, activities.ConversionRequest{ConversionID: "conv", WorkflowID: "conversion/1/INV",
-		OfferID: 1, InvoiceID: "INV", Amount: 1995, Source: activities.SourcePage, CustomStatus: store.ConversionPending})
+		OfferID: 1, InvoiceID: "INV", Amount: 1995, Source: activities.SourcePage, CustomStatus: domain.ConversionPending})
 	if !env.IsWorkflowCompleted() {
 		t.Fatal("workflow did not complete")
 	}
@@ -77,10 +79,10 @@ func heldRun(t *testing.T, review Review) (ConversionResult, activities.StatusCh
 func TestHeldConversionApproved(t *testing.T) {
 	t.Parallel()
 	res, change, fired := heldRun(t, Review{Approve: true})
-	if change.From != store.ConversionPending || change.To != store.ConversionApproved || change.Reason != nil {
+	if change.From != domain.ConversionPending || change.To != domain.ConversionApproved || change.Reason != nil {
 		t.Fatalf("status change %+v", change)
 	}
-	if res.Status != store.ConversionApproved || res.Delivered != 1 || fired != 1 {
+	if res.Status != domain.ConversionApproved || res.Delivered != 1 || fired != 1 {
 		t.Fatalf("result %+v, %d pixels fired", res, fired)
 	}
 }
@@ -89,10 +91,10 @@ func TestHeldConversionApproved(t *testing.T) {
 func TestHeldConversionRejected(t *testing.T) {
 	t.Parallel()
 	res, change, fired := heldRun(t, Review{Approve: false, Reason: "fraud"})
-	if change.To != store.ConversionRejected || change.Reason == nil || *change.Reason != store.ReasonAdmin {
+	if change.To != domain.ConversionRejected || change.Reason == nil || *change.Reason != domain.ReasonAdmin {
 		t.Fatalf("status change %+v", change)
 	}
-	if res.Status != store.ConversionRejected || res.Reason != store.ReasonAdmin || res.Delivered != 0 || fired != 0 {
+	if res.Status != domain.ConversionRejected || res.Reason != domain.ReasonAdmin || res.Delivered != 0 || fired != 0 {
 		t.Fatalf("result %+v, %d pixels fired", res, fired)
 	}
 }
@@ -100,14 +102,14 @@ func TestHeldConversionRejected(t *testing.T) {
 // TestDecideCustomParams covers how the custom parameters shape the stored conversion.
 func TestDecideCustomParams(t *testing.T) {
 	t.Parallel()
-	att := activities.Attribution{Method: store.MethodBackup, ClickID: "c", AffID: 7, Currency: "USD",
-		Payout: store.Payout{Type: store.PayoutCPS, Percent: 1000}}
-	five := store.Money(500)
+	att := activities.Attribution{Method: domain.MethodBackup, ClickID: "c", AffID: 7, Currency: "USD",
+		Payout: domain.Payout{Type: domain.PayoutCPS, Percent: 1000}}
+	five := domain.Money(500)
 	for name, k := range map[string]struct {
 		req                      activities.ConversionRequest
 		att                      activities.Attribution
 		status, reason, currency string
-		commission               store.Money
+		commission               domain.Money
 	}{
 		"computed":           {activities.ConversionRequest{Amount: 1995}, att, "approved", "", "USD", 200},
 		"custom payout":      {activities.ConversionRequest{Amount: 1995, CustomPayout: &five}, att, "approved", "", "USD", 500},

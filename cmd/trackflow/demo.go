@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/trackflow/trackflow/domain"
+
 	"github.com/trackflow/trackflow/store"
 )
 
@@ -30,21 +32,21 @@ func demo(ctx context.Context, cfg Config, st *store.Store, apiHandler http.Hand
 	switch {
 	case err == nil:
 		slog.Info("demo data exists", "advertiser", adv.ID)
-	case store.ErrorKind(err) != store.NotFound:
+	case domain.ErrorKind(err) != domain.NotFound:
 		return nil, err
 	default:
 		adv = &store.Advertiser{Name: "Demo Advertiser", PostbackToken: token}
 		if err := st.CreateAdvertiser(ctx, adv); err != nil {
 			return nil, err
 		}
-		aff := &store.Affiliate{Name: "Demo Affiliate", Status: store.StatusActive}
+		aff := &store.Affiliate{Name: "Demo Affiliate", Status: domain.StatusActive}
 		if err := st.CreateAffiliate(ctx, aff); err != nil {
 			return nil, err
 		}
 		offer := &store.Offer{AdvertiserID: adv.ID, Name: "Demo Offer", CookieDays: 30, Currency: "USD",
 			LandingURL:  base + "/demo/landing?click_id={click_id}&aff_id={aff_id}&sub_id={sub_id}",
 			ThankYouURL: base + "/demo/landing?thanks=1",
-			Payout:      store.Payout{Type: store.PayoutCPS, Percent: 1000}, Status: store.StatusActive}
+			Payout:      domain.Payout{Type: domain.PayoutCPS, Percent: 1000}, Status: domain.StatusActive}
 		if err := st.CreateOffer(ctx, offer); err != nil {
 			return nil, err
 		}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 
+	"github.com/trackflow/trackflow/domain"
+
 	"github.com/trackflow/trackflow/store"
 )
 
@@ -20,10 +22,10 @@ func Seed(t testing.TB, st *store.Store, edit func(*store.Advertiser, *store.Off
 	t.Helper()
 	ctx := context.Background()
 	s := Seeded{
-		Advertiser: store.Advertiser{Name: "adv", PostbackToken: store.NewID()},
+		Advertiser: store.Advertiser{Name: "adv", PostbackToken: domain.NewID()},
 		Offer: store.Offer{Name: "offer", LandingURL: "https://shop.example/?c={click_id}", CookieDays: 30,
-			Currency: "USD", Payout: store.Payout{Type: store.PayoutCPA, Amount: 200}, Status: store.StatusActive},
-		Affiliate: store.Affiliate{Name: "aff", Status: store.StatusActive},
+			Currency: "USD", Payout: domain.Payout{Type: domain.PayoutCPA, Amount: 200}, Status: domain.StatusActive},
+		Affiliate: store.Affiliate{Name: "aff", Status: domain.StatusActive},
 	}
 	if edit != nil {
 		edit(&s.Advertiser, &s.Offer)

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trackflow/trackflow/domain"
+
 	"github.com/jmoiron/sqlx"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/api/enums/v1"
@@ -82,7 +84,7 @@ func NewDBURL(t testing.TB) (*sqlx.DB, string) {
 
 	// Migrations run once per test binary into a template; each database is a fast copy of it.
 	templateOnce.Do(func() {
-		templateName = "tf_tmpl_" + store.NewID()[:12]
+		templateName = "tf_tmpl_" + domain.NewID()[:12]
 		if _, templateErr = admin.ExecContext(ctx, "CREATE DATABASE "+templateName); templateErr != nil {
 			return
 		}
@@ -96,7 +98,7 @@ func NewDBURL(t testing.TB) (*sqlx.DB, string) {
 	if templateErr != nil {
 		t.Fatalf("template database: %v", templateErr)
 	}
-	name := "tf_test_" + store.NewID()[:12]
+	name := "tf_test_" + domain.NewID()[:12]
 	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name+" TEMPLATE "+templateName); err != nil {
 		t.Fatalf("create database: %v", err)
 	}
@@ -255,7 +257,7 @@ func Dial(addr, namespace string) (client.Client, error) {
 func NewNamespace(addr string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	ns := "test-" + store.NewID()[:12]
+	ns := "test-" + domain.NewID()[:12]
 	c, err := Dial(addr, "default")
 	if err != nil {
 		return "", err

@@ -1,6 +1,8 @@
-package store
+package domain
 
-import "testing"
+import (
+	"testing"
+)
 
 // BenchmarkExpandMacros is a landing URL expanded for one click.
 func BenchmarkExpandMacros(b *testing.B) {
