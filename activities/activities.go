@@ -7,10 +7,9 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/trackflow/trackflow/domain"
-
 	"go.temporal.io/sdk/client"
 
+	"github.com/trackflow/trackflow/domain"
 	"github.com/trackflow/trackflow/internal/metrics"
 	"github.com/trackflow/trackflow/store"
 )

@@ -5,10 +5,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/trackflow/trackflow/domain"
-
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/trackflow/trackflow/domain"
 	"github.com/trackflow/trackflow/store"
 )
 

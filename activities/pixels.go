@@ -17,11 +17,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/trackflow/trackflow/domain"
-
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/trackflow/trackflow/domain"
 	"github.com/trackflow/trackflow/store"
 )
 

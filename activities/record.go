@@ -4,10 +4,9 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/trackflow/trackflow/domain"
-
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/trackflow/trackflow/domain"
 	"github.com/trackflow/trackflow/internal/metrics"
 	"github.com/trackflow/trackflow/store"
 )

@@ -9,11 +9,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/trackflow/trackflow/domain"
-
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/api/serviceerror"
 
+	"github.com/trackflow/trackflow/domain"
 	"github.com/trackflow/trackflow/store"
 	"github.com/trackflow/trackflow/workflows"
 )

@@ -11,9 +11,9 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/trackflow/trackflow/domain"
-
 	"github.com/gin-gonic/gin"
+
+	"github.com/trackflow/trackflow/domain"
 )
 
 // requireAdmin guards the admin API with Authorization: Bearer <ADMIN_TOKEN>.

@@ -6,10 +6,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/trackflow/trackflow/domain"
-
 	"github.com/gin-gonic/gin"
 
+	"github.com/trackflow/trackflow/domain"
 	"github.com/trackflow/trackflow/store"
 )
 

@@ -4,9 +4,9 @@ import (
 	"log/slog"
 	"net/http"
 
-	"github.com/trackflow/trackflow/domain"
-
 	"github.com/gin-gonic/gin"
+
+	"github.com/trackflow/trackflow/domain"
 )
 
 // status maps a domain error to its HTTP status; anything not a domain error is a 500.

@@ -12,7 +12,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/trackflow/trackflow/domain"
-
 	"github.com/trackflow/trackflow/store"
 )
 

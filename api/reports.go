@@ -4,10 +4,9 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/trackflow/trackflow/domain"
-
 	"github.com/gin-gonic/gin"
 
+	"github.com/trackflow/trackflow/domain"
 	"github.com/trackflow/trackflow/store"
 )
 

@@ -7,11 +7,10 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/trackflow/trackflow/domain"
-
 	"github.com/gin-gonic/gin"
 
 	"github.com/trackflow/trackflow/activities"
+	"github.com/trackflow/trackflow/domain"
 	"github.com/trackflow/trackflow/internal/metrics"
 	"github.com/trackflow/trackflow/store"
 	"github.com/trackflow/trackflow/workflows"

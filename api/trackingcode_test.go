@@ -9,9 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/trackflow/trackflow/domain"
-
 	"github.com/trackflow/trackflow/api"
+	"github.com/trackflow/trackflow/domain"
 	"github.com/trackflow/trackflow/internal/testenv"
 	"github.com/trackflow/trackflow/store"
 )

@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"github.com/trackflow/trackflow/domain"
-
 	"github.com/trackflow/trackflow/store"
 )
 

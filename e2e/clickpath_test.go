@@ -8,9 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/trackflow/trackflow/domain"
-
 	"github.com/trackflow/trackflow/api"
+	"github.com/trackflow/trackflow/domain"
 	"github.com/trackflow/trackflow/internal/testenv"
 	"github.com/trackflow/trackflow/store"
 )

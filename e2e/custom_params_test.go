@@ -8,10 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/trackflow/trackflow/domain"
-
 	"go.temporal.io/api/enums/v1"
 
+	"github.com/trackflow/trackflow/domain"
 	"github.com/trackflow/trackflow/internal/testenv"
 	"github.com/trackflow/trackflow/store"
 )

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/trackflow/trackflow/domain"
-
 	"github.com/trackflow/trackflow/internal/testenv"
 	"github.com/trackflow/trackflow/store"
 )

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/trackflow/trackflow/domain"
-
 	"github.com/trackflow/trackflow/internal/testenv"
 )
 

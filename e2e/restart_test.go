@@ -9,10 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/trackflow/trackflow/domain"
-
 	"github.com/lib/pq"
 
+	"github.com/trackflow/trackflow/domain"
 	"github.com/trackflow/trackflow/internal/testenv"
 	"github.com/trackflow/trackflow/store"
 	"github.com/trackflow/trackflow/workflows"

@@ -9,10 +9,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/trackflow/trackflow/domain"
-
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
+
+	"github.com/trackflow/trackflow/domain"
 )
 
 // BatchOptions tune a Writer; zero values take the defaults below.

@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/trackflow/trackflow/domain"
-
 	"github.com/lib/pq"
+
+	"github.com/trackflow/trackflow/domain"
 )
 
 // Advertiser owns offers and authenticates postbacks with its token.

@@ -10,10 +10,10 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/trackflow/trackflow/domain"
-
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
+
+	"github.com/trackflow/trackflow/domain"
 )
 
 // Store runs trackflow's queries on one connection pool.

@@ -7,14 +7,13 @@ import (
 	"errors"
 	"strconv"
 
-	"github.com/trackflow/trackflow/domain"
-
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/trackflow/trackflow/activities"
+	"github.com/trackflow/trackflow/domain"
 )
 
 // TaskQueue is the task queue of every conversion workflow.

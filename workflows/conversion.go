@@ -4,12 +4,11 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/trackflow/trackflow/domain"
-
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/trackflow/trackflow/activities"
+	"github.com/trackflow/trackflow/domain"
 )
 
 // ConversionResult is how a conversion workflow ended.

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"time"
 
-	"github.com/trackflow/trackflow/domain"
-
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
@@ -14,6 +12,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/trackflow/trackflow/activities"
+	"github.com/trackflow/trackflow/domain"
 )
 
 // ReversalRequest is the input of a reversal workflow.

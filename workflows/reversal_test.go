@@ -6,13 +6,12 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/trackflow/trackflow/domain"
-
 	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/trackflow/trackflow/activities"
+	"github.com/trackflow/trackflow/domain"
 	"github.com/trackflow/trackflow/store"
 	"github.com/trackflow/trackflow/workflows"
 )

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/trackflow/trackflow/domain"
-
 	"github.com/trackflow/trackflow/store"
 )
 

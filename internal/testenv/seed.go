@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/trackflow/trackflow/domain"
-
 	"github.com/trackflow/trackflow/store"
 )
 

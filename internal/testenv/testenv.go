@@ -17,8 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/trackflow/trackflow/domain"
-
 	"github.com/jmoiron/sqlx"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/api/enums/v1"
@@ -31,6 +29,7 @@ import (
 
 	"github.com/trackflow/trackflow/activities"
 	"github.com/trackflow/trackflow/api"
+	"github.com/trackflow/trackflow/domain"
 	"github.com/trackflow/trackflow/internal/metrics"
 	"github.com/trackflow/trackflow/schema"
 	"github.com/trackflow/trackflow/store"
