@@ -11,20 +11,30 @@ import (
 	"github.com/trackflow/trackflow/store"
 )
 
-// Attribution is who referred a conversion and what the affiliate earns: the workflow's first
-// decision, shown in its history.
+// Attribution is who referred a conversion and the facts the conversion rules read about it: the
+// workflow's first step, shown in its history. It decides nothing: domain.Decide does, when Record
+// stores the conversion.
 type Attribution struct {
-	Method       string        `json:"method,omitempty"` // cookie, backup, click_id, afid; empty when unattributed
-	RejectReason string        `json:"reject_reason,omitempty"`
-	ClickID      string        `json:"click_id,omitempty"`
-	AffID        int64         `json:"aff_id,omitempty"`
-	SubID        string        `json:"sub_id,omitempty"`
-	CreativeID   int64         `json:"creative_id,omitempty"`
-	IP           string        `json:"ip,omitempty"`
-	Payout       domain.Payout `json:"payout"`
-	Currency     string        `json:"currency"`
+	Method     string `json:"method,omitempty"` // cookie, backup, click_id, afid; empty when unattributed
+	ClickID    string `json:"click_id,omitempty"`
+	AffID      int64  `json:"aff_id,omitempty"`
+	SubID      string `json:"sub_id,omitempty"`
+	CreativeID int64  `json:"creative_id,omitempty"`
+	IP         string `json:"ip,omitempty"`
+	// ClickCreatedAt is when the attributed click was made (zero without a click).
+	ClickCreatedAt time.Time `json:"click_created_at,omitzero"`
+	// AffiliateActive is whether the credited affiliate is active.
+	AffiliateActive bool          `json:"affiliate_active,omitempty"`
+	Payout          domain.Payout `json:"payout"` // the affiliate's override for the offer if set, else the offer's
+	Currency        string        `json:"currency"`
 	// SingleUse is true when the click may earn only one conversion (the offer is not multi_conversion).
 	SingleUse bool `json:"single_use"`
+	// CookieWindow is the offer's cookie window; zero only in histories recorded before Attribute
+	// returned facts, whose decision it carried in RejectReason instead.
+	CookieWindow time.Duration `json:"cookie_window,omitempty"`
+	// RejectReason is the rejection Attribute decided before domain.Decide existed. Only workflows
+	// started by an older worker carry it; RecordInput.DecideInput reads it for them.
+	RejectReason string `json:"reject_reason,omitempty"`
 }
 
 // ErrTypeNotFound marks a non-retryable failure: the offer vanished between the API and the worker.
@@ -65,7 +75,7 @@ func (a *Activities) Attribute(ctx context.Context, in ConversionRequest) (Attri
 		}
 		return Attribution{}, err
 	}
-	out := Attribution{Currency: offer.Currency, SingleUse: !offer.MultiConversion, IP: in.IP}
+	out := Attribution{Currency: offer.Currency, SingleUse: !offer.MultiConversion, IP: in.IP, CookieWindow: offer.CookieWindow()}
 	since := in.ReceivedAt.Add(-offer.CookieWindow())
 
 	var click *store.Click
@@ -79,9 +89,6 @@ func (a *Activities) Attribute(ctx context.Context, in ConversionRequest) (Attri
 			return Attribution{}, err
 		}
 		out.Method = domain.MethodClickID
-		if click.CreatedAt.Before(since) {
-			out.RejectReason = domain.ReasonClickExpired
-		}
 	case SourceAFID:
 		out.Method = domain.MethodAFID
 		out.AffID, out.SubID, out.CreativeID = in.AffID, in.SubID, in.CreativeID
@@ -103,13 +110,12 @@ func (a *Activities) Attribute(ctx context.Context, in ConversionRequest) (Attri
 			case domain.ErrorKind(err) != domain.NotFound:
 				return Attribution{}, err
 			default:
-				out.RejectReason = domain.ReasonUnattributed
-				return out, nil
+				return out, nil // unattributed: no Method
 			}
 		}
 	}
 	if click != nil {
-		out.ClickID, out.AffID, out.IP = click.ClickID, click.AffID, click.IP
+		out.ClickID, out.AffID, out.IP, out.ClickCreatedAt = click.ClickID, click.AffID, click.IP, click.CreatedAt
 		if click.SubID != nil {
 			out.SubID = *click.SubID
 		}
@@ -125,9 +131,7 @@ func (a *Activities) Attribute(ctx context.Context, in ConversionRequest) (Attri
 		}
 		return Attribution{}, err
 	}
-	if aff.Status != domain.StatusActive && out.RejectReason == "" {
-		out.RejectReason = domain.ReasonInactiveAffiliate
-	}
+	out.AffiliateActive = aff.Status == domain.StatusActive
 	if out.Payout, err = a.Store.PayoutFor(ctx, offer, aff.ID); err != nil {
 		return Attribution{}, fmt.Errorf("attribute: %w", err)
 	}

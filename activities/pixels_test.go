@@ -25,16 +25,11 @@ import (
 // log refers to a conversion.
 func seedConversion(t *testing.T, st *store.Store) domain.Conversion {
 	t.Helper()
-	ctx := context.Background()
 	seeded := testenv.Seed(t, st, nil)
 	offer, aff := &seeded.Offer, &seeded.Affiliate
 	id := domain.NewID()
-	res, err := st.RecordConversion(ctx, domain.Conversion{ID: id, OfferID: offer.ID, AffID: &aff.ID, Amount: 1995,
-		Currency: "USD", Commission: 200, Status: domain.ConversionApproved, WorkflowID: "conversion/-/" + id}, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res.Conversion
+	return testenv.InsertConversion(t, st.DB, domain.Conversion{ID: id, OfferID: offer.ID, AffID: &aff.ID, Amount: 1995,
+		Currency: "USD", Commission: 200, Status: domain.ConversionApproved, WorkflowID: "conversion/-/" + id})
 }
 
 // fire runs FirePixel once for a new GET pixel to target, as Temporal would run one attempt.

@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"go.temporal.io/sdk/temporal"
 
@@ -11,11 +12,11 @@ import (
 	"github.com/trackflow/trackflow/store"
 )
 
-// RecordInput is the conversion the workflow decided on, to be stored.
+// RecordInput is what the workflow gathered: the request and its attribution. Record decides the
+// conversion from them (domain.Decide) inside the transaction that stores it.
 type RecordInput struct {
-	Conversion domain.Conversion `json:"conversion"`
-	// ClaimClick makes the click single-use: a click already used rejects the conversion.
-	ClaimClick bool `json:"claim_click"`
+	Request     ConversionRequest `json:"request"`
+	Attribution Attribution       `json:"attribution"`
 }
 
 // RecordOutput is what was stored, and the affiliate pixels to fire when it is approved.
@@ -25,10 +26,10 @@ type RecordOutput struct {
 	Pixels     []store.Pixel     `json:"pixels"`
 }
 
-// Record stores the conversion (reserving its invoice and claiming its click in one transaction)
-// and lists the affiliate's active pixels for the offer.
+// Record decides and stores the conversion (reserving its invoice and claiming its click in one
+// transaction) and lists the affiliate's active pixels for the offer.
 func (a *Activities) Record(ctx context.Context, in RecordInput) (RecordOutput, error) {
-	res, err := a.Store.RecordConversion(ctx, in.Conversion, in.ClaimClick)
+	res, err := a.Store.RecordConversion(ctx, in.Conversion(), in.DecideInput())
 	if err != nil {
 		return RecordOutput{}, err
 	}
@@ -46,6 +47,58 @@ func (a *Activities) Record(ctx context.Context, in RecordInput) (RecordOutput, 
 		}
 	}
 	return out, nil
+}
+
+// Conversion is the conversion to store, before its decision: who referred it and what it is.
+func (in RecordInput) Conversion() domain.Conversion {
+	req, att := in.Request, in.Attribution
+	c := domain.Conversion{
+		ID: req.ConversionID, OfferID: req.OfferID, WorkflowID: req.WorkflowID,
+		Amount: req.Amount, Currency: att.Currency,
+	}
+	if req.CustomCurrency != "" {
+		c.Currency = req.CustomCurrency
+	}
+	opt := func(v string) *string {
+		if v == "" {
+			return nil
+		}
+		return &v
+	}
+	optID := func(v int64) *int64 {
+		if v == 0 {
+			return nil
+		}
+		return &v
+	}
+	c.InvoiceID, c.IP, c.AttributionMethod = opt(req.InvoiceID), opt(att.IP), opt(att.Method)
+	c.ClickID, c.SubID = opt(att.ClickID), opt(att.SubID)
+	c.AffID, c.CreativeID = optID(att.AffID), optID(att.CreativeID)
+	return c
+}
+
+// DecideInput gathers domain.Decide's inputs; the store adds ClickUsed under the click's lock.
+func (r RecordInput) DecideInput() domain.DecideInput {
+	req, att := r.Request, r.Attribution
+	in := domain.DecideInput{
+		Now: req.ReceivedAt, Amount: req.Amount, CustomPayout: req.CustomPayout, CustomStatus: req.CustomStatus,
+		Method: att.Method, ClickFound: att.ClickID != "", ClickCreatedAt: att.ClickCreatedAt,
+		AffiliateActive: att.AffiliateActive, Payout: att.Payout, MultiConversion: !att.SingleUse,
+		CookieWindow: att.CookieWindow,
+	}
+	if att.CookieWindow == 0 {
+		// An attribution from an older worker's history: it checked the window and the affiliate
+		// itself and carried its verdict in RejectReason. Restate that verdict as facts.
+		in.CookieWindow, in.ClickCreatedAt = time.Nanosecond, req.ReceivedAt
+		in.AffiliateActive = att.RejectReason != domain.ReasonInactiveAffiliate
+		switch att.RejectReason {
+		case domain.ReasonUnattributed:
+			in.Method = ""
+		case domain.ReasonClickExpired:
+			in.ClickCreatedAt = req.ReceivedAt.Add(-time.Second)
+		}
+	}
+	return in
 }
 
 // StatusChange moves a conversion between statuses (a held conversion approved or rejected, an

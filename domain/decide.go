@@ -69,6 +69,14 @@ func (in DecideInput) ClaimsClick(d Decision) bool {
 	return in.ClickFound && !in.MultiConversion && d.Status != ConversionRejected
 }
 
+// Apply sets the conversion's status, reason and commission to the decision's.
+func (c *Conversion) Apply(d Decision) {
+	c.Status, c.Commission, c.Reason = d.Status, d.Commission, nil
+	if d.Reason != "" {
+		c.Reason = &d.Reason
+	}
+}
+
 func rejected(reason string) Decision {
 	return Decision{Status: ConversionRejected, Reason: reason}
 }

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -148,7 +147,6 @@ func TestConversionsList(t *testing.T) {
 
 	// 60 conversions of the offer, stored as the workflow stores them, a second apart: every 10th is
 	// the other affiliate's, every 7th rejected.
-	ctx := context.Background()
 	base := time.Now().Add(-time.Hour).UTC()
 	want := map[string][]string{} // filter → ids, newest first
 	for i := range 60 {
@@ -163,12 +161,8 @@ func TestConversionsList(t *testing.T) {
 			reason := "click_used"
 			c.Status, c.Reason, c.Commission = "rejected", &reason, 0
 		}
-		if _, err := s.Store.RecordConversion(ctx, c, false); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := s.DB.Exec(`UPDATE conversions SET created_at = $2 WHERE id = $1`, c.ID, base.Add(time.Duration(i)*time.Second)); err != nil {
-			t.Fatal(err)
-		}
+		c.CreatedAt = base.Add(time.Duration(i) * time.Second)
+		testenv.InsertConversion(t, s.DB, c)
 		want["all"] = append([]string{c.ID}, want["all"]...)
 		if affID == other.ID {
 			want["other"] = append([]string{c.ID}, want["other"]...)

@@ -187,13 +187,9 @@ func TestReports(t *testing.T) {
 	conversion := func(when time.Time, status string, amount, commission domain.Money) {
 		inv := invoiceID("OLD")
 		c := domain.Conversion{ID: domain.NewID(), OfferID: f.Offer.ID, AffID: &f.Affiliate.ID, InvoiceID: &inv,
-			Amount: amount, Currency: "USD", Commission: commission, Status: status, WorkflowID: "conversion/old/" + inv}
-		if _, err := s.Store.RecordConversion(ctx, c, false); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := s.DB.Exec(`UPDATE conversions SET created_at = $2 WHERE id = $1`, c.ID, when); err != nil {
-			t.Fatal(err)
-		}
+			Amount: amount, Currency: "USD", Commission: commission, Status: status, WorkflowID: "conversion/old/" + inv,
+			CreatedAt: when}
+		testenv.InsertConversion(t, s.DB, c)
 	}
 	conversion(at(0, "10:00:00"), "approved", 1000, 100)
 	conversion(at(0, "11:00:00"), "rejected", 5000, 0)

@@ -13,7 +13,7 @@ const conversionColumns = `id, offer_id, aff_id, sub_id, creative_id, click_id, 
 	commission, reversed_commission, status, reason, attribution_method, workflow_id, host(ip) AS ip,
 	created_at, updated_at`
 
-// RecordResult is what RecordConversion decided.
+// RecordResult is what RecordConversion decided and stored.
 type RecordResult struct {
 	Conversion domain.Conversion
 	// Duplicate is true when (offer_id, invoice_id) was already used: nothing was stored but the
@@ -24,14 +24,15 @@ type RecordResult struct {
 	Replayed bool
 }
 
-// RecordConversion stores a conversion in one transaction: the invoice reservation (a duplicate is
-// only counted), then, when claimClick is set, the single-use claim of its click (a click already
-// used turns the conversion into rejected/click_used with no commission). Both happen in the same
-// transaction, so a conversion is never stored without its claim nor a click claimed by a
-// duplicate. Row locks serialise concurrent claims of one click: the second waits for the first to
-// commit and then finds the click used. It is idempotent on c.ID, so an activity retry returns
-// what the first call stored.
-func (s *Store) RecordConversion(ctx context.Context, c domain.Conversion, claimClick bool) (RecordResult, error) {
+// RecordConversion decides a conversion and stores it in one transaction. c carries who and
+// what (ids, amount, currency, click, affiliate); its status, reason and commission are set here by
+// domain.Decide from in. A single-use click is locked first (SELECT ... FOR UPDATE), so in.ClickUsed
+// is read under the lock and, under concurrency, exactly one conversion wins the click: the second
+// waits for the first to commit and then finds the click used. Then the invoice is reserved (a
+// duplicate is only counted) and the click claimed, in the same transaction, so a conversion is
+// never stored without its claim nor a click claimed by a duplicate. It is idempotent on c.ID, so
+// an activity retry returns what the first call stored.
+func (s *Store) RecordConversion(ctx context.Context, c domain.Conversion, in domain.DecideInput) (RecordResult, error) {
 	tx, err := s.DB.BeginTxx(ctx, nil)
 	if err != nil {
 		return RecordResult{}, fmt.Errorf("record conversion: %w", err)
@@ -46,6 +47,17 @@ func (s *Store) RecordConversion(ctx context.Context, c domain.Conversion, claim
 	case !errors.Is(err, sql.ErrNoRows):
 		return RecordResult{}, fmt.Errorf("record conversion: %w", err)
 	}
+
+	in.ClickUsed = false
+	if in.ClickFound && !in.MultiConversion && c.ClickID != nil {
+		const lock = `SELECT converted_by IS NOT NULL FROM clicks WHERE click_id = $1 FOR UPDATE`
+		err := tx.GetContext(ctx, &in.ClickUsed, lock, *c.ClickID)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return RecordResult{}, fmt.Errorf("lock click: %w", err)
+		}
+	}
+	d := domain.Decide(in)
+	c.Apply(d)
 
 	const insert = `INSERT INTO conversions (id, offer_id, aff_id, sub_id, creative_id, click_id, invoice_id,
 			amount, currency, commission, status, reason, attribution_method, workflow_id, ip)
@@ -65,17 +77,10 @@ func (s *Store) RecordConversion(ctx context.Context, c domain.Conversion, claim
 		return RecordResult{Conversion: c, Duplicate: true, Replayed: !counted}, tx.Commit()
 	}
 
-	if claimClick && c.ClickID != nil && c.Status != domain.ConversionRejected {
+	if in.ClaimsClick(d) && c.ClickID != nil {
 		const claim = `UPDATE clicks SET converted_by = $2 WHERE click_id = $1 AND converted_by IS NULL`
-		res, err := tx.ExecContext(ctx, claim, *c.ClickID, c.ID)
-		if err != nil {
+		if _, err := tx.ExecContext(ctx, claim, *c.ClickID, c.ID); err != nil {
 			return RecordResult{}, fmt.Errorf("claim click: %w", err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			const reject = `UPDATE conversions SET status = 'rejected', reason = 'click_used', commission = 0 WHERE id = $1`
-			if _, err := tx.ExecContext(ctx, reject, c.ID); err != nil {
-				return RecordResult{}, fmt.Errorf("reject used click: %w", err)
-			}
 		}
 	}
 	var out domain.Conversion

@@ -59,8 +59,9 @@ func pixelOptions(s activities.RetrySchedule, pixelID int64, event string) workf
 	}
 }
 
-// Conversion is the workflow of one conversion request: attribute it, decide its status and
-// commission, store it (reserving the invoice and the click), then fire the affiliate's pixels.
+// Conversion is the workflow of one conversion request: attribute it, then record it (Record
+// decides its status and commission with domain.Decide in the transaction that stores it, reserving
+// the invoice and the click), then fire the affiliate's pixels.
 // A conversion held as pending waits for a SignalReview.
 func Conversion(ctx workflow.Context, req activities.ConversionRequest) (ConversionResult, error) {
 	var a *activities.Activities
@@ -76,7 +77,7 @@ func Conversion(ctx workflow.Context, req activities.ConversionRequest) (Convers
 	found := attributionAttributes(att)
 
 	var rec activities.RecordOutput
-	in := activities.RecordInput{Conversion: decide(req, att), ClaimClick: att.SingleUse && att.ClickID != ""}
+	in := activities.RecordInput{Request: req, Attribution: att}
 	if err := workflow.ExecuteLocalActivity(lctx, a.Record, in).Get(lctx, &rec); err != nil {
 		return ConversionResult{}, err
 	}
@@ -105,56 +106,6 @@ func Conversion(ctx workflow.Context, req activities.ConversionRequest) (Convers
 		res.Delivered, res.Failed = firePixels(ctx, rec, domain.ConversionApproved, req.Retry)
 	}
 	return res, nil
-}
-
-// decide turns the attribution and the custom parameters into the conversion to store.
-func decide(req activities.ConversionRequest, att activities.Attribution) domain.Conversion {
-	c := domain.Conversion{
-		ID: req.ConversionID, OfferID: req.OfferID, WorkflowID: req.WorkflowID,
-		Amount: req.Amount, Currency: att.Currency, Status: domain.ConversionApproved,
-	}
-	if req.CustomCurrency != "" {
-		c.Currency = req.CustomCurrency
-	}
-	if req.InvoiceID != "" {
-		c.InvoiceID = &req.InvoiceID
-	}
-	if att.IP != "" {
-		c.IP = &att.IP
-	}
-	if att.Method != "" {
-		c.AttributionMethod = &att.Method
-	}
-	if att.AffID != 0 {
-		c.AffID = &att.AffID
-	}
-	if att.ClickID != "" {
-		c.ClickID = &att.ClickID
-	}
-	if att.SubID != "" {
-		c.SubID = &att.SubID
-	}
-	if att.CreativeID != 0 {
-		c.CreativeID = &att.CreativeID
-	}
-	reject := func(reason string) domain.Conversion {
-		c.Status, c.Reason, c.Commission = domain.ConversionRejected, &reason, 0
-		return c
-	}
-	switch {
-	case att.RejectReason != "":
-		return reject(att.RejectReason)
-	case req.CustomStatus == domain.ConversionRejected:
-		return reject(domain.ReasonAdvertiser)
-	}
-	c.Commission = att.Payout.Commission(req.Amount)
-	if req.CustomPayout != nil {
-		c.Commission = *req.CustomPayout
-	}
-	if req.CustomStatus == domain.ConversionPending {
-		c.Status = domain.ConversionPending
-	}
-	return c
 }
 
 // firePixels fires every pixel at once, one activity each, and waits for all of them. A pixel

@@ -31,13 +31,23 @@ func request() activities.ConversionRequest {
 func attributed() activities.Attribution {
 	return activities.Attribution{
 		Method: domain.MethodCookie, ClickID: "0123456789abcdef0123456789abcdef", AffID: 7, IP: "203.0.113.9",
+		ClickCreatedAt: time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC), AffiliateActive: true,
 		Payout: domain.Payout{Type: domain.PayoutCPS, Percent: 1000}, Currency: "USD", SingleUse: true,
+		CookieWindow: 30 * 24 * time.Hour,
 	}
 }
 
-// recordAsGiven makes the Record mock store what the workflow decided, with two pixels.
+// decided is what Record stores for in, without a database: the conversion as domain.Decide
+// decides it (with an unused click).
+func decided(in activities.RecordInput) domain.Conversion {
+	c := in.Conversion()
+	c.Apply(domain.Decide(in.DecideInput()))
+	return c
+}
+
+// recordAsGiven makes the Record mock store the decided conversion, with two pixels.
 func recordAsGiven(_ context.Context, in activities.RecordInput) (activities.RecordOutput, error) {
-	return activities.RecordOutput{Conversion: in.Conversion, Pixels: []store.Pixel{{ID: 1}, {ID: 2}}}, nil
+	return activities.RecordOutput{Conversion: decided(in), Pixels: []store.Pixel{{ID: 1}, {ID: 2}}}, nil
 }
 
 func TestConversionApprovedFiresEveryPixel(t *testing.T) {
@@ -80,7 +90,7 @@ func TestConversionApprovedFiresEveryPixel(t *testing.T) {
 	if res.Status != domain.ConversionApproved || res.Commission != 200 || res.Delivered != 2 || res.Failed != 0 {
 		t.Fatalf("result %+v", res)
 	}
-	if !recorded.ClaimClick || *recorded.Conversion.AffID != 7 || *recorded.Conversion.AttributionMethod != "cookie" {
+	if recorded.Attribution != attributed() || recorded.Request.ConversionID != "c1" {
 		t.Fatalf("recorded %+v", recorded)
 	}
 	if len(fired) != 2 || fired[1]["payout"] != "2.00" || fired[2]["transaction_id"] != "c1" || fired[1]["status"] != "approved" {
@@ -100,9 +110,9 @@ func TestConversionUnattributedIsRejectedWithoutPixels(t *testing.T) {
 	env := s.NewTestWorkflowEnvironment()
 	env.RegisterActivity(a)
 	env.OnActivity(a.Attribute, mock.Anything, mock.Anything).Return(
-		activities.Attribution{RejectReason: domain.ReasonUnattributed, Currency: "USD", IP: "203.0.113.9"}, nil)
+		activities.Attribution{Currency: "USD", IP: "203.0.113.9", CookieWindow: 30 * 24 * time.Hour}, nil)
 	env.OnActivity(a.Record, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.RecordInput) (activities.RecordOutput, error) {
-		return activities.RecordOutput{Conversion: in.Conversion}, nil
+		return activities.RecordOutput{Conversion: decided(in)}, nil
 	})
 	env.ExecuteWorkflow(Conversion, request())
 	var res ConversionResult
@@ -190,47 +200,5 @@ func TestConversionPixelThatGivesUpDoesNotFailTheConversion(t *testing.T) {
 	}
 	if res.Status != domain.ConversionApproved || res.Delivered != 1 || res.Failed != 1 {
 		t.Fatalf("result %+v", res)
-	}
-}
-
-func TestDecideCustomParameters(t *testing.T) {
-	t.Parallel()
-	payout := domain.Money(550)
-	cases := []struct {
-		name       string
-		edit       func(*activities.ConversionRequest, *activities.Attribution)
-		status     string
-		reason     string
-		commission domain.Money
-		currency   string
-	}{
-		{"cps half up", func(*activities.ConversionRequest, *activities.Attribution) {}, "approved", "", 200, "USD"},
-		{"custom payout and currency", func(r *activities.ConversionRequest, _ *activities.Attribution) {
-			r.CustomPayout, r.CustomCurrency = &payout, "EUR"
-		}, "approved", "", 550, "EUR"},
-		{"advertiser rejects", func(r *activities.ConversionRequest, _ *activities.Attribution) {
-			r.CustomStatus = "rejected"
-		}, "rejected", "advertiser", 0, "USD"},
-		{"held", func(r *activities.ConversionRequest, _ *activities.Attribution) { r.CustomStatus = "pending" }, "pending", "", 200, "USD"},
-		{"paused affiliate beats custom payout", func(r *activities.ConversionRequest, at *activities.Attribution) {
-			r.CustomPayout, at.RejectReason = &payout, domain.ReasonInactiveAffiliate
-		}, "rejected", "inactive_affiliate", 0, "USD"},
-		{"cpa_cps adds", func(_ *activities.ConversionRequest, at *activities.Attribution) {
-			at.Payout = domain.Payout{Type: domain.PayoutCPACPS, Amount: 100, Percent: 1000}
-		}, "approved", "", 300, "USD"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			req, att := request(), attributed()
-			tc.edit(&req, &att)
-			c := decide(req, att)
-			reason := ""
-			if c.Reason != nil {
-				reason = *c.Reason
-			}
-			if c.Status != tc.status || reason != tc.reason || c.Commission != tc.commission || c.Currency != tc.currency {
-				t.Fatalf("got %s/%s %s %s", c.Status, reason, c.Commission, c.Currency)
-			}
-		})
 	}
 }

@@ -22,15 +22,16 @@ func heldRun(t *testing.T, review Review) (ConversionResult, activities.StatusCh
 	a := &activities.Activities{}
 	env.RegisterActivity(a)
 
-	att := activities.Attribution{Method: domain.MethodCookie, ClickID: "c", AffID: 7, Currency: "USD",
-		Payout: domain.Payout{Type: domain.PayoutCPA, Amount: 200}, SingleUse: true}
+	att := attributed()
+	att.Payout = domain.Payout{Type: domain.PayoutCPA, Amount: 200}
 	env.OnActivity(a.Attribute, mock.Anything, mock.Anything).Return(att, nil)
 	env.OnActivity(a.Record, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.RecordInput) (activities.RecordOutput, error) {
-			if in.Conversion.Status != domain.ConversionPending {
-				t.Errorf("recorded status %s, want pending", in.Conversion.Status)
+			c := decided(in)
+			if c.Status != domain.ConversionPending {
+				t.Errorf("recorded status %s, want pending", c.Status)
 			}
-			return activities.RecordOutput{Conversion: in.Conversion, Pixels: []store.Pixel{{ID: 1}}}, nil
+			return activities.RecordOutput{Conversion: c, Pixels: []store.Pixel{{ID: 1}}}, nil
 		})
 	var change activities.StatusChange
 	env.OnActivity(a.SetStatus, mock.Anything, mock.Anything).Return(
@@ -95,38 +96,5 @@ func TestHeldConversionRejected(t *testing.T) {
 	}
 	if res.Status != domain.ConversionRejected || res.Reason != domain.ReasonAdmin || res.Delivered != 0 || fired != 0 {
 		t.Fatalf("result %+v, %d pixels fired", res, fired)
-	}
-}
-
-// TestDecideCustomParams covers how the custom parameters shape the stored conversion.
-func TestDecideCustomParams(t *testing.T) {
-	t.Parallel()
-	att := activities.Attribution{Method: domain.MethodBackup, ClickID: "c", AffID: 7, Currency: "USD",
-		Payout: domain.Payout{Type: domain.PayoutCPS, Percent: 1000}}
-	five := domain.Money(500)
-	for name, k := range map[string]struct {
-		req                      activities.ConversionRequest
-		att                      activities.Attribution
-		status, reason, currency string
-		commission               domain.Money
-	}{
-		"computed":           {activities.ConversionRequest{Amount: 1995}, att, "approved", "", "USD", 200},
-		"custom payout":      {activities.ConversionRequest{Amount: 1995, CustomPayout: &five}, att, "approved", "", "USD", 500},
-		"custom currency":    {activities.ConversionRequest{Amount: 1995, CustomCurrency: "EUR"}, att, "approved", "", "EUR", 200},
-		"pending":            {activities.ConversionRequest{Amount: 1995, CustomStatus: "pending"}, att, "pending", "", "USD", 200},
-		"rejected":           {activities.ConversionRequest{Amount: 1995, CustomStatus: "rejected", CustomPayout: &five}, att, "rejected", "advertiser", "USD", 0},
-		"attribution first":  {activities.ConversionRequest{Amount: 1995, CustomStatus: "rejected"}, activities.Attribution{RejectReason: "unattributed", Currency: "USD"}, "rejected", "unattributed", "USD", 0},
-		"unattributed held":  {activities.ConversionRequest{Amount: 1995, CustomStatus: "pending"}, activities.Attribution{RejectReason: "unattributed", Currency: "USD"}, "rejected", "unattributed", "USD", 0},
-		"inactive affiliate": {activities.ConversionRequest{Amount: 1995, CustomPayout: &five}, activities.Attribution{RejectReason: "inactive_affiliate", AffID: 7, Currency: "USD"}, "rejected", "inactive_affiliate", "USD", 0},
-	} {
-		c := decide(k.req, k.att)
-		reason := ""
-		if c.Reason != nil {
-			reason = *c.Reason
-		}
-		if c.Status != k.status || reason != k.reason || c.Currency != k.currency || c.Commission != k.commission {
-			t.Errorf("%s: %s/%s %s %s, want %s/%s %s %s", name, c.Status, reason, c.Currency, c.Commission,
-				k.status, k.reason, k.currency, k.commission)
-		}
 	}
 }

@@ -3,7 +3,9 @@ package testenv
 import (
 	"context"
 	"testing"
+	"time"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/trackflow/trackflow/domain"
 	"github.com/trackflow/trackflow/store"
 )
@@ -40,4 +42,23 @@ func Seed(t testing.TB, st *store.Store, edit func(*store.Advertiser, *store.Off
 		t.Fatal(err)
 	}
 	return s
+}
+
+// InsertConversion stores c as it is, already decided, for tests that need conversions of a given
+// status and time (reports, lists, pixel logs) without running the conversion rules: the row's
+// created_at is c.CreatedAt (now when zero), so tests set the time instead of back-dating rows.
+func InsertConversion(t testing.TB, db *sqlx.DB, c domain.Conversion) domain.Conversion {
+	t.Helper()
+	if c.CreatedAt.IsZero() {
+		c.CreatedAt = time.Now()
+	}
+	const q = `INSERT INTO conversions (id, offer_id, aff_id, sub_id, creative_id, click_id, invoice_id,
+			amount, currency, commission, status, reason, attribution_method, workflow_id, ip, created_at, updated_at)
+		VALUES (:id, :offer_id, :aff_id, :sub_id, :creative_id, :click_id, :invoice_id, :amount, :currency,
+			:commission, :status, :reason, :attribution_method, :workflow_id, :ip, :created_at, :created_at)`
+	if _, err := db.NamedExecContext(context.Background(), q, c); err != nil {
+		t.Fatal(err)
+	}
+	c.UpdatedAt = c.CreatedAt
+	return c
 }
