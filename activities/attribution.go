@@ -67,7 +67,7 @@ func (a *Activities) cookieClick(ctx context.Context, clickID string) (*store.Cl
 // Attribute resolves who referred a conversion: the cookie's click, else the backup DB's latest
 // click from the same IP and user agent, or the click of a Click ID post, or the AFID post's
 // affiliate; then checks the click's window and the affiliate's status, and picks the payout.
-func (a *Activities) Attribute(ctx context.Context, in ConversionRequest) (Attribution, error) {
+func (a *Activities) Attribute(ctx context.Context, in domain.ConversionRequest) (Attribution, error) {
 	offer, err := a.Store.Offer(ctx, in.OfferID)
 	if err != nil {
 		if domain.ErrorKind(err) == domain.NotFound {
@@ -80,7 +80,7 @@ func (a *Activities) Attribute(ctx context.Context, in ConversionRequest) (Attri
 
 	var click *store.Click
 	switch in.Source {
-	case SourceClickID:
+	case domain.SourceClickID:
 		click, err = a.Store.Click(ctx, in.ClickID)
 		if err != nil {
 			if domain.ErrorKind(err) == domain.NotFound {
@@ -89,7 +89,7 @@ func (a *Activities) Attribute(ctx context.Context, in ConversionRequest) (Attri
 			return Attribution{}, err
 		}
 		out.Method = domain.MethodClickID
-	case SourceAFID:
+	case domain.SourceAFID:
 		out.Method = domain.MethodAFID
 		out.AffID, out.SubID, out.CreativeID = in.AffID, in.SubID, in.CreativeID
 	default:

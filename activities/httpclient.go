@@ -9,10 +9,6 @@ import (
 	"time"
 )
 
-// PixelTimeout is the default bound of one attempt to fire an affiliate pixel (API.md: 10 s per
-// attempt); POSTBACK_TIMEOUT changes it (RetrySchedule.AttemptTimeout).
-const PixelTimeout = 10 * time.Second
-
 // BlockedAddressError is a pixel target that resolved to an address affiliates must not reach:
 // loopback, private, link-local, multicast or unspecified.
 type BlockedAddressError struct{ Addr string }

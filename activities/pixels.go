@@ -35,11 +35,11 @@ const (
 
 // FireInput is one affiliate pixel to fire for one conversion event.
 type FireInput struct {
-	ConversionID string            `json:"conversion_id"`
-	Event        string            `json:"event"` // approved or reversed
-	Pixel        store.Pixel       `json:"pixel"` // without its secret: FirePixel reads it
-	Macros       map[string]string `json:"macros"`
-	Retry        RetrySchedule     `json:"retry"`
+	ConversionID string               `json:"conversion_id"`
+	Event        string               `json:"event"` // approved or reversed
+	Pixel        store.Pixel          `json:"pixel"` // without its secret: FirePixel reads it
+	Macros       map[string]string    `json:"macros"`
+	Retry        domain.RetrySchedule `json:"retry"`
 }
 
 // FireResult is the successful attempt: what was called and what it answered, so the workflow
@@ -226,7 +226,7 @@ func SignWebhook(secret, id, timestamp string, body []byte) (string, error) {
 
 // retryAfter reads a Retry-After header (seconds or an HTTP date) and clamps it to the schedule's
 // bounds: never sooner than its first interval, never later than its longest.
-func retryAfter(h string, s RetrySchedule, now time.Time) (time.Duration, bool) {
+func retryAfter(h string, s domain.RetrySchedule, now time.Time) (time.Duration, bool) {
 	h = strings.TrimSpace(h)
 	if h == "" {
 		return 0, false

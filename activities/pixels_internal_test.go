@@ -5,11 +5,13 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/trackflow/trackflow/domain"
 )
 
 func TestRetryAfterWithinSchedule(t *testing.T) {
 	t.Parallel()
-	s := RetrySchedule{Initial: time.Second, MaxInterval: time.Hour}
+	s := domain.RetrySchedule{Initial: time.Second, MaxInterval: time.Hour}
 	now := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
 	for _, tc := range []struct {
 		header string

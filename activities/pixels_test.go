@@ -42,7 +42,7 @@ func fire(t *testing.T, a *activities.Activities, conv domain.Conversion, target
 	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
 	env.RegisterActivity(a)
 	in := activities.FireInput{ConversionID: conv.ID, Event: domain.ConversionApproved, Pixel: p, Macros: conv.Macros(),
-		Retry: activities.DefaultRetrySchedule}
+		Retry: domain.DefaultRetrySchedule}
 	_, err := env.ExecuteActivity(a.FirePixel, in)
 	return p, err
 }
@@ -136,7 +136,7 @@ func TestFirePixelWithoutLogDoesNotCall(t *testing.T) {
 	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
 	env.RegisterActivity(a)
 	_, err := env.ExecuteActivity(a.FirePixel, activities.FireInput{ConversionID: conv.ID, Event: domain.ConversionApproved,
-		Pixel: p, Macros: conv.Macros(), Retry: activities.DefaultRetrySchedule})
+		Pixel: p, Macros: conv.Macros(), Retry: domain.DefaultRetrySchedule})
 	var appErr *temporal.ApplicationError
 	if err == nil || (errors.As(err, &appErr) && appErr.NonRetryable()) {
 		t.Fatalf("error %v, want a retryable one", err)

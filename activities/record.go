@@ -15,8 +15,8 @@ import (
 // RecordInput is what the workflow gathered: the request and its attribution. Record decides the
 // conversion from them (domain.Decide) inside the transaction that stores it.
 type RecordInput struct {
-	Request     ConversionRequest `json:"request"`
-	Attribution Attribution       `json:"attribution"`
+	Request     domain.ConversionRequest `json:"request"`
+	Attribution Attribution              `json:"attribution"`
 }
 
 // RecordOutput is what was stored, and the affiliate pixels to fire when it is approved.

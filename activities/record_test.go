@@ -12,7 +12,7 @@ import (
 func TestRecordInputConversion(t *testing.T) {
 	t.Parallel()
 	in := RecordInput{
-		Request:     ConversionRequest{ConversionID: "c1", OfferID: 3, Amount: 1995, CustomCurrency: "EUR"},
+		Request:     domain.ConversionRequest{ConversionID: "c1", OfferID: 3, Amount: 1995, CustomCurrency: "EUR"},
 		Attribution: Attribution{Method: domain.MethodAFID, AffID: 7, Currency: "USD"},
 	}
 	c := in.Conversion()
@@ -38,7 +38,7 @@ func TestRecordInputDecidesOlderHistories(t *testing.T) {
 		if reason == domain.ReasonUnattributed {
 			att.Method, att.ClickID = "", ""
 		}
-		d := domain.Decide(RecordInput{Request: ConversionRequest{ReceivedAt: now, Amount: 1995}, Attribution: att}.DecideInput())
+		d := domain.Decide(RecordInput{Request: domain.ConversionRequest{ReceivedAt: now, Amount: 1995}, Attribution: att}.DecideInput())
 		got := d.Reason
 		if got == "" {
 			got = d.Status

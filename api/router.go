@@ -14,7 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
 
-	"github.com/trackflow/trackflow/activities"
+	"github.com/trackflow/trackflow/domain"
 	"github.com/trackflow/trackflow/internal/metrics"
 	"github.com/trackflow/trackflow/store"
 )
@@ -24,7 +24,7 @@ type Config struct {
 	AdminToken     string
 	TrustedProxies []netip.Prefix
 	// Retry is the affiliate-pixel retry schedule given to every conversion workflow.
-	Retry activities.RetrySchedule
+	Retry domain.RetrySchedule
 	// PublicURL is the base URL of tracking-code snippets (PUBLIC_URL); empty: the request's own.
 	PublicURL string
 	// Metrics are the process's counters, served on GET /metrics; New makes its own when nil.

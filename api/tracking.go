@@ -9,7 +9,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/trackflow/trackflow/activities"
 	"github.com/trackflow/trackflow/domain"
 	"github.com/trackflow/trackflow/internal/metrics"
 	"github.com/trackflow/trackflow/store"
@@ -149,7 +148,7 @@ func (s *server) pageConversion(c *gin.Context) (*store.Offer, error) {
 	if err := applyCustom(p, offer, &req); err != nil {
 		return nil, err
 	}
-	req.Source = activities.SourcePage
+	req.Source = domain.SourcePage
 	if v, err := c.Cookie("tf_" + strconv.FormatInt(req.OfferID, 10)); err == nil && domain.IsID(v) {
 		req.CookieClickID = v
 	}
@@ -229,7 +228,7 @@ func (s *server) postback(c *gin.Context) error {
 // postbackClick resolves a Click ID post's click. A click that is unknown, of another advertiser's
 // offer, of an inactive offer, or of another offer than an offer_id given beside it, is not found:
 // a caller cannot tell them apart.
-func (s *server) postbackClick(ctx context.Context, adv *store.Advertiser, clickID string, req *activities.ConversionRequest) (*store.Offer, error) {
+func (s *server) postbackClick(ctx context.Context, adv *store.Advertiser, clickID string, req *domain.ConversionRequest) (*store.Offer, error) {
 	notFound := domain.Errorf(domain.NotFound, "click_id: click not found")
 	click, err := s.store.Click(ctx, clickID)
 	if err != nil {
@@ -246,14 +245,14 @@ func (s *server) postbackClick(ctx context.Context, adv *store.Advertiser, click
 		return nil, err
 	}
 	// AffID is the click's, so the workflow carries its AffiliateId search attribute from the start.
-	req.OfferID, req.Source, req.ClickID, req.AffID = click.OfferID, activities.SourceClickID, clickID, click.AffID
+	req.OfferID, req.Source, req.ClickID, req.AffID = click.OfferID, domain.SourceClickID, clickID, click.AffID
 	return offer, nil
 }
 
 // postbackAFID resolves an AFID post's offer (active, this advertiser's) and affiliate (known; a
 // paused one's conversion is recorded as rejected by the workflow, so the CRM's rebills stay
 // visible).
-func (s *server) postbackAFID(ctx context.Context, adv *store.Advertiser, req *activities.ConversionRequest) (*store.Offer, error) {
+func (s *server) postbackAFID(ctx context.Context, adv *store.Advertiser, req *domain.ConversionRequest) (*store.Offer, error) {
 	offer, err := s.advertiserOffer(ctx, adv, req.OfferID, domain.Errorf(domain.NotFound, "offer_id: offer not found or not active"))
 	if err != nil {
 		return nil, err
@@ -264,7 +263,7 @@ func (s *server) postbackAFID(ctx context.Context, adv *store.Advertiser, req *a
 		}
 		return nil, err
 	}
-	req.Source = activities.SourceAFID
+	req.Source = domain.SourceAFID
 	return offer, nil
 }
 
@@ -282,8 +281,8 @@ func (s *server) advertiserOffer(ctx context.Context, adv *store.Advertiser, id 
 }
 
 // conversionBase reads what every conversion carries: offer_id (unless the click gives it), amount, id.
-func conversionBase(p Params, needOffer bool) (activities.ConversionRequest, error) {
-	var req activities.ConversionRequest
+func conversionBase(p Params, needOffer bool) (domain.ConversionRequest, error) {
+	var req domain.ConversionRequest
 	var err error
 	if req.OfferID, err = p.ID("offer_id", needOffer); err != nil {
 		return req, err
@@ -296,7 +295,7 @@ func conversionBase(p Params, needOffer bool) (activities.ConversionRequest, err
 }
 
 // applyCustom honours the custom conversion parameters only when the offer allows them.
-func applyCustom(p Params, offer *store.Offer, req *activities.ConversionRequest) error {
+func applyCustom(p Params, offer *store.Offer, req *domain.ConversionRequest) error {
 	if !offer.AllowCustomParams {
 		return nil
 	}
@@ -309,7 +308,7 @@ func applyCustom(p Params, offer *store.Offer, req *activities.ConversionRequest
 }
 
 // startConversion starts the conversion's workflow; a duplicate invoice is counted.
-func (s *server) startConversion(ctx context.Context, req *activities.ConversionRequest, affID *int64) (bool, error) {
+func (s *server) startConversion(ctx context.Context, req *domain.ConversionRequest, affID *int64) (bool, error) {
 	req.ConversionID = domain.NewID()
 	req.WorkflowID = workflows.ConversionWorkflowID(req.OfferID, req.InvoiceID, req.ConversionID)
 	req.ReceivedAt = time.Now().UTC()

@@ -6,6 +6,7 @@ import (
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/trackflow/trackflow/activities"
+	"github.com/trackflow/trackflow/domain"
 	"github.com/trackflow/trackflow/workflows"
 )
 
@@ -37,7 +38,7 @@ func SDKOptions(o Options) sdkworker.Options {
 		MaxConcurrentWorkflowTaskPollers: 4,
 		MaxConcurrentActivityTaskPollers: 4,
 		// Stop lets running pixel attempts finish (they are bounded by the 10 s timeout).
-		WorkerStopTimeout: activities.PixelTimeout + 2e9,
+		WorkerStopTimeout: domain.PixelTimeout + 2e9,
 	}
 }
 

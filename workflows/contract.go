@@ -12,7 +12,6 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/trackflow/trackflow/activities"
 	"github.com/trackflow/trackflow/domain"
 )
 
@@ -110,14 +109,14 @@ func (f conversionAttributes) updates() []temporal.SearchAttributeUpdate {
 // StartConversion starts the conversion workflow and returns as soon as the start is durable. It
 // reports duplicate=true when a workflow with the same ID (the same invoice) exists or existed
 // within Temporal's retention.
-func StartConversion(ctx context.Context, c client.Client, req activities.ConversionRequest) (duplicate bool, err error) {
+func StartConversion(ctx context.Context, c client.Client, req domain.ConversionRequest) (duplicate bool, err error) {
 	sa := conversionAttributes{OfferID: req.OfferID, AffID: req.AffID, InvoiceID: req.InvoiceID,
 		ClickID: req.ClickID, Status: domain.ConversionPending}
 	// A postback names its attribution method; a page's (cookie or backup) is known after Attribute.
 	switch req.Source {
-	case activities.SourceClickID:
+	case domain.SourceClickID:
 		sa.Method = domain.MethodClickID
-	case activities.SourceAFID:
+	case domain.SourceAFID:
 		sa.Method = domain.MethodAFID
 	}
 	opts := client.StartWorkflowOptions{

@@ -43,7 +43,7 @@ var localOptions = workflow.LocalActivityOptions{
 // pixel and the event, so the Temporal UI's pending activities say which pixel is retrying.
 // StartToClose leaves the attempt's own timeout room to log its outcome, so in practice it fires
 // only when an attempt is cut off (its worker died mid-attempt).
-func pixelOptions(s activities.RetrySchedule, pixelID int64, event string) workflow.ActivityOptions {
+func pixelOptions(s domain.RetrySchedule, pixelID int64, event string) workflow.ActivityOptions {
 	return workflow.ActivityOptions{
 		ActivityID:             "pixel/" + strconv.FormatInt(pixelID, 10) + "/" + event,
 		StartToCloseTimeout:    s.Timeout() + 5*time.Second,
@@ -63,7 +63,7 @@ func pixelOptions(s activities.RetrySchedule, pixelID int64, event string) workf
 // decides its status and commission with domain.Decide in the transaction that stores it, reserving
 // the invoice and the click), then fire the affiliate's pixels.
 // A conversion held as pending waits for a SignalReview.
-func Conversion(ctx workflow.Context, req activities.ConversionRequest) (ConversionResult, error) {
+func Conversion(ctx workflow.Context, req domain.ConversionRequest) (ConversionResult, error) {
 	var a *activities.Activities
 	lctx := workflow.WithLocalActivityOptions(ctx, localOptions)
 
@@ -110,7 +110,7 @@ func Conversion(ctx workflow.Context, req activities.ConversionRequest) (Convers
 
 // firePixels fires every pixel at once, one activity each, and waits for all of them. A pixel
 // that gives up is counted, not an error: the conversion itself stands.
-func firePixels(ctx workflow.Context, rec activities.RecordOutput, event string, retry activities.RetrySchedule) (delivered, failed int) {
+func firePixels(ctx workflow.Context, rec activities.RecordOutput, event string, retry domain.RetrySchedule) (delivered, failed int) {
 	var a *activities.Activities
 	macros := rec.Conversion.Macros()
 	futures := make([]workflow.Future, len(rec.Pixels))

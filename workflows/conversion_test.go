@@ -19,12 +19,12 @@ import (
 
 var a *activities.Activities
 
-func request() activities.ConversionRequest {
-	return activities.ConversionRequest{
+func request() domain.ConversionRequest {
+	return domain.ConversionRequest{
 		ConversionID: "c1", WorkflowID: ConversionWorkflowID(1, "INV-1", "c1"), OfferID: 1, InvoiceID: "INV-1",
-		Amount: 1995, Source: activities.SourcePage, CookieClickID: "0123456789abcdef0123456789abcdef",
+		Amount: 1995, Source: domain.SourcePage, CookieClickID: "0123456789abcdef0123456789abcdef",
 		IP: "203.0.113.9", ReceivedAt: time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC),
-		Retry: activities.RetrySchedule{Initial: time.Second, MaxInterval: time.Minute, For: time.Hour},
+		Retry: domain.RetrySchedule{Initial: time.Second, MaxInterval: time.Minute, For: time.Hour},
 	}
 }
 

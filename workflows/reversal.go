@@ -19,9 +19,9 @@ import (
 type ReversalRequest struct {
 	ConversionID string `json:"conversion_id"`
 	// ConversionWorkflowID is the conversion's own workflow: its approval pixels finish first.
-	ConversionWorkflowID string                   `json:"conversion_workflow_id"`
-	Reason               string                   `json:"reason,omitempty"`
-	Retry                activities.RetrySchedule `json:"retry"`
+	ConversionWorkflowID string               `json:"conversion_workflow_id"`
+	Reason               string               `json:"reason,omitempty"`
+	Retry                domain.RetrySchedule `json:"retry"`
 }
 
 // ReversalWorkflowID is the workflow ID of a conversion's reversal: one per conversion, ever.
@@ -30,7 +30,7 @@ func ReversalWorkflowID(conversionID string) string { return "reversal/" + conve
 // StartReversal starts a conversion's reversal workflow, with the conversion's search attributes
 // so that ops filtering on an affiliate or invoice find it beside the conversion. A second
 // reversal of the same conversion is a Conflict.
-func StartReversal(ctx context.Context, c client.Client, conv *domain.Conversion, reason string, retry activities.RetrySchedule) (string, error) {
+func StartReversal(ctx context.Context, c client.Client, conv *domain.Conversion, reason string, retry domain.RetrySchedule) (string, error) {
 	id := ReversalWorkflowID(conv.ID)
 	deref := func(v *string) string {
 		if v == nil {
@@ -62,7 +62,7 @@ func StartReversal(ctx context.Context, c client.Client, conv *domain.Conversion
 
 // awaitOptions are for waiting until the conversion's workflow has closed: a cheap describe call,
 // retried at most a minute apart, for as long as its approval pixels may retry.
-func awaitOptions(s activities.RetrySchedule) workflow.ActivityOptions {
+func awaitOptions(s domain.RetrySchedule) workflow.ActivityOptions {
 	return workflow.ActivityOptions{
 		StartToCloseTimeout:    30 * time.Second,
 		ScheduleToCloseTimeout: s.For + s.Timeout() + time.Hour,

@@ -59,7 +59,7 @@ func TestReversalOrder(t *testing.T) {
 					return activities.FireResult{StatusCode: 200}, nil
 				})
 			env.ExecuteWorkflow(workflows.Reversal, workflows.ReversalRequest{ConversionID: "c1",
-				ConversionWorkflowID: "conversion/1/INV", Retry: activities.DefaultRetrySchedule})
+				ConversionWorkflowID: "conversion/1/INV", Retry: domain.DefaultRetrySchedule})
 			if err := env.GetWorkflowError(); err != nil {
 				t.Fatal(err)
 			}

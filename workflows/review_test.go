@@ -59,8 +59,8 @@ func heldRun(t *testing.T, review Review) (ConversionResult, activities.StatusCh
 		env.SignalWorkflow(SignalReview, review)
 	}, 24*time.Hour)
 
-	env.ExecuteWorkflow(Conversion, activities.ConversionRequest{ConversionID: "conv", WorkflowID: "conversion/1/INV",
-		OfferID: 1, InvoiceID: "INV", Amount: 1995, Source: activities.SourcePage, CustomStatus: domain.ConversionPending})
+	env.ExecuteWorkflow(Conversion, domain.ConversionRequest{ConversionID: "conv", WorkflowID: "conversion/1/INV",
+		OfferID: 1, InvoiceID: "INV", Amount: 1995, Source: domain.SourcePage, CustomStatus: domain.ConversionPending})
 	if !env.IsWorkflowCompleted() {
 		t.Fatal("workflow did not complete")
 	}

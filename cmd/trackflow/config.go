@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/trackflow/trackflow/activities"
+	"github.com/trackflow/trackflow/domain"
 )
 
 // Config is every setting trackflow reads from the environment, loaded once in run.
@@ -22,7 +22,7 @@ type Config struct {
 	AdminToken           string
 	TrustedProxies       []netip.Prefix
 	PostbackAllowPrivate bool
-	Retry                activities.RetrySchedule
+	Retry                domain.RetrySchedule
 	// PublicURL is the base URL that tracking-code snippets use; empty: the request's own.
 	PublicURL string
 	// Role is all (API and worker), api or worker.
@@ -64,7 +64,7 @@ func loadConfig() (Config, error) {
 	check("POSTBACK_ALLOW_PRIVATE", err)
 	c.Demo, err = strconv.ParseBool(env("DEMO", "false"))
 	check("DEMO", err)
-	d := activities.DefaultRetrySchedule
+	d := domain.DefaultRetrySchedule
 	c.Retry.Initial, err = time.ParseDuration(env("POSTBACK_RETRY_INITIAL", d.Initial.String()))
 	check("POSTBACK_RETRY_INITIAL", err)
 	c.Retry.MaxInterval, err = time.ParseDuration(env("POSTBACK_RETRY_MAX_INTERVAL", d.MaxInterval.String()))

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+
 	"github.com/trackflow/trackflow/domain"
 	"github.com/trackflow/trackflow/store"
 )

@@ -45,7 +45,7 @@ const AdminToken = "test-admin-token"
 // still far above what a local affiliate server takes to answer. The dev server fires retry
 // timers about a second apart at the soonest, so MaxInterval is 2 s: a Retry-After of 2 s is then
 // distinguishable from the natural back-off.
-var Retry = activities.RetrySchedule{Initial: 200 * time.Millisecond, MaxInterval: 2 * time.Second, For: 2 * time.Minute,
+var Retry = domain.RetrySchedule{Initial: 200 * time.Millisecond, MaxInterval: 2 * time.Second, For: 2 * time.Minute,
 	AttemptTimeout: 2 * time.Second}
 
 func env(t testing.TB, name string) string {
