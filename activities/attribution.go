@@ -40,6 +40,15 @@ type Attribution struct {
 // ErrTypeNotFound marks a non-retryable failure: the offer vanished between the API and the worker.
 const ErrTypeNotFound = "NotFound"
 
+// nonRetryableNotFound makes a NotFound error (an offer, click or affiliate that vanished between
+// the API and the worker) fail the activity for good; any other error is retried.
+func nonRetryableNotFound(err error) error {
+	if domain.ErrorKind(err) == domain.NotFound {
+		return temporal.NewNonRetryableApplicationError(domain.ErrorMessage(err), ErrTypeNotFound, err)
+	}
+	return err
+}
+
 // cookieClickWait bounds how long Attribute waits for a cookie's click to be stored. API.md makes
 // a click visible within a second of its redirect; a click writer recovering from a Postgres
 // outage stores what it holds within its 1 s back-off of the database's return. Only a cookie
@@ -70,10 +79,7 @@ func (a *Activities) cookieClick(ctx context.Context, clickID string) (*store.Cl
 func (a *Activities) Attribute(ctx context.Context, in domain.ConversionRequest) (Attribution, error) {
 	offer, err := a.Store.Offer(ctx, in.OfferID)
 	if err != nil {
-		if domain.ErrorKind(err) == domain.NotFound {
-			return Attribution{}, temporal.NewNonRetryableApplicationError("offer not found", ErrTypeNotFound, err)
-		}
-		return Attribution{}, err
+		return Attribution{}, nonRetryableNotFound(err)
 	}
 	out := Attribution{Currency: offer.Currency, SingleUse: !offer.MultiConversion, IP: in.IP, CookieWindow: offer.CookieWindow()}
 	since := in.ReceivedAt.Add(-offer.CookieWindow())
@@ -83,10 +89,7 @@ func (a *Activities) Attribute(ctx context.Context, in domain.ConversionRequest)
 	case domain.SourceClickID:
 		click, err = a.Store.Click(ctx, in.ClickID)
 		if err != nil {
-			if domain.ErrorKind(err) == domain.NotFound {
-				return Attribution{}, temporal.NewNonRetryableApplicationError("click not found", ErrTypeNotFound, err)
-			}
-			return Attribution{}, err
+			return Attribution{}, nonRetryableNotFound(err)
 		}
 		out.Method = domain.MethodClickID
 	case domain.SourceAFID:
@@ -126,10 +129,7 @@ func (a *Activities) Attribute(ctx context.Context, in domain.ConversionRequest)
 
 	aff, err := a.Store.Affiliate(ctx, out.AffID)
 	if err != nil {
-		if domain.ErrorKind(err) == domain.NotFound {
-			return Attribution{}, temporal.NewNonRetryableApplicationError("affiliate not found", ErrTypeNotFound, err)
-		}
-		return Attribution{}, err
+		return Attribution{}, nonRetryableNotFound(err)
 	}
 	out.AffiliateActive = aff.Status == domain.StatusActive
 	if out.Payout, err = a.Store.PayoutFor(ctx, offer, aff.ID); err != nil {

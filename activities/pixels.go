@@ -213,9 +213,8 @@ func buildPixelRequest(ctx context.Context, in FireInput, target, secret string,
 // SignWebhook computes the Standard Webhooks signature "v1,<base64 HMAC-SHA256(id.timestamp.body)>"
 // keyed by the base64 part of a whsec_ secret.
 func SignWebhook(secret, id, timestamp string, body []byte) (string, error) {
-	raw, ok := strings.CutPrefix(secret, "whsec_")
-	key, err := base64.StdEncoding.DecodeString(raw)
-	if !ok || err != nil || len(key) == 0 {
+	key, ok := domain.WebhookKey(secret)
+	if !ok {
 		return "", errors.New("pixel secret: not whsec_<base64>")
 	}
 	mac := hmac.New(sha256.New, key)

@@ -2,8 +2,6 @@ package api
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"net/http"
 	"strings"
@@ -254,7 +252,7 @@ func (s *server) createPixel(c *gin.Context) error {
 	case p.Method == http.MethodGet && p.Secret != "":
 		return domain.FieldError("secret", "only POST pixels are signed")
 	case p.Method == http.MethodPost && p.Secret == "":
-		p.Secret = newWebhookSecret()
+		p.Secret = domain.NewWebhookSecret()
 	case p.Method == http.MethodPost && !validWebhookSecret(p.Secret):
 		return domain.FieldError("secret", "must be whsec_ followed by the base64 of 24 to 64 bytes")
 	}
@@ -268,20 +266,10 @@ func (s *server) createPixel(c *gin.Context) error {
 	return nil
 }
 
-// newWebhookSecret makes a Standard Webhooks secret: whsec_ and the base64 of 32 random bytes.
-func newWebhookSecret() string {
-	var b [32]byte
-	_, _ = rand.Read(b[:])
-	return "whsec_" + base64.StdEncoding.EncodeToString(b[:])
-}
-
+// validWebhookSecret reports a secret API.md accepts: whsec_ and the base64 of 24 to 64 bytes.
 func validWebhookSecret(s string) bool {
-	raw, ok := strings.CutPrefix(s, "whsec_")
-	if !ok {
-		return false
-	}
-	key, err := base64.StdEncoding.DecodeString(raw)
-	return err == nil && len(key) >= 24 && len(key) <= 64
+	key, ok := domain.WebhookKey(s)
+	return ok && len(key) >= 24 && len(key) <= 64
 }
 
 // getClick handles GET /api/v1/clicks/:click_id.

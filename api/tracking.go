@@ -36,8 +36,9 @@ func (s *server) click(c *gin.Context) error {
 		"aff_id": strconv.FormatInt(v.affID, 10), "sub_id": v.subID, "creative_id": optionalID(v.creativeID),
 	})
 	h := c.Writer.Header()
-	h.Set("Set-Cookie", "tf_"+strconv.FormatInt(v.offerID, 10)+"="+click.ClickID+"; Path=/; Max-Age="+
-		strconv.Itoa(v.offer.CookieDays*86400)+"; HttpOnly; Secure; SameSite=None")
+	cookie := http.Cookie{Name: "tf_" + strconv.FormatInt(v.offerID, 10), Value: click.ClickID, Path: "/",
+		MaxAge: int(v.offer.CookieWindow() / time.Second), HttpOnly: true, Secure: true, SameSite: http.SameSiteNoneMode}
+	h.Set("Set-Cookie", cookie.String())
 	h.Set("X-Click-Id", click.ClickID)
 	h.Set("Cache-Control", "no-store")
 	h.Set("Location", location)

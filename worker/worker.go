@@ -2,6 +2,8 @@
 package worker
 
 import (
+	"time"
+
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
 
@@ -38,7 +40,7 @@ func SDKOptions(o Options) sdkworker.Options {
 		MaxConcurrentWorkflowTaskPollers: 4,
 		MaxConcurrentActivityTaskPollers: 4,
 		// Stop lets running pixel attempts finish (they are bounded by the 10 s timeout).
-		WorkerStopTimeout: domain.PixelTimeout + 2e9,
+		WorkerStopTimeout: domain.PixelTimeout + 2*time.Second,
 	}
 }
 

@@ -119,22 +119,28 @@ func StartConversion(ctx context.Context, c client.Client, req domain.Conversion
 	case domain.SourceAFID:
 		sa.Method = domain.MethodAFID
 	}
-	opts := client.StartWorkflowOptions{
-		ID:                                       req.WorkflowID,
-		TaskQueue:                                TaskQueue,
-		WorkflowIDReusePolicy:                    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		WorkflowIDConflictPolicy:                 enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		TypedSearchAttributes:                    temporal.NewSearchAttributes(sa.updates()...),
-		// Eager start: when this process also runs the worker (ROLE=all), the first workflow task
-		// comes back in the start response instead of through a task-queue poll, saving the
-		// matching round trip; with a separate worker it is an ordinary start.
-		EnableEagerStart: true,
-	}
+	opts := startOptions(req.WorkflowID, sa)
+	// Eager start: when this process also runs the worker (ROLE=all), the first workflow task
+	// comes back in the start response instead of through a task-queue poll, saving the
+	// matching round trip; with a separate worker it is an ordinary start.
+	opts.EnableEagerStart = true
 	_, err = c.ExecuteWorkflow(ctx, opts, Conversion, req)
 	var already *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &already) {
 		return true, nil
 	}
 	return false, err
+}
+
+// startOptions start a workflow whose ID may be used once: a second start with the same ID, while
+// it runs or within retention, fails with WorkflowExecutionAlreadyStarted.
+func startOptions(id string, sa conversionAttributes) client.StartWorkflowOptions {
+	return client.StartWorkflowOptions{
+		ID:                                       id,
+		TaskQueue:                                TaskQueue,
+		WorkflowIDReusePolicy:                    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowIDConflictPolicy:                 enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		TypedSearchAttributes:                    temporal.NewSearchAttributes(sa.updates()...),
+	}
 }

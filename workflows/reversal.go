@@ -5,7 +5,6 @@ import (
 	"errors"
 	"time"
 
-	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
@@ -43,14 +42,7 @@ func StartReversal(ctx context.Context, c client.Client, conv *domain.Conversion
 	if conv.AffID != nil {
 		sa.AffID = *conv.AffID
 	}
-	opts := client.StartWorkflowOptions{
-		ID:                                       id,
-		TaskQueue:                                TaskQueue,
-		WorkflowIDReusePolicy:                    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		WorkflowIDConflictPolicy:                 enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		TypedSearchAttributes:                    temporal.NewSearchAttributes(sa.updates()...),
-	}
+	opts := startOptions(id, sa)
 	req := ReversalRequest{ConversionID: conv.ID, ConversionWorkflowID: conv.WorkflowID, Reason: reason, Retry: retry}
 	_, err := c.ExecuteWorkflow(ctx, opts, Reversal, req)
 	var already *serviceerror.WorkflowExecutionAlreadyStarted
