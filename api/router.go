@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/trackflow/trackflow/domain"
+	"github.com/trackflow/trackflow/internal/logging"
 	"github.com/trackflow/trackflow/internal/metrics"
 	"github.com/trackflow/trackflow/store"
 )
@@ -34,6 +35,8 @@ type Config struct {
 	// is never closed (tests).
 	Clicks      *store.ClickWriter
 	Impressions *store.ImpressionWriter
+	// Logger is the process's logger (logging.New); nil: slog's default.
+	Logger *slog.Logger
 }
 
 // server holds the handlers' dependencies.
@@ -44,20 +47,24 @@ type server struct {
 	clicks      *store.ClickWriter
 	impressions *store.ImpressionWriter
 	cache       *lookupCache
+	log         *slog.Logger
 }
 
 // New builds the router with its dependencies.
 func New(cfg Config, st *store.Store, tc client.Client) http.Handler {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
-	r.Use(gin.Recovery())
+	r.Use(requestID, gin.Recovery())
 	r.HandleMethodNotAllowed = true
 	_ = r.SetTrustedProxies(nil) // client IPs come from clientIP, which honours TRUSTED_PROXIES
 	if cfg.Metrics == nil {
 		cfg.Metrics = metrics.New(prometheus.NewRegistry())
 	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
 	s := &server{cfg: cfg, store: st, temporal: tc, clicks: cfg.Clicks, impressions: cfg.Impressions,
-		cache: newLookupCache(st)}
+		cache: newLookupCache(st), log: cfg.Logger}
 	if s.clicks == nil {
 		s.clicks = store.NewClickWriter(st.DB, store.BatchOptions{})
 	}
@@ -152,6 +159,33 @@ func (s *server) syncClicks(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), time.Second)
 	defer cancel()
 	if err := s.clicks.Sync(ctx); err != nil {
-		slog.WarnContext(ctx, "clicks not yet stored", "path", c.FullPath(), "error", err)
+		s.log.WarnContext(ctx, "clicks not yet stored", "path", c.FullPath(), "error", err)
 	}
+}
+
+// requestID names every request: a valid incoming X-Request-Id (a proxy's) is kept, else one is
+// made. It is answered in X-Request-Id and carried in the request's context, so every line logged
+// while serving the request names it (logging.New's handler adds it).
+func requestID(c *gin.Context) {
+	id := c.GetHeader("X-Request-Id")
+	if !validRequestID(id) {
+		id = domain.NewID()
+	}
+	c.Header("X-Request-Id", id)
+	c.Request = c.Request.WithContext(logging.WithRequestID(c.Request.Context(), id))
+}
+
+// validRequestID accepts 1 to 128 characters of letters, digits and -_.: — what request-ID
+// generators send, and nothing a log line could be forged with.
+func validRequestID(id string) bool {
+	if len(id) == 0 || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
+			return false
+		}
+	}
+	return true
 }

@@ -32,6 +32,8 @@ type Config struct {
 	// PprofAddr, when set (PPROF_ADDR, e.g. 127.0.0.1:6060), serves net/http/pprof there, on its
 	// own listener so profiles are never reachable through the public API address.
 	PprofAddr string
+	// LogFormat is json (the default) or text (make run): LOG_FORMAT.
+	LogFormat string
 }
 
 func loadConfig() (Config, error) {
@@ -43,12 +45,16 @@ func loadConfig() (Config, error) {
 		AdminToken:        os.Getenv("ADMIN_TOKEN"),
 		Role:              env("ROLE", "all"),
 		PprofAddr:         os.Getenv("PPROF_ADDR"),
+		LogFormat:         env("LOG_FORMAT", "json"),
 	}
 	var errs []string
 	check := func(name string, err error) {
 		if err != nil {
 			errs = append(errs, name+": "+err.Error())
 		}
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		errs = append(errs, "LOG_FORMAT: must be json or text")
 	}
 	if c.DatabaseURL == "" {
 		errs = append(errs, "DATABASE_URL: required")

@@ -14,12 +14,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/bytedance/gopkg/util/logger"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 
 	"github.com/trackflow/trackflow/activities"
 	"github.com/trackflow/trackflow/api"
+	"github.com/trackflow/trackflow/internal/logging"
 	"github.com/trackflow/trackflow/internal/metrics"
 	"github.com/trackflow/trackflow/schema"
 	"github.com/trackflow/trackflow/store"
@@ -41,6 +43,13 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// One logger for the process, passed down; it is also slog's default, for the few package
+	// functions that log without a dependency struct.
+	logger, err := logging.New(os.Stderr, cfg.LogFormat, slog.LevelInfo)
+	if err != nil {
+		return fmt.Errorf("LOG_FORMAT: %w", err)
+	}
+	slog.SetDefault(logger)
 	db, err := store.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
 	if err != nil {
 		return err
@@ -57,7 +66,7 @@ func run(ctx context.Context) error {
 	tc, err := client.DialContext(ctx, client.Options{
 		HostPort:  cfg.TemporalAddress,
 		Namespace: cfg.TemporalNamespace,
-		Logger:    tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))),
+		Logger:    tlog.NewStructuredLogger(temporalLogger(logger, cfg.LogFormat)),
 	})
 	if err != nil {
 		return fmt.Errorf("dial temporal %s: %w", cfg.TemporalAddress, err)
@@ -74,7 +83,7 @@ func run(ctx context.Context) error {
 			return fmt.Errorf("start worker: %w", err)
 		}
 		defer w.Stop()
-		slog.Info("worker started", "task_queue", "conversions", "temporal", cfg.TemporalAddress)
+		logger.Info("worker started", "task_queue", "conversions", "temporal", cfg.TemporalAddress)
 	}
 	var handler http.Handler
 	// Clicks and impressions are stored in batches off the request path; the writers outlive the
@@ -95,7 +104,7 @@ func run(ctx context.Context) error {
 		impressions = store.NewImpressionWriter(db, store.BatchOptions{})
 		handler = api.New(api.Config{
 			AdminToken: cfg.AdminToken, TrustedProxies: cfg.TrustedProxies, Retry: cfg.Retry, Metrics: m,
-			PublicURL: cfg.PublicURL, Clicks: clicks, Impressions: impressions,
+			PublicURL: cfg.PublicURL, Clicks: clicks, Impressions: impressions, Logger: logger,
 		}, st, tc)
 	}
 	if cfg.Demo && cfg.Role != "worker" {
@@ -112,14 +121,14 @@ func run(ctx context.Context) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	slog.Info("http listening", "addr", ln.Addr().String(), "role", cfg.Role)
+	logger.Info("http listening", "addr", ln.Addr().String(), "role", cfg.Role)
 
 	select {
 	case err := <-errc:
 		return fmt.Errorf("http server: %w", err)
 	case <-ctx.Done():
 	}
-	slog.Info("shutting down")
+	logger.Info("shutting down")
 	// First the HTTP server stops accepting and finishes the requests in flight; then the click
 	// and impression writers store every row they acknowledged. A click that arrives after the writer closed
 	// is answered 503, never 302, so none is acknowledged and lost.
@@ -133,7 +142,7 @@ func run(ctx context.Context) error {
 			return err
 		}
 		s := clicks.Stats()
-		slog.Info("clicks stored", "clicks", s.Stored, "batches", s.Batches, "refused", s.Refused, "dropped", s.Dropped)
+		logger.Info("clicks stored", "clicks", s.Stored, "batches", s.Batches, "refused", s.Refused, "dropped", s.Dropped)
 	}
 	if impressions != nil {
 		if err := impressions.Close(drainCtx); err != nil {
@@ -154,8 +163,18 @@ func servePprof(addr string) {
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	slog.Info("pprof listening", "addr", addr)
+	logger.Info("pprof listening", "addr", addr)
 	if err := srv.ListenAndServe(); err != nil {
-		slog.Error("pprof", "error", err)
+		logger.Error("pprof", "error", err)
 	}
+}
+
+// temporalLogger is the process's logger for the Temporal SDK, at warnings and above: its info
+// lines (every worker poll, start and stop) would drown the service's own.
+func temporalLogger(logger *slog.Logger, format string) *slog.Logger {
+	l, err := logging.New(os.Stderr, format, slog.LevelWarn)
+	if err != nil {
+		return logger
+	}
+	return l
 }

@@ -4,7 +4,7 @@
 # Without DATABASE_URL it starts the dev Postgres (.dev/pg, 127.0.0.1:55432); without
 # TEMPORAL_ADDRESS the dev Temporal server (.dev/temporal, 127.0.0.1:7233, UI :8233). Then it runs
 # the command with DATABASE_URL, TEMPORAL_ADDRESS, HTTP_ADDR (:8080), ADMIN_TOKEN
-# (dev-admin-token), POSTBACK_ALLOW_PRIVATE (true) and DEMO (true) set, defaults in brackets.
+# (dev-admin-token), POSTBACK_ALLOW_PRIVATE (true), DEMO (true) and LOG_FORMAT (text) set, defaults in brackets.
 # Ctrl-C (or SIGTERM) stops the command, then the servers this script started, not others.
 set -euo pipefail
 [ $# -ge 1 ] || { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
@@ -28,6 +28,7 @@ export HTTP_ADDR=${HTTP_ADDR:-:8080}
 export ADMIN_TOKEN=${ADMIN_TOKEN:-dev-admin-token}
 export POSTBACK_ALLOW_PRIVATE=${POSTBACK_ALLOW_PRIVATE:-true}
 export DEMO=${DEMO:-true}
+export LOG_FORMAT=${LOG_FORMAT:-text}
 
 # The command runs in its own session so that a terminal's Ctrl-C reaches it once, from here,
 # as SIGTERM (its graceful stop, as under Kubernetes; a background job of a script would ignore
