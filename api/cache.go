@@ -40,6 +40,8 @@ type lookupCache struct {
 	size       atomic.Int64
 	// gen changes at every invalidation; a read that began before it is not cached.
 	gen atomic.Uint64
+	// now is the cache's clock (time.Now); tests set it to age entries.
+	now func() time.Time
 }
 
 type cacheEntry[T any] struct {
@@ -52,7 +54,7 @@ type cacheEntry[T any] struct {
 	refreshing atomic.Bool
 }
 
-func newLookupCache(st *store.Store) *lookupCache { return &lookupCache{store: st} }
+func newLookupCache(st *store.Store) *lookupCache { return &lookupCache{store: st, now: time.Now} }
 
 // offer reads an offer through the cache.
 func (c *lookupCache) offer(ctx context.Context, id int64) (*store.Offer, error) {
@@ -66,7 +68,7 @@ func (c *lookupCache) affiliate(ctx context.Context, id int64) (*store.Affiliate
 
 func cached[T any](c *lookupCache, m *sync.Map, ctx context.Context, id int64,
 	load func(context.Context, int64) (*T, error)) (*T, error) {
-	now := time.Now().UnixNano()
+	now := c.now().UnixNano()
 	gen := c.gen.Load()
 	var stale *cacheEntry[T]
 	if v, ok := m.Load(id); ok {
