@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// PixelTimeout is the default bound of one attempt to fire an affiliate pixel (API.md: 10 s per
+// PixelTimeout is the default bound of one attempt to fire an affiliate pixel (docs/API.md: 10 s per
 // attempt); POSTBACK_TIMEOUT changes it (RetrySchedule.AttemptTimeout).
 const PixelTimeout = 10 * time.Second
 

@@ -10,12 +10,12 @@ import (
 	"github.com/trackflow/trackflow/store"
 )
 
-// TestCacheFreshnessBound: API.md wants an admin change in effect within five seconds on every
+// TestCacheFreshnessBound: docs/API.md wants an admin change in effect within five seconds on every
 // process; a cached entry is served at most its TTL plus the grace while one request reloads it.
 func TestCacheFreshnessBound(t *testing.T) {
 	t.Parallel()
 	if worst := cacheTTL + cacheStaleGrace; worst > 5*time.Second {
-		t.Fatalf("a cached offer may be %s old; API.md allows 5 s", worst)
+		t.Fatalf("a cached offer may be %s old; docs/API.md allows 5 s", worst)
 	}
 }
 

@@ -228,7 +228,7 @@ func startStack(t testing.TB, addr string, o Options) (s *Stack, err error) {
 }
 
 // storedRows answers a /click or /impression only once its row is in Postgres. The API stores
-// them in batches a few milliseconds after the answer (API.md allows a second for clicks); here a
+// them in batches a few milliseconds after the answer (docs/API.md allows a second for clicks); here a
 // test may read the tables as soon as it has the answer. The batching itself is tested in store.
 func storedRows(h http.Handler, clicks *store.ClickWriter, impressions *store.ImpressionWriter) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
