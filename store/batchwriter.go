@@ -349,7 +349,8 @@ func (w *Writer[T]) copyRows(rows []T) error {
 		return fmt.Errorf("copy %ss: %w", w.kind.noun, err)
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
-	stmt, err := tx.PrepareContext(ctx, pq.CopyIn(w.kind.table, w.kind.columns...))
+	// The table and column names are constants of this package, never input.
+	stmt, err := tx.PrepareContext(ctx, "COPY "+w.kind.table+" ("+strings.Join(w.kind.columns, ", ")+") FROM STDIN")
 	if err != nil {
 		return fmt.Errorf("copy %ss: %w", w.kind.noun, err)
 	}
