@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -20,7 +22,8 @@ type Click struct {
 	ConvertedBy *string   `json:"converted_by" db:"converted_by"`
 }
 
-const clickColumns = `click_id, offer_id, aff_id, sub_id, creative_id, host(ip) AS ip, user_agent, referer,
+// clickColumns reads a click; click_id is stored as a uuid (16 bytes) and read as 32 hex characters.
+const clickColumns = `translate(click_id::text, '-', '') AS click_id, offer_id, aff_id, sub_id, creative_id, host(ip) AS ip, user_agent, referer,
 	created_at, converted_by`
 
 // InsertClick stores one click.
@@ -33,25 +36,41 @@ func (s *Store) InsertClick(ctx context.Context, c *Click) error {
 	return nil
 }
 
-// Click reads one click, or NotFound.
+// clickByIDQuery is Click's query: the time range names the partition (see clickTimeRange); a
+// test EXPLAINs it.
+const clickByIDQuery = `SELECT ` + clickColumns + ` FROM clicks WHERE click_id = $1 AND created_at >= $2 AND created_at < $3`
+
+// Click reads one click, or NotFound. The time in its ID names the partition to look in; an ID
+// whose time is not that of a stored click (an older, random ID) is looked up in every partition,
+// as is one not found where its time says (the same older IDs, random bytes that look like a time).
 func (s *Store) Click(ctx context.Context, clickID string) (*Click, error) {
-	const q = `SELECT ` + clickColumns + ` FROM clicks WHERE click_id = $1`
+	if !IsID(clickID) {
+		return nil, Errorf(NotFound, "click not found")
+	}
+	now := time.Now()
+	from, to, narrowed := clickTimeRange(clickID, now)
 	var c Click
-	if err := s.DB.GetContext(ctx, &c, q, clickID); err != nil {
+	err := s.DB.GetContext(ctx, &c, clickByIDQuery, clickID, from, to)
+	if errors.Is(err, sql.ErrNoRows) && narrowed {
+		from, to, _ = clickTimeRange("", now) // every partition
+		err = s.DB.GetContext(ctx, &c, clickByIDQuery, clickID, from, to)
+	}
+	if err != nil {
 		return nil, notFound(err, "click")
 	}
 	return &c, nil
 }
 
 // backupClickQuery is BackupClick's query; a test EXPLAINs it to prove it uses clicks_backup_idx.
-// md5(user_agent) matches the index expression; the user agent itself is compared too, so an md5
-// collision cannot attribute a sale to another browser.
+// user_agent_key(user_agent) matches the index expression; the user agent itself is compared too,
+// so a collision of the key cannot attribute a sale to another browser.
 const backupClickQuery = `SELECT ` + clickColumns + ` FROM clicks
-	WHERE offer_id = $1 AND ip = $2 AND md5(user_agent) = md5($3) AND user_agent = $3 AND created_at >= $4
+	WHERE offer_id = $1 AND ip = $2 AND user_agent_key(user_agent) = user_agent_key($3) AND user_agent = $3 AND created_at >= $4
 	ORDER BY created_at DESC LIMIT 1`
 
 // BackupClick finds the latest click on an offer from one IP and user agent made since a time:
-// the cookie-less backup attribution. It is one index scan on clicks_backup_idx.
+// the cookie-less backup attribution. It scans clicks_backup_idx, newest partition first, and
+// stops at the first partition that has one.
 func (s *Store) BackupClick(ctx context.Context, offerID int64, ip, userAgent string, since time.Time) (*Click, error) {
 	var c Click
 	if err := s.DB.GetContext(ctx, &c, backupClickQuery, offerID, ip, userAgent, since); err != nil {

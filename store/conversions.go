@@ -110,12 +110,11 @@ func (s *Store) RecordConversion(ctx context.Context, c Conversion, claimClick b
 	}
 
 	if claimClick && c.ClickID != nil && c.Status != ConversionRejected {
-		const claim = `UPDATE clicks SET converted_by = $2 WHERE click_id = $1 AND converted_by IS NULL`
-		res, err := tx.ExecContext(ctx, claim, *c.ClickID, c.ID)
+		claimed, err := claimClickTx(ctx, tx, *c.ClickID, c.ID)
 		if err != nil {
-			return RecordResult{}, fmt.Errorf("claim click: %w", err)
+			return RecordResult{}, err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
+		if !claimed {
 			const reject = `UPDATE conversions SET status = 'rejected', reason = 'click_used', commission = 0 WHERE id = $1`
 			if _, err := tx.ExecContext(ctx, reject, c.ID); err != nil {
 				return RecordResult{}, fmt.Errorf("reject used click: %w", err)

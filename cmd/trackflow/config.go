@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/trackflow/trackflow/activities"
+	"github.com/trackflow/trackflow/store"
 )
 
 // Config is every setting trackflow reads from the environment, loaded once in run.
@@ -32,6 +33,9 @@ type Config struct {
 	// PprofAddr, when set (PPROF_ADDR, e.g. 127.0.0.1:6060), serves net/http/pprof there, on its
 	// own listener so profiles are never reachable through the public API address.
 	PprofAddr string
+	// ClickRetentionDays is how many days of clicks and impressions are kept (API.md, "Data
+	// retention"): older daily partitions are dropped; reports keep counting them.
+	ClickRetentionDays int
 }
 
 func loadConfig() (Config, error) {
@@ -64,6 +68,12 @@ func loadConfig() (Config, error) {
 	check("POSTBACK_ALLOW_PRIVATE", err)
 	c.Demo, err = strconv.ParseBool(env("DEMO", "false"))
 	check("DEMO", err)
+	c.ClickRetentionDays, err = strconv.Atoi(env("CLICK_RETENTION_DAYS", strconv.Itoa(store.DefaultRetentionDays)))
+	check("CLICK_RETENTION_DAYS", err)
+	if err == nil && (c.ClickRetentionDays < store.MinRetentionDays || c.ClickRetentionDays > store.MaxRetentionDays) {
+		errs = append(errs, fmt.Sprintf("CLICK_RETENTION_DAYS: must be from %d (no cookie window outlives its click) to %d",
+			store.MinRetentionDays, store.MaxRetentionDays))
+	}
 	d := activities.DefaultRetrySchedule
 	c.Retry.Initial, err = time.ParseDuration(env("POSTBACK_RETRY_INITIAL", d.Initial.String()))
 	check("POSTBACK_RETRY_INITIAL", err)
