@@ -50,7 +50,7 @@ func (s *server) report(c *gin.Context) error {
 	default:
 		return store.FieldError("group_by", "must be offer, affiliate or day")
 	}
-	zone, err := reportZone(c.DefaultQuery("tz", "UTC"))
+	zone, err := reportZone(c.Query("tz"))
 	if err != nil {
 		return err
 	}
@@ -111,11 +111,14 @@ func (s *server) report(c *gin.Context) error {
 	return nil
 }
 
-// reportZone reads tz: an IANA zone name. "Local" (the server's own zone) and other names the
-// zone database does not hold are refused.
+// reportZone reads tz: an IANA zone name, UTC when empty. "Local" (the server's own zone) and
+// other names the zone database does not hold are refused.
 func reportZone(name string) (*time.Location, error) {
+	if name == "" {
+		return time.UTC, nil
+	}
 	loc, err := time.LoadLocation(name)
-	if err != nil || name == "" || name == "Local" {
+	if err != nil || name == "Local" {
 		return nil, store.FieldError("tz", "must be an IANA time zone name, e.g. America/New_York")
 	}
 	return loc, nil
