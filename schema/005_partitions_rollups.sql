@@ -10,30 +10,38 @@ ALTER TABLE conversions ADD COLUMN test BOOLEAN NOT NULL DEFAULT false;
 -- Pacific/Chatham, and DST shifts of 30 or 60 minutes), so every zone's day, DST days included,
 -- is an exact union of buckets: a report by day in any tz sums whole buckets and is exact.
 -- aff_id 0 is "no affiliate" (an unattributed conversion, a duplicate whose original has none).
--- Rows are never deleted: retention drops clicks, not what they added here.
+-- Each change is added at four levels: (offer, affiliate), (offer, all: aff_id -1), (all: offer_id
+-- -1, affiliate) and (all, all), so that a report reads only the rows of its grouping and filters:
+-- a 30-day report by day is 2,880 rows however many offers and affiliates there are, by offer
+-- 2,880 per offer. Rows are never deleted: retention drops clicks, not what they added here.
 CREATE TABLE report_rollups (
-    bucket      TIMESTAMPTZ NOT NULL,
     offer_id    BIGINT      NOT NULL,
     aff_id      BIGINT      NOT NULL,
+    bucket      TIMESTAMPTZ NOT NULL,
     clicks      BIGINT      NOT NULL DEFAULT 0,
     impressions BIGINT      NOT NULL DEFAULT 0,
     conversions BIGINT      NOT NULL DEFAULT 0,
     duplicates  BIGINT      NOT NULL DEFAULT 0,
     revenue     NUMERIC     NOT NULL DEFAULT 0,
     commission  NUMERIC     NOT NULL DEFAULT 0,
-    PRIMARY KEY (bucket, offer_id, aff_id)
+    PRIMARY KEY (offer_id, aff_id, bucket)
 );
+-- By affiliate (offer_id -1 or one offer), and by offer (aff_id -1 or one affiliate).
+CREATE INDEX report_rollups_offer_idx ON report_rollups (offer_id, bucket, aff_id);
+CREATE INDEX report_rollups_aff_idx ON report_rollups (aff_id, bucket, offer_id);
 
 CREATE FUNCTION rollup_bucket(t TIMESTAMPTZ) RETURNS TIMESTAMPTZ
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     RETURN date_bin('15 minutes', t, TIMESTAMPTZ '2000-01-01 00:00:00+00');
 
--- rollup_add adds one change to one bucket's row.
+-- rollup_add adds one change to one bucket's rows, at the four levels.
 CREATE FUNCTION rollup_add(t TIMESTAMPTZ, offer BIGINT, aff BIGINT, n_conversions BIGINT, n_duplicates BIGINT,
                            d_revenue NUMERIC, d_commission NUMERIC) RETURNS void LANGUAGE sql AS $$
-    INSERT INTO report_rollups AS r (bucket, offer_id, aff_id, conversions, duplicates, revenue, commission)
-    VALUES (rollup_bucket(t), offer, COALESCE(aff, 0), n_conversions, n_duplicates, d_revenue, d_commission)
-    ON CONFLICT (bucket, offer_id, aff_id) DO UPDATE SET
+    INSERT INTO report_rollups AS r (offer_id, aff_id, bucket, conversions, duplicates, revenue, commission)
+    SELECT o, a, rollup_bucket(t), n_conversions, n_duplicates, d_revenue, d_commission
+    FROM (VALUES (-1, -1), (-1, COALESCE(aff, 0)), (offer, -1), (offer, COALESCE(aff, 0))) AS l (o, a)
+    ORDER BY 1, 2
+    ON CONFLICT (offer_id, aff_id, bucket) DO UPDATE SET
         conversions = r.conversions + EXCLUDED.conversions, duplicates = r.duplicates + EXCLUDED.duplicates,
         revenue = r.revenue + EXCLUDED.revenue, commission = r.commission + EXCLUDED.commission
 $$;
@@ -117,18 +125,24 @@ $$;
 -- offer, affiliate) groups. Sorted, so concurrent writers lock rollup rows in one order.
 CREATE FUNCTION rollup_clicks() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO report_rollups AS r (bucket, offer_id, aff_id, clicks)
-    SELECT rollup_bucket(created_at), offer_id, aff_id, count(*) FROM new_rows GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
-    ON CONFLICT (bucket, offer_id, aff_id) DO UPDATE SET clicks = r.clicks + EXCLUDED.clicks;
+    INSERT INTO report_rollups AS r (offer_id, aff_id, bucket, clicks)
+    SELECT CASE WHEN grouping(offer_id) = 1 THEN -1 ELSE offer_id END,
+           CASE WHEN grouping(aff_id) = 1 THEN -1 ELSE aff_id END, b, count(*)
+    FROM (SELECT offer_id, aff_id, rollup_bucket(created_at) AS b FROM new_rows) n
+    GROUP BY GROUPING SETS ((offer_id, aff_id, b), (offer_id, b), (aff_id, b), (b)) ORDER BY 1, 2, 3
+    ON CONFLICT (offer_id, aff_id, bucket) DO UPDATE SET clicks = r.clicks + EXCLUDED.clicks;
     RETURN NULL;
 END
 $$;
 
 CREATE FUNCTION rollup_impressions() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO report_rollups AS r (bucket, offer_id, aff_id, impressions)
-    SELECT rollup_bucket(created_at), offer_id, aff_id, count(*) FROM new_rows GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
-    ON CONFLICT (bucket, offer_id, aff_id) DO UPDATE SET impressions = r.impressions + EXCLUDED.impressions;
+    INSERT INTO report_rollups AS r (offer_id, aff_id, bucket, impressions)
+    SELECT CASE WHEN grouping(offer_id) = 1 THEN -1 ELSE offer_id END,
+           CASE WHEN grouping(aff_id) = 1 THEN -1 ELSE aff_id END, b, count(*)
+    FROM (SELECT offer_id, aff_id, rollup_bucket(created_at) AS b FROM new_rows) n
+    GROUP BY GROUPING SETS ((offer_id, aff_id, b), (offer_id, b), (aff_id, b), (b)) ORDER BY 1, 2, 3
+    ON CONFLICT (offer_id, aff_id, bucket) DO UPDATE SET impressions = r.impressions + EXCLUDED.impressions;
     RETURN NULL;
 END
 $$;
@@ -262,8 +276,9 @@ SELECT created_at, offer_id, aff_id, creative_id, ip, sub_id, user_agent FROM im
 DROP TABLE clicks_unpartitioned, impressions_unpartitioned;
 
 -- Backfill: everything the old reports counted, in one pass per source.
-INSERT INTO report_rollups AS r (bucket, offer_id, aff_id, clicks, impressions, conversions, duplicates, revenue, commission)
-SELECT b, o, a, sum(cl), sum(im), sum(cv), sum(du), sum(rev), sum(com) FROM (
+INSERT INTO report_rollups AS r (offer_id, aff_id, bucket, clicks, impressions, conversions, duplicates, revenue, commission)
+SELECT CASE WHEN grouping(o) = 1 THEN -1 ELSE o END, CASE WHEN grouping(a) = 1 THEN -1 ELSE a END, b,
+       sum(cl), sum(im), sum(cv), sum(du), sum(rev), sum(com) FROM (
     SELECT rollup_bucket(created_at) b, offer_id o, aff_id a, count(*) cl, 0 im, 0 cv, 0 du, 0 rev, 0 com
     FROM clicks GROUP BY 1, 2, 3
     UNION ALL
@@ -276,7 +291,7 @@ SELECT b, o, a, sum(cl), sum(im), sum(cv), sum(du), sum(rev), sum(com) FROM (
     FROM conversion_duplicates d
     LEFT JOIN conversions c ON c.offer_id = d.offer_id AND c.invoice_id = d.invoice_id AND NOT c.test
     GROUP BY 1, 2, 3) x
-GROUP BY 1, 2, 3;
+GROUP BY GROUPING SETS ((o, a, b), (o, b), (a, b), (b));
 
 CREATE TRIGGER clicks_rollup AFTER INSERT ON clicks REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION rollup_clicks();

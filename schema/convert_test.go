@@ -123,7 +123,7 @@ func TestMigrationConvertsPopulatedDatabase(t *testing.T) {
 	}
 	var after []counts
 	const rolled = `SELECT offer_id, aff_id, sum(clicks) cl, sum(impressions) im, sum(conversions) cv, sum(duplicates) du,
-			sum(revenue) rev FROM report_rollups GROUP BY 1, 2 ORDER BY 1, 2`
+			sum(revenue) rev FROM report_rollups WHERE offer_id >= 0 AND aff_id >= 0 GROUP BY 1, 2 ORDER BY 1, 2`
 	if err := db.SelectContext(ctx, &after, rolled); err != nil {
 		t.Fatal(err)
 	}
@@ -134,5 +134,18 @@ func TestMigrationConvertsPopulatedDatabase(t *testing.T) {
 		if before[i] != after[i] {
 			t.Errorf("rollup %+v, raw %+v", after[i], before[i])
 		}
+	}
+	// The summing levels (-1: every offer, every affiliate) agree with the (offer, affiliate) rows.
+	var wrong int
+	const levels = `SELECT count(*) FROM (
+			SELECT bucket, CASE WHEN grouping(offer_id) = 1 THEN -1 ELSE offer_id END o,
+				CASE WHEN grouping(aff_id) = 1 THEN -1 ELSE aff_id END a, sum(clicks) cl, sum(conversions) cv, sum(duplicates) du
+			FROM report_rollups WHERE offer_id >= 0 AND aff_id >= 0
+			GROUP BY GROUPING SETS ((bucket, offer_id), (bucket, aff_id), (bucket))) s
+		FULL JOIN (SELECT * FROM report_rollups WHERE offer_id = -1 OR aff_id = -1) r
+			ON r.bucket = s.bucket AND r.offer_id = s.o AND r.aff_id = s.a
+		WHERE (s.cl, s.cv, s.du) IS DISTINCT FROM (r.clicks, r.conversions, r.duplicates)`
+	if err := db.GetContext(ctx, &wrong, levels); err != nil || wrong != 0 {
+		t.Errorf("%d summing rollup rows disagree with the (offer, affiliate) rows: %v", wrong, err)
 	}
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -38,6 +39,19 @@ type ReportQuery struct {
 	OfferID, AffID int64
 }
 
+// rollupLevel is the range of one key of report_rollups a report reads: the one filtered on, every
+// real one when the report groups by it, or else -1, the level that sums them all.
+func rollupLevel(filter int64, grouped bool) (lo, hi int64) {
+	switch {
+	case filter != 0:
+		return filter, filter
+	case grouped:
+		return 0, math.MaxInt64
+	default:
+		return -1, -1
+	}
+}
+
 // DayKey is a report's key for a date: days since 1970-01-01.
 func DayKey(d time.Time) int64 {
 	return time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, time.UTC).Unix() / 86400
@@ -60,7 +74,7 @@ func (s *Store) Report(ctx context.Context, rq ReportQuery) ([]ReportRow, error)
 			sum(clicks) AS clicks, sum(impressions) AS impressions, sum(conversions) AS conversions,
 			sum(duplicates) AS duplicates, sum(revenue) AS revenue, sum(commission) AS commission
 		FROM report_rollups
-		WHERE bucket >= $2 AND bucket < $3 AND ($4 = 0 OR offer_id = $4) AND ($5 = 0 OR aff_id = $5)
+		WHERE bucket >= $2 AND bucket < $3 AND offer_id BETWEEN $4 AND $5 AND aff_id BETWEEN $6 AND $7
 		GROUP BY 1
 		HAVING sum(clicks) <> 0 OR sum(impressions) <> 0 OR sum(conversions) <> 0 OR sum(duplicates) <> 0
 		ORDER BY 1`
@@ -75,8 +89,10 @@ func (s *Store) Report(ctx context.Context, rq ReportQuery) ([]ReportRow, error)
 	}
 	from := time.Date(rq.From.Year(), rq.From.Month(), rq.From.Day(), 0, 0, 0, 0, zone)
 	to := time.Date(rq.To.Year(), rq.To.Month(), rq.To.Day()+1, 0, 0, 0, 0, zone)
+	offerLo, offerHi := rollupLevel(rq.OfferID, rq.Group == GroupOffer)
+	affLo, affHi := rollupLevel(rq.AffID, rq.Group == GroupAffiliate)
 	rows := []ReportRow{}
-	if err := s.DB.SelectContext(ctx, &rows, q, rq.Group, from, to, rq.OfferID, rq.AffID); err != nil {
+	if err := s.DB.SelectContext(ctx, &rows, q, rq.Group, from, to, offerLo, offerHi, affLo, affHi); err != nil {
 		return nil, fmt.Errorf("report: %w", err)
 	}
 	if rq.Group != GroupDay {
