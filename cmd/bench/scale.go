@@ -30,7 +30,7 @@ type scaleConfig struct {
 
 func (c *scaleConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DBURL, "db", "", "an empty trackflow database's URL (migrated here)")
-	fs.IntVar(&c.Millions, "millions", 20, "clicks stored, in millions (figures at 1 M and at this)")
+	fs.IntVar(&c.Millions, "millions", 20, "clicks stored, in millions (figures at 1 M and at this; 0: only the rollup trigger's cost)")
 	fs.IntVar(&c.Offers, "offers", 10, "offers the clicks are spread over")
 	fs.IntVar(&c.Affiliates, "affiliates", 20, "affiliates the clicks are spread over")
 	fs.IntVar(&c.Samples, "samples", 40, "timed runs of each query")
@@ -81,40 +81,23 @@ func scale(ctx context.Context, cfg scaleConfig) error {
 	}
 	var samples []sample // clicks to look up, by ID and by the backup key
 
+	abWith, abWithout, err := rollupAB(ctx, st, offers, cfg.Affiliates, rng, log)
+	if err != nil {
+		return err
+	}
+	const n = 1_000_000
 	var emptyRate, fullRate float64
 	for m := 1; m <= cfg.Millions; m++ {
 		w := store.NewClickWriter(db, store.BatchOptions{})
-		const n = 1_000_000
 		step := time.Duration(int64(scaleDays*24*time.Hour) / n)
 		t0 := time.Now()
 		for i := range n {
-			at := start.Add(time.Duration(i)*step + time.Duration(rng.Int64N(int64(step))))
-			var b [16]byte
-			binary.BigEndian.PutUint32(b[:4], uint32(at.Unix()))
-			for j := 4; j < 16; j++ {
-				b[j] = byte(rng.Uint32())
-			}
-			c := store.Click{ClickID: hex.EncodeToString(b[:]), OfferID: offers[rng.IntN(len(offers))], AffID: int64(1 + rng.IntN(cfg.Affiliates)),
-				IP: fmt.Sprintf("10.%d.%d.%d", rng.IntN(256), rng.IntN(256), rng.IntN(256)), UserAgent: userAgents[rng.IntN(len(userAgents))],
-				Referer: "https://publisher.example/article/" + fmt.Sprint(rng.IntN(100000)), CreatedAt: at}
-			if rng.IntN(3) == 0 {
-				sub := fmt.Sprintf("sub-%d", rng.IntN(1000))
-				c.SubID = &sub
-			}
+			c := scaleClick(rng, start.Add(time.Duration(i)*step+time.Duration(rng.Int64N(int64(step)))), offers, cfg.Affiliates)
 			if i%(n/200) == 0 {
 				samples = append(samples, sample{c.ClickID, c.IP, c.UserAgent, c.OfferID})
 			}
-			for {
-				err := w.Add(c)
-				if err == nil {
-					break
-				}
-				if store.ErrorKind(err) != store.Unavailable {
-					return err
-				}
-				if err := w.Sync(ctx); err != nil {
-					return err
-				}
+			if err := addClick(ctx, w, c); err != nil {
+				return err
 			}
 		}
 		if err := w.Close(ctx); err != nil {
@@ -144,6 +127,11 @@ func scale(ctx context.Context, cfg scaleConfig) error {
 			figures = append(figures, f)
 		}
 	}
+	if len(figures) == 0 { // -millions 0: the A/B alone
+		fmt.Printf("Click writer with the rollup trigger ÷ without (3 interleaved rounds of 100,000 clicks each, mean): %.0f ÷ %.0f clicks/s = %.2f\n",
+			abWith, abWithout, abWith/abWithout)
+		return nil
+	}
 	a, b := figures[0], figures[len(figures)-1]
 	fmt.Printf("`make bench-scale` (SCALE_MILLIONS=%d), %s — %d cores, %s, %d offers × %d affiliates, clicks over %d days + 2%% conversions\n\n",
 		cfg.Millions, time.Now().UTC().Format("2006-01-02 15:04 UTC"), runtime.NumCPU(), runtime.Version(), cfg.Offers, cfg.Affiliates, scaleDays)
@@ -153,7 +141,83 @@ func scale(ctx context.Context, cfg scaleConfig) error {
 	}
 	fmt.Printf("| click writer, clicks/s (a million through the batch writer) | %.0f (empty) | %.0f (last million) | %.2f |\n",
 		emptyRate, fullRate, fullRate/emptyRate)
+	fmt.Printf("\nClick writer with the rollup trigger ÷ without (3 interleaved rounds of 100,000 clicks each, mean): %.0f ÷ %.0f clicks/s = %.2f\n",
+		abWith, abWithout, abWith/abWithout)
 	return nil
+}
+
+// scaleClick is one click at a time, with an ID in issue 8's shape (its time in bytes 0–3).
+func scaleClick(rng *rand.Rand, at time.Time, offers []int64, affs int) store.Click {
+	var b [16]byte
+	binary.BigEndian.PutUint32(b[:4], uint32(at.Unix()))
+	for j := 4; j < 16; j++ {
+		b[j] = byte(rng.Uint32())
+	}
+	c := store.Click{ClickID: hex.EncodeToString(b[:]), OfferID: offers[rng.IntN(len(offers))], AffID: int64(1 + rng.IntN(affs)),
+		IP: fmt.Sprintf("10.%d.%d.%d", rng.IntN(256), rng.IntN(256), rng.IntN(256)), UserAgent: userAgents[rng.IntN(len(userAgents))],
+		Referer: "https://publisher.example/article/" + fmt.Sprint(rng.IntN(100000)), CreatedAt: at}
+	if rng.IntN(3) == 0 {
+		sub := fmt.Sprintf("sub-%d", rng.IntN(1000))
+		c.SubID = &sub
+	}
+	return c
+}
+
+// addClick hands a click to the writer, waiting for it to drain when its buffer is full.
+func addClick(ctx context.Context, w *store.ClickWriter, c store.Click) error {
+	for {
+		err := w.Add(c)
+		if err == nil || store.ErrorKind(err) != store.Unavailable {
+			return err
+		}
+		if err := w.Sync(ctx); err != nil {
+			return err
+		}
+	}
+}
+
+// rollupAB is the rollups' cost on the write path: the writer's clicks/s with the rollup trigger
+// and without it, interleaved, into days 60–50 before the report window (dropped afterwards; the
+// rollups of the runs with the trigger stay, outside every measured report).
+func rollupAB(ctx context.Context, st *store.Store, offers []int64, affs int, rng *rand.Rand, log func(string, ...any)) (with, without float64, err error) {
+	day := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -60)
+	if _, err := st.EnsurePartitions(ctx, day, day.AddDate(0, 0, 10)); err != nil {
+		return 0, 0, err
+	}
+	defer func() {
+		if _, err := st.DB.ExecContext(context.Background(), `ALTER TABLE clicks ENABLE TRIGGER clicks_rollup`); err != nil {
+			log("re-enabling the rollup trigger: %v", err)
+		}
+	}()
+	const rounds, n = 3, 100_000
+	for r := range 2 * rounds {
+		on := r%2 == 0
+		if _, err := st.DB.ExecContext(ctx, map[bool]string{true: `ALTER TABLE clicks ENABLE TRIGGER clicks_rollup`,
+			false: `ALTER TABLE clicks DISABLE TRIGGER clicks_rollup`}[on]); err != nil {
+			return 0, 0, err
+		}
+		w := store.NewClickWriter(st.DB, store.BatchOptions{})
+		t0 := time.Now()
+		for i := range n {
+			if err := addClick(ctx, w, scaleClick(rng, day.Add(time.Duration(r*n+i)*time.Second), offers, affs)); err != nil {
+				return 0, 0, err
+			}
+		}
+		if err := w.Close(ctx); err != nil {
+			return 0, 0, err
+		}
+		rate := float64(n) / time.Since(t0).Seconds()
+		log("rollup A/B round %d, trigger %v: %.0f clicks/s", r/2+1, on, rate)
+		if on {
+			with += rate / rounds
+		} else {
+			without += rate / rounds
+		}
+	}
+	if _, err := st.DropPartitionsBefore(ctx, day.AddDate(0, 0, 11)); err != nil {
+		return 0, 0, err
+	}
+	return with, without, nil
 }
 
 // scaleConversions records conversions at random times (a tenth of them reversed later), some
