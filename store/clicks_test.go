@@ -80,7 +80,7 @@ func TestBackupClickUsesIndex(t *testing.T) {
 	// g = 12345: offer 146, IP 10.0.48.57, user agent "... 26)".
 	var raw []byte
 	err := db.QueryRowContext(ctx, "EXPLAIN (FORMAT JSON) "+store.BackupClickQuery,
-		146, "10.0.48.57", "Mozilla/5.0 (test 26)", time.Now().Add(-30*24*time.Hour)).Scan(&raw)
+		146, "10.0.48.57", "Mozilla/5.0 (test 26)", time.Now().Add(-30*24*time.Hour), time.Now().Add(time.Hour)).Scan(&raw)
 	if err != nil {
 		t.Fatal(err)
 	}
