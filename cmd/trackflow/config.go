@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/trackflow/trackflow/domain"
+	"github.com/trackflow/trackflow/store"
 )
 
 // Config is every setting trackflow reads from the environment, loaded once in run.
@@ -34,6 +35,9 @@ type Config struct {
 	PprofAddr string
 	// LogFormat is json (the default) or text (make run): LOG_FORMAT.
 	LogFormat string
+	// ClickRetentionDays is how many days of clicks and impressions are kept (API.md, "Data
+	// retention"): older daily partitions are dropped; reports keep counting them.
+	ClickRetentionDays int
 }
 
 func loadConfig() (Config, error) {
@@ -70,6 +74,12 @@ func loadConfig() (Config, error) {
 	check("POSTBACK_ALLOW_PRIVATE", err)
 	c.Demo, err = strconv.ParseBool(env("DEMO", "false"))
 	check("DEMO", err)
+	c.ClickRetentionDays, err = strconv.Atoi(env("CLICK_RETENTION_DAYS", strconv.Itoa(store.DefaultRetentionDays)))
+	check("CLICK_RETENTION_DAYS", err)
+	if err == nil && (c.ClickRetentionDays < store.MinRetentionDays || c.ClickRetentionDays > store.MaxRetentionDays) {
+		errs = append(errs, fmt.Sprintf("CLICK_RETENTION_DAYS: must be from %d (no cookie window outlives its click) to %d",
+			store.MinRetentionDays, store.MaxRetentionDays))
+	}
 	d := domain.DefaultRetrySchedule
 	c.Retry.Initial, err = time.ParseDuration(env("POSTBACK_RETRY_INITIAL", d.Initial.String()))
 	check("POSTBACK_RETRY_INITIAL", err)

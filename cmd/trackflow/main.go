@@ -59,6 +59,12 @@ func run(ctx context.Context) error {
 		return err
 	}
 	st := &store.Store{DB: db}
+	// Today's and the coming days' partitions exist before anything is served; then every hour
+	// (any number of processes may do it: it is idempotent and serialised in Postgres).
+	if err := st.MaintainPartitions(ctx, time.Now(), cfg.ClickRetentionDays); err != nil {
+		return err
+	}
+	go st.RunPartitionUpkeep(ctx, time.Hour, cfg.ClickRetentionDays)
 	if cfg.PprofAddr != "" {
 		go servePprof(cfg.PprofAddr)
 	}
