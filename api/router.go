@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/trackflow/trackflow/activities"
+	"github.com/trackflow/trackflow/internal/codec"
 	"github.com/trackflow/trackflow/internal/metrics"
 	"github.com/trackflow/trackflow/store"
 )
@@ -34,6 +35,13 @@ type Config struct {
 	// is never closed (tests).
 	Clicks      *store.ClickWriter
 	Impressions *store.ImpressionWriter
+	// Codec is the payload codec that /codec/decode and /codec/encode apply (TEMPORAL_CODEC_KEYS);
+	// nil: payloads pass through unchanged, as they do in the client.
+	Codec *codec.Codec
+	// UIOrigin is the Temporal UI's origin, allowed by CORS on /codec (TEMPORAL_UI_ORIGIN).
+	UIOrigin string
+	// CodecLoopbackNoAuth lets loopback peers call /codec without the admin token (make run).
+	CodecLoopbackNoAuth bool
 }
 
 // server holds the handlers' dependencies.
@@ -77,6 +85,12 @@ func New(cfg Config, st *store.Store, tc client.Client) http.Handler {
 	r.GET("/healthz", asJSON(s.healthz))
 	r.GET("/readyz", asJSON(s.readyz))
 	r.GET("/metrics", gin.WrapH(cfg.Metrics.Handler()))
+
+	cdc := r.Group("/codec", s.codecCORS)
+	cdc.OPTIONS("/decode")
+	cdc.OPTIONS("/encode")
+	cdc.POST("/decode", asJSON(s.requireCodecAuth), asJSON(s.codecDecode))
+	cdc.POST("/encode", asJSON(s.requireCodecAuth), asJSON(s.codecEncode))
 
 	v1 := r.Group("/api/v1", asJSON(s.requireAdmin), s.invalidateCache)
 	v1.POST("/advertisers", asJSON(s.createAdvertiser))
