@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -30,13 +31,13 @@ const codecTimeout = 10 * time.Second
 // Authorization-Extras only when it passes an access token).
 const codecAllowHeaders = "Authorization, Authorization-Extras, Content-Type, X-Namespace"
 
-// codecCORS lets the Temporal UI at TEMPORAL_UI_ORIGIN call the codec from the browser, with
+// codecCORS lets the Temporal UI at TEMPORAL_UI_ORIGIN (one origin or several) call the codec from the browser, with
 // credentials. It answers a preflight (OPTIONS) itself, without authentication: browsers never
 // send credentials on a preflight. Other origins get no CORS headers, so browsers refuse them.
 func (s *server) codecCORS(c *gin.Context) {
 	h := c.Writer.Header()
 	h.Add("Vary", "Origin")
-	if origin := c.GetHeader("Origin"); origin != "" && origin == s.cfg.UIOrigin {
+	if origin := c.GetHeader("Origin"); origin != "" && slices.Contains(s.cfg.UIOrigins, origin) {
 		h.Set("Access-Control-Allow-Origin", origin)
 		h.Set("Access-Control-Allow-Credentials", "true")
 		if c.Request.Method == http.MethodOptions {

@@ -38,8 +38,8 @@ type Config struct {
 	// Codec is the payload codec that /codec/decode and /codec/encode apply (TEMPORAL_CODEC_KEYS);
 	// nil: payloads pass through unchanged, as they do in the client.
 	Codec *codec.Codec
-	// UIOrigin is the Temporal UI's origin, allowed by CORS on /codec (TEMPORAL_UI_ORIGIN).
-	UIOrigin string
+	// UIOrigins are the Temporal UI's origins, allowed by CORS on /codec (TEMPORAL_UI_ORIGIN).
+	UIOrigins []string
 	// CodecLoopbackNoAuth lets loopback peers call /codec without the admin token (make run).
 	CodecLoopbackNoAuth bool
 }

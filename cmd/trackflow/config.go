@@ -27,8 +27,9 @@ type Config struct {
 	Temporal client.Options
 	// Codec encrypts every payload sent to Temporal (TEMPORAL_CODEC_KEYS); nil: none.
 	Codec *codec.Codec
-	// UIOrigin is the Temporal UI's origin (TEMPORAL_UI_ORIGIN), allowed by CORS to call /codec.
-	UIOrigin string
+	// UIOrigins are the Temporal UI's origins (TEMPORAL_UI_ORIGIN, comma-separated), allowed by
+	// CORS to call /codec.
+	UIOrigins []string
 	// CodecLoopbackNoAuth lets loopback peers call /codec without the admin token
 	// (CODEC_LOOPBACK_NO_AUTH, set by make run: the dev server's UI cannot send a token).
 	CodecLoopbackNoAuth  bool
@@ -83,11 +84,16 @@ func loadConfig() (Config, error) {
 	}
 	c.CodecLoopbackNoAuth, err = strconv.ParseBool(env("CODEC_LOOPBACK_NO_AUTH", "false"))
 	check("CODEC_LOOPBACK_NO_AUTH", err)
-	if c.UIOrigin = strings.TrimRight(os.Getenv("TEMPORAL_UI_ORIGIN"), "/"); c.UIOrigin != "" {
-		if u, err := url.Parse(c.UIOrigin); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
-			u.Path != "" || u.RawQuery != "" || u.User != nil {
-			errs = append(errs, "TEMPORAL_UI_ORIGIN: must be an origin, scheme://host[:port], such as http://127.0.0.1:8233")
+	for _, o := range strings.Split(os.Getenv("TEMPORAL_UI_ORIGIN"), ",") {
+		if o = strings.TrimRight(strings.TrimSpace(o), "/"); o == "" {
+			continue
 		}
+		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+			u.Path != "" || u.RawQuery != "" || u.User != nil {
+			errs = append(errs, "TEMPORAL_UI_ORIGIN: must be origins, scheme://host[:port], such as http://127.0.0.1:8233")
+			break
+		}
+		c.UIOrigins = append(c.UIOrigins, o)
 	}
 	d := activities.DefaultRetrySchedule
 	c.Retry.Initial, err = time.ParseDuration(env("POSTBACK_RETRY_INITIAL", d.Initial.String()))

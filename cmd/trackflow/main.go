@@ -97,7 +97,7 @@ func run(ctx context.Context) error {
 		handler = api.New(api.Config{
 			AdminToken: cfg.AdminToken, TrustedProxies: cfg.TrustedProxies, Retry: cfg.Retry, Metrics: m,
 			PublicURL: cfg.PublicURL, Clicks: clicks, Impressions: impressions,
-			Codec: cfg.Codec, UIOrigin: cfg.UIOrigin, CodecLoopbackNoAuth: cfg.CodecLoopbackNoAuth,
+			Codec: cfg.Codec, UIOrigins: cfg.UIOrigins, CodecLoopbackNoAuth: cfg.CodecLoopbackNoAuth,
 		}, st, tc)
 	}
 	if cfg.Demo && cfg.Role != "worker" {
