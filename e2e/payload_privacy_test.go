@@ -230,10 +230,14 @@ func randomKey(t *testing.T) string {
 	return base64.StdEncoding.EncodeToString(b)
 }
 
-// payloadsIn collects every Payload message inside m (a history event), at any depth.
+// payloadsIn collects every Payload message inside m (a history event), at any depth, except
+// search attributes: those stay readable (API.md) and go through no codec.
 func payloadsIn(m protoreflect.Message) []*commonpb.Payload {
-	if p, ok := m.Interface().(*commonpb.Payload); ok {
-		return []*commonpb.Payload{p}
+	switch v := m.Interface().(type) {
+	case *commonpb.Payload:
+		return []*commonpb.Payload{v}
+	case *commonpb.SearchAttributes:
+		return nil
 	}
 	var out []*commonpb.Payload
 	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {

@@ -12,6 +12,16 @@ import (
 	sdktally "go.temporal.io/sdk/contrib/tally"
 )
 
+// sdkSanitize is the SDK's Prometheus sanitizing, except that label values keep '-', '.', ':' and
+// '/': Prometheus allows any text there, and a namespace such as trackflow.a1b2c or test-3f2a must
+// read as itself in a query.
+var sdkSanitize = tally.SanitizeOptions{
+	NameCharacters:       sdktally.PrometheusSanitizeOptions.NameCharacters,
+	KeyCharacters:        sdktally.PrometheusSanitizeOptions.KeyCharacters,
+	ValueCharacters:      tally.ValidCharacters{Ranges: tally.AlphanumericRange, Characters: []rune{'_', '-', '.', ':', '/'}},
+	ReplacementCharacter: tally.DefaultReplacementCharacter,
+}
+
 // NewSDKHandler returns the Temporal SDK's metrics handler, reporting on reg beside trackflow's
 // counters: the client's requests (temporal_request_total, temporal_request_latency_seconds), and
 // the worker's task schedule-to-start latencies, task failures, activity errors and sticky cache
@@ -32,7 +42,7 @@ func NewSDKHandler(reg *prometheus.Registry) (client.MetricsHandler, io.Closer) 
 	scope, closer := tally.NewRootScope(tally.ScopeOptions{
 		CachedReporter:  reporter,
 		Separator:       tallyprom.DefaultSeparator,
-		SanitizeOptions: &sdktally.PrometheusSanitizeOptions,
+		SanitizeOptions: &sdkSanitize,
 	}, time.Second)
 	return sdktally.NewMetricsHandler(sdktally.NewPrometheusNamingScope(scope)), closer
 }
