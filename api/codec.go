@@ -102,9 +102,14 @@ func (s *server) codecApply(c *gin.Context, apply func([]*commonpb.Payload) ([]*
 		// The codec's messages name a key ID at most, never a key or a payload's content.
 		return store.FieldError("payloads", "%s", err.Error())
 	}
-	b, err := protojson.MarshalOptions{EmitUnpopulated: true}.Marshal(&commonpb.Payloads{Payloads: out})
+	// Not EmitUnpopulated: fields newer than a caller's API version (externalPayloads) would make
+	// its strict protojson refuse the whole answer, as the CLI 1.5 does.
+	b, err := protojson.Marshal(&commonpb.Payloads{Payloads: out})
 	if err != nil {
 		return err
+	}
+	if len(out) == 0 {
+		b = []byte(`{"payloads":[]}`)
 	}
 	c.Data(http.StatusOK, "application/json", b)
 	return nil
