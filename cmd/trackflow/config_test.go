@@ -188,3 +188,23 @@ func tlsTerminator(t *testing.T, certPEM, keyPEM []byte, backend string) (string
 	}()
 	return ln.Addr().String(), &handshakes
 }
+
+// TestConfigRefusesBadCodecSettings: a malformed key or UI origin stops the start, naming the
+// variable (and never quoting the key).
+func TestConfigRefusesBadCodecSettings(t *testing.T) {
+	t.Setenv("DATABASE_URL", "postgres://unused")
+	t.Setenv("TEMPORAL_CONFIG_FILE", filepath.Join(t.TempDir(), "absent.toml"))
+	t.Setenv("TEMPORAL_CODEC_KEYS", "c2hvcnQta2V5")
+	t.Setenv("TEMPORAL_UI_ORIGIN", "http://127.0.0.1:8233/path")
+	_, err := loadConfig()
+	if err == nil || !strings.Contains(err.Error(), "TEMPORAL_CODEC_KEYS: key 1 must be") ||
+		!strings.Contains(err.Error(), "TEMPORAL_UI_ORIGIN: ") || strings.Contains(err.Error(), "c2hvcnQta2V5") {
+		t.Fatalf("loadConfig: %v", err)
+	}
+	t.Setenv("TEMPORAL_CODEC_KEYS", "ZGV2LW9ubHkta2V5LW5vdC1zZWNyZXQtMzItYnl0ZXM=")
+	t.Setenv("TEMPORAL_UI_ORIGIN", "http://127.0.0.1:8233, http://localhost:8233/")
+	c, err := loadConfig()
+	if err != nil || c.Codec == nil || len(c.UIOrigins) != 2 || c.UIOrigins[1] != "http://localhost:8233" {
+		t.Fatalf("loadConfig: %+v, %v", c, err)
+	}
+}
