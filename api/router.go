@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/trackflow/trackflow/domain"
+	"github.com/trackflow/trackflow/internal/codec"
 	"github.com/trackflow/trackflow/internal/logging"
 	"github.com/trackflow/trackflow/internal/metrics"
 	"github.com/trackflow/trackflow/store"
@@ -37,6 +38,13 @@ type Config struct {
 	Impressions *store.ImpressionWriter
 	// Logger is the process's logger (logging.New); nil: slog's default.
 	Logger *slog.Logger
+	// Codec is the payload codec that /codec/decode and /codec/encode apply (TEMPORAL_CODEC_KEYS);
+	// nil: payloads pass through unchanged, as they do in the client.
+	Codec *codec.Codec
+	// UIOrigins are the Temporal UI's origins, allowed by CORS on /codec (TEMPORAL_UI_ORIGIN).
+	UIOrigins []string
+	// CodecLoopbackNoAuth lets loopback peers call /codec without the admin token (make run).
+	CodecLoopbackNoAuth bool
 }
 
 // server holds the handlers' dependencies.
@@ -92,6 +100,12 @@ func (s *server) routes(r *gin.Engine) {
 	r.GET("/readyz", asJSON(s.readyz))
 	r.GET("/metrics", gin.WrapH(s.cfg.Metrics.Handler()))
 	r.GET("/openapi.yaml", openAPI)
+
+	cdc := r.Group("/codec", s.codecCORS)
+	cdc.OPTIONS("/decode")
+	cdc.OPTIONS("/encode")
+	cdc.POST("/decode", asJSON(s.requireCodecAuth), asJSON(s.codecDecode))
+	cdc.POST("/encode", asJSON(s.requireCodecAuth), asJSON(s.codecEncode))
 
 	v1 := r.Group("/api/v1", asJSON(s.requireAdmin), s.invalidateCache)
 	v1.POST("/advertisers", asJSON(s.createAdvertiser))
