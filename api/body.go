@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strings"
 	"unicode/utf8"
@@ -202,15 +201,11 @@ func (b body) cidrs(name string, dst *[]string) error {
 	}
 	out := make([]string, 0, len(list))
 	for _, s := range list {
-		p, err := netip.ParsePrefix(s)
+		p, err := ParsePrefix(s)
 		if err != nil {
-			ip, err2 := netip.ParseAddr(s)
-			if err2 != nil {
-				return store.FieldError(name, "%q is not a CIDR", s)
-			}
-			p = netip.PrefixFrom(ip, ip.BitLen())
+			return store.FieldError(name, "%q is not a CIDR", s)
 		}
-		out = append(out, p.Masked().String())
+		out = append(out, p.String())
 	}
 	*dst = out
 	return nil

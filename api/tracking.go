@@ -370,7 +370,8 @@ func ipAllowed(allowed []string, ip string) bool {
 		return false
 	}
 	for _, cidr := range allowed {
-		if p, err := netip.ParsePrefix(cidr); err == nil && p.Contains(addr) {
+		// ParsePrefix also reads an entry stored before mapped forms were normalised.
+		if p, err := ParsePrefix(cidr); err == nil && p.Contains(addr.Unmap()) {
 			return true
 		}
 	}

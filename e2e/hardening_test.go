@@ -38,3 +38,15 @@ func TestListFiltersAtInt64Limits(t *testing.T) {
 		}
 	}
 }
+
+// TestAllowListMappedIPv4 (issue 8, finding 6): an allow-list entry written in its IPv4-mapped
+// IPv6 form is stored as the IPv4 address it means, and admits that client.
+func TestAllowListMappedIPv4(t *testing.T) {
+	t.Parallel()
+	s := testenv.Shared(t)
+	f := newFixtureWith(t, s, map[string]any{"allowed_ips": []string{"::ffff:127.0.0.1", "::ffff:10.0.0.0/104"}}, cpa2, nil)
+	if got := strings.Join(f.Advertiser.AllowedIPs, ","); got != "127.0.0.1/32,10.0.0.0/8" {
+		t.Fatalf("allowed_ips stored as %s, want 127.0.0.1/32,10.0.0.0/8", got)
+	}
+	mustPostback(t, s, 202, afidPost(f, "10.00", invoiceID("MAPPED")))
+}

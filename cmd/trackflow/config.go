@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/trackflow/trackflow/activities"
+	"github.com/trackflow/trackflow/api"
 )
 
 // Config is every setting trackflow reads from the environment, loaded once in run.
@@ -84,7 +85,7 @@ func loadConfig() (Config, error) {
 		if s = strings.TrimSpace(s); s == "" {
 			continue
 		}
-		p, err := netip.ParsePrefix(s)
+		p, err := api.ParsePrefix(s)
 		check("TRUSTED_PROXIES", err)
 		c.TrustedProxies = append(c.TrustedProxies, p)
 	}
