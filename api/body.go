@@ -69,6 +69,9 @@ func (b body) str(name string, required bool, max int, dst *string) error {
 	if err := json.Unmarshal(b[name], &s); err != nil {
 		return store.FieldError(name, "must be a string")
 	}
+	if !validJSONText(b[name]) { // decoding replaced what was invalid: refuse, never store it altered
+		return store.FieldError(name, "must be valid UTF-8")
+	}
 	if required && strings.TrimSpace(s) == "" {
 		return store.FieldError(name, "must not be empty")
 	}
@@ -196,7 +199,7 @@ func (b body) cidrs(name string, dst *[]string) error {
 		return nil
 	}
 	var list []string
-	if err := json.Unmarshal(b[name], &list); err != nil {
+	if err := json.Unmarshal(b[name], &list); err != nil || !validJSONText(b[name]) {
 		return store.FieldError(name, "must be a list of CIDR strings")
 	}
 	out := make([]string, 0, len(list))

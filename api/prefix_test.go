@@ -46,3 +46,29 @@ func TestParsePrefix(t *testing.T) {
 		}
 	}
 }
+
+// TestValidJSONText: raw JSON values that encoding/json would decode with U+FFFD are told apart.
+func TestValidJSONText(t *testing.T) {
+	t.Parallel()
+	for raw, want := range map[string]bool{
+		`"plain"`:              true,
+		`"é \u00e9 \"q\" \\u"`: true,
+		`"\ud83d\ude00"`:       true,
+		`"\\ud800"`:            true, // an escaped backslash, then text
+		`["a", "\u0041"]`:      true,
+		"\"\xff\"":             false,
+		"\"a\xc3\"":            false,
+		`"\ud800"`:             false,
+		`"\ud800x"`:            false,
+		`"\udc00"`:             false,
+		`"\ud83d\u0041"`:       false,
+		`"\ude00\ud83d"`:       false,
+		`"\u12"`:               false,
+		`["ok", "\ud800"]`:     false,
+		"\"\xed\xa0\x80\"":     false, // a surrogate encoded in bytes (CESU/WTF-8)
+	} {
+		if got := validJSONText([]byte(raw)); got != want {
+			t.Errorf("validJSONText(%q) = %v, want %v", raw, got, want)
+		}
+	}
+}

@@ -1,7 +1,10 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -49,4 +52,43 @@ func TestAllowListMappedIPv4(t *testing.T) {
 		t.Fatalf("allowed_ips stored as %s, want 127.0.0.1/32,10.0.0.0/8", got)
 	}
 	mustPostback(t, s, 202, afidPost(f, "10.00", invoiceID("MAPPED")))
+}
+
+// adminRawBody sends a raw body to the admin API and returns the status and error message.
+func adminRawBody(t *testing.T, s *testenv.Stack, method, path, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, s.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+testenv.AdminToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := noRedirect.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var e struct{ Error string }
+	_ = json.Unmarshal(raw, &e)
+	return resp.StatusCode, e.Error
+}
+
+// TestAdminRefusesInvalidJSONText (issue 8, finding 3): the admin API refuses text that JSON
+// decoding would silently alter (invalid UTF-8, lone surrogate escapes), naming the field,
+// instead of storing a name, token or CIDR changed.
+func TestAdminRefusesInvalidJSONText(t *testing.T) {
+	t.Parallel()
+	s := testenv.Shared(t)
+	for _, c := range []struct{ path, body, field string }{
+		{"/api/v1/affiliates", "{\"name\": \"a\xffb\"}", "name"},
+		{"/api/v1/affiliates", `{"name": "a\ud800b"}`, "name"},
+		{"/api/v1/advertisers", "{\"name\": \"adv\", \"postback_token\": \"\xfe" + strings.Repeat("k", 30) + "\"}", "postback_token"},
+		{"/api/v1/advertisers", `{"name": "adv", "allowed_ips": ["10.0.0.1", "\udc00"]}`, "allowed_ips"},
+	} {
+		code, msg := adminRawBody(t, s, "POST", c.path, c.body)
+		if code != 400 || !strings.HasPrefix(msg, c.field+": ") {
+			t.Errorf("POST %s %q: %d %q, want 400 naming %s", c.path, c.body, code, msg, c.field)
+		}
+	}
 }
