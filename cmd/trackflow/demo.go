@@ -63,6 +63,8 @@ trackflow demo is up.
   Admin token:     %[5]s
   Temporal UI:     http://localhost:8233
 The demo affiliate's pixel prints "affiliate pixel received" here when it fires.
+The tokens above are printed because this is the demo (DEMO=true, make run); without DEMO
+trackflow never prints or logs a token.
 
 `, base, offerID, affID, token, cfg.AdminToken)
 
