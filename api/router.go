@@ -34,6 +34,9 @@ type Config struct {
 	// is never closed (tests).
 	Clicks      *store.ClickWriter
 	Impressions *store.ImpressionWriter
+	// ClickIDKey authenticates the click IDs the API mints (CLICK_ID_KEY, shared with the
+	// workers); nil: New makes a random one (tests, a single ROLE=all process).
+	ClickIDKey []byte
 }
 
 // server holds the handlers' dependencies.
@@ -58,6 +61,9 @@ func New(cfg Config, st *store.Store, tc client.Client) http.Handler {
 	}
 	s := &server{cfg: cfg, store: st, temporal: tc, clicks: cfg.Clicks, impressions: cfg.Impressions,
 		cache: newLookupCache(st)}
+	if len(s.cfg.ClickIDKey) == 0 {
+		s.cfg.ClickIDKey = store.NewClickIDKey()
+	}
 	if s.clicks == nil {
 		s.clicks = store.NewClickWriter(st.DB, store.BatchOptions{})
 	}

@@ -21,10 +21,11 @@ func (s *server) click(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	now := time.Now().UTC()
 	click := store.Click{
-		ClickID: store.NewID(), OfferID: v.offerID, AffID: v.affID,
+		ClickID: store.NewClickID(s.cfg.ClickIDKey, now), OfferID: v.offerID, AffID: v.affID,
 		IP: s.clientIP(c.Request), UserAgent: userAgent(c.Request), Referer: store.StorableText(c.Request.Referer(), maxReferer),
-		CreatedAt: time.Now().UTC(),
+		CreatedAt: now,
 	}
 	click.SubID, click.CreativeID = v.optional()
 	if err := s.clicks.Add(click); err != nil {

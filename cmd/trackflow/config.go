@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net/netip"
 	"net/url"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/trackflow/trackflow/activities"
 	"github.com/trackflow/trackflow/api"
+	"github.com/trackflow/trackflow/store"
 )
 
 // Config is every setting trackflow reads from the environment, loaded once in run.
@@ -30,6 +32,11 @@ type Config struct {
 	Role string
 	// Demo seeds demo data and serves a stand-in affiliate under /demo/ (make run).
 	Demo bool
+	// ClickIDKey authenticates click IDs (CLICK_ID_KEY, base64 of at least 32 bytes); every API
+	// and worker process of a deployment must share it. Unset: a random key for this process.
+	ClickIDKey []byte
+	// ClickIDKeyGenerated is true when CLICK_ID_KEY was unset (run warns).
+	ClickIDKeyGenerated bool
 	// PprofAddr, when set (PPROF_ADDR, e.g. 127.0.0.1:6060), serves net/http/pprof there, on its
 	// own listener so profiles are never reachable through the public API address.
 	PprofAddr string
@@ -88,6 +95,14 @@ func loadConfig() (Config, error) {
 		p, err := api.ParsePrefix(s)
 		check("TRUSTED_PROXIES", err)
 		c.TrustedProxies = append(c.TrustedProxies, p)
+	}
+	if k := os.Getenv("CLICK_ID_KEY"); k != "" {
+		c.ClickIDKey, err = base64.StdEncoding.DecodeString(k)
+		if err != nil || len(c.ClickIDKey) < store.ClickIDKeySize {
+			errs = append(errs, fmt.Sprintf("CLICK_ID_KEY: must be base64 of at least %d bytes (openssl rand -base64 32)", store.ClickIDKeySize))
+		}
+	} else {
+		c.ClickIDKey, c.ClickIDKeyGenerated = store.NewClickIDKey(), true
 	}
 	switch c.Role {
 	case "all", "api", "worker":

@@ -67,8 +67,20 @@ func run(ctx context.Context) error {
 	// One registry for the process: with ROLE=all, GET /metrics shows the API's and the worker's
 	// counters together.
 	m := metrics.New(prometheus.NewRegistry())
+	if cfg.ClickIDKeyGenerated {
+		slog.Warn("CLICK_ID_KEY is not set: using a random key for this process; a deployment of several API or worker processes must give them all the same CLICK_ID_KEY")
+	}
+	// Clicks and impressions are stored in batches off the request path; the writers outlive the
+	// HTTP server so that every click answered with a redirect is stored before the process exits.
+	var clicks *store.ClickWriter
+	var impressions *store.ImpressionWriter
+	if cfg.Role != "worker" {
+		clicks = store.NewClickWriter(db, store.BatchOptions{})
+		impressions = store.NewImpressionWriter(db, store.BatchOptions{})
+	}
 	if cfg.Role != "api" {
-		acts := &activities.Activities{Store: st, HTTP: activities.NewPixelClient(cfg.PostbackAllowPrivate), Temporal: tc, Metrics: m}
+		acts := &activities.Activities{Store: st, HTTP: activities.NewPixelClient(cfg.PostbackAllowPrivate), Temporal: tc, Metrics: m,
+			ClickIDKey: cfg.ClickIDKey, Clicks: clicks}
 		w := worker.New(tc, acts, worker.Options{})
 		if err := w.Start(); err != nil {
 			return fmt.Errorf("start worker: %w", err)
@@ -77,10 +89,6 @@ func run(ctx context.Context) error {
 		slog.Info("worker started", "task_queue", "conversions", "temporal", cfg.TemporalAddress)
 	}
 	var handler http.Handler
-	// Clicks and impressions are stored in batches off the request path; the writers outlive the
-	// HTTP server so that every click answered with a redirect is stored before the process exits.
-	var clicks *store.ClickWriter
-	var impressions *store.ImpressionWriter
 	if cfg.Role == "worker" {
 		// A worker alone serves only what ops scrape and probe: its metrics and liveness.
 		mux := http.NewServeMux()
@@ -91,11 +99,9 @@ func run(ctx context.Context) error {
 		})
 		handler = mux
 	} else {
-		clicks = store.NewClickWriter(db, store.BatchOptions{})
-		impressions = store.NewImpressionWriter(db, store.BatchOptions{})
 		handler = api.New(api.Config{
 			AdminToken: cfg.AdminToken, TrustedProxies: cfg.TrustedProxies, Retry: cfg.Retry, Metrics: m,
-			PublicURL: cfg.PublicURL, Clicks: clicks, Impressions: impressions,
+			PublicURL: cfg.PublicURL, Clicks: clicks, Impressions: impressions, ClickIDKey: cfg.ClickIDKey,
 		}, st, tc)
 	}
 	if cfg.Demo && cfg.Role != "worker" {
