@@ -12,17 +12,36 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/trackflow/trackflow/internal/metrics"
 	"github.com/trackflow/trackflow/store"
 )
 
-// requireAdmin guards the admin API with Authorization: Bearer <ADMIN_TOKEN>.
+// requireAdmin guards the admin API with Authorization: Bearer <ADMIN_TOKEN>. It answers before
+// the body is read: a refused request also closes its connection, so that net/http does not
+// read (up to 256 KB of) the body first to keep the connection, however slowly it is sent.
 func (s *server) requireAdmin(c *gin.Context) error {
+	ip := s.clientIP(c.Request)
+	if err := s.adminAuth.check(c, ip); err != nil {
+		s.cfg.Metrics.AuthRateLimited(metrics.RealmAdmin)
+		closeUnread(c)
+		return err
+	}
 	got, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
 	if !ok || s.cfg.AdminToken == "" || subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.AdminToken)) != 1 {
+		s.adminAuth.failed(ip)
+		closeUnread(c)
 		return store.Errorf(store.Unauthorized, "authorization: a valid admin bearer token is required")
 	}
 	c.Next()
 	return nil
+}
+
+// closeUnread makes a refused request's answer close the connection when its body is left
+// unread, instead of net/http draining the body before answering.
+func closeUnread(c *gin.Context) {
+	if c.Request.ContentLength != 0 {
+		c.Header("Connection", "close")
+	}
 }
 
 // body is an admin request's JSON object, read field by field so that every error names its field.

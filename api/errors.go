@@ -24,6 +24,8 @@ func status(err error) int {
 		return http.StatusConflict
 	case store.Unavailable:
 		return http.StatusServiceUnavailable
+	case store.RateLimited:
+		return http.StatusTooManyRequests
 	default:
 		return http.StatusInternalServerError
 	}

@@ -34,6 +34,8 @@ type Config struct {
 	// is never closed (tests).
 	Clicks      *store.ClickWriter
 	Impressions *store.ImpressionWriter
+	// AuthLimit bounds failed authentications per client IP; zero: DefaultAuthLimit.
+	AuthLimit AuthLimit
 	// ClickIDKey authenticates the click IDs the API mints (CLICK_ID_KEY, shared with the
 	// workers); nil: New makes a random one (tests, a single ROLE=all process).
 	ClickIDKey []byte
@@ -47,6 +49,8 @@ type server struct {
 	clicks      *store.ClickWriter
 	impressions *store.ImpressionWriter
 	cache       *lookupCache
+	// adminAuth and postbackAuth count failed authentications per client IP, one budget each.
+	adminAuth, postbackAuth *authLimiter
 }
 
 // New builds the router with its dependencies.
@@ -60,7 +64,7 @@ func New(cfg Config, st *store.Store, tc client.Client) http.Handler {
 		cfg.Metrics = metrics.New(prometheus.NewRegistry())
 	}
 	s := &server{cfg: cfg, store: st, temporal: tc, clicks: cfg.Clicks, impressions: cfg.Impressions,
-		cache: newLookupCache(st)}
+		cache: newLookupCache(st), adminAuth: newAuthLimiter(cfg.AuthLimit), postbackAuth: newAuthLimiter(cfg.AuthLimit)}
 	if len(s.cfg.ClickIDKey) == 0 {
 		s.cfg.ClickIDKey = store.NewClickIDKey()
 	}

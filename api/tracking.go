@@ -191,11 +191,18 @@ func (s *server) postback(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	ip := s.clientIP(c.Request)
+	if err := s.postbackAuth.check(c, ip); err != nil {
+		s.cfg.Metrics.AuthRateLimited(metrics.RealmPostback)
+		return err
+	}
 	adv, err := s.advertiser(ctx, token)
+	if store.ErrorKind(err) == store.Unauthorized {
+		s.postbackAuth.failed(ip)
+	}
 	if err != nil {
 		return err
 	}
-	ip := s.clientIP(c.Request)
 	if !ipAllowed(adv.AllowedIPs, ip) {
 		return store.Errorf(store.Forbidden, "ip: %s is not in the advertiser's allow-list", ip)
 	}

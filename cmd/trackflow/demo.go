@@ -24,7 +24,7 @@ func demo(ctx context.Context, cfg Config, st *store.Store, apiHandler http.Hand
 	}
 	base := "http://" + net.JoinHostPort(host, port)
 
-	const token = "demo-postback-token-0000000000000"
+	const token = "demo-3f9c1a7be2d84c6f9a1e5b7d20c4e8f1"
 	adv, err := st.AdvertiserByToken(ctx, token)
 	offerID, affID := int64(1), int64(1)
 	switch {

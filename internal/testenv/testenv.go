@@ -42,6 +42,11 @@ const AdminToken = "test-admin-token"
 // ClickIDKey is the CLICK_ID_KEY of every stack of the test binary (API and worker share it).
 var ClickIDKey = store.NewClickIDKey()
 
+// SharedAuthLimit is the shared stack's failed-authentication budget: every test calls from
+// 127.0.0.1, and the suite's own 401 cases must not exhaust it. The limiter is tested on a router
+// of its own (api's TestAuthFailuresRateLimited).
+var SharedAuthLimit = api.AuthLimit{Burst: 100_000, Every: time.Millisecond}
+
 // Retry is the compressed pixel retry schedule the shared stack's API gives its workflows. Its
 // 2 s attempt timeout (10 s in production) keeps a test of a hanging affiliate short, and is
 // still far above what a local affiliate server takes to answer. The dev server fires retry
@@ -225,7 +230,7 @@ func startStack(t testing.TB, addr string, o Options) (s *Stack, err error) {
 	}
 	impressions := store.NewImpressionWriter(db, store.BatchOptions{})
 	h := api.New(api.Config{AdminToken: AdminToken, Retry: Retry, Metrics: m, Clicks: clicks, Impressions: impressions,
-		ClickIDKey: ClickIDKey}, st, tc)
+		ClickIDKey: ClickIDKey, AuthLimit: SharedAuthLimit}, st, tc)
 	srv := httptest.NewServer(storedRows(h, clicks, impressions))
 	t.Cleanup(srv.Close)
 	return &Stack{DB: db, Store: st, Temporal: tc, Namespace: ns, URL: srv.URL,
