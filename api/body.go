@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"errors"
 	"crypto/subtle"
 	"encoding/json"
 	"io"
@@ -47,8 +48,15 @@ func closeUnread(c *gin.Context) {
 // body is an admin request's JSON object, read field by field so that every error names its field.
 type body map[string]json.RawMessage
 
+// maxAdminBody bounds an admin request's body.
+const maxAdminBody = 1 << 20
+
 func readBody(c *gin.Context) (body, error) {
-	raw, err := io.ReadAll(io.LimitReader(c.Request.Body, 1<<20))
+	raw, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxAdminBody))
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return nil, store.FieldError("body", "is larger than %d bytes", maxAdminBody)
+	}
 	if err != nil {
 		return nil, store.FieldError("body", "could not be read")
 	}

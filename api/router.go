@@ -34,6 +34,9 @@ type Config struct {
 	// is never closed (tests).
 	Clicks      *store.ClickWriter
 	Impressions *store.ImpressionWriter
+	// Timeouts bound body reads per route class (NewHTTPServer sets the connection's); zero
+	// fields: DefaultTimeouts.
+	Timeouts Timeouts
 	// AuthLimit bounds failed authentications per client IP; zero: DefaultAuthLimit.
 	AuthLimit AuthLimit
 	// ClickIDKey authenticates the click IDs the API mints (CLICK_ID_KEY, shared with the
@@ -57,7 +60,9 @@ type server struct {
 func New(cfg Config, st *store.Store, tc client.Client) http.Handler {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
-	r.Use(gin.Recovery())
+	to := cfg.Timeouts.withDefaults()
+	// Every request gets the tightest body deadline first; the routes that take a body widen it.
+	r.Use(gin.Recovery(), bodyDeadline(to.Tiny))
 	r.HandleMethodNotAllowed = true
 	_ = r.SetTrustedProxies(nil) // client IPs come from clientIP, which honours TRUSTED_PROXIES
 	if cfg.Metrics == nil {
@@ -80,15 +85,15 @@ func New(cfg Config, st *store.Store, tc client.Client) http.Handler {
 	r.GET("/impression", asGIF(s.impression))
 	// The routes that read clicks first wait for the clicks this process has redirected.
 	r.GET("/pixel", s.syncClicks, asGIF(s.pixel))
-	r.POST("/conversion", s.syncClicks, asText(s.conversion))
+	r.POST("/conversion", bodyDeadline(to.Body), s.syncClicks, asText(s.conversion))
 	r.GET("/postback", s.syncClicks, asJSON(s.postback))
-	r.POST("/postback", s.syncClicks, asJSON(s.postback))
+	r.POST("/postback", bodyDeadline(to.Body), s.syncClicks, asJSON(s.postback))
 
 	r.GET("/healthz", asJSON(s.healthz))
 	r.GET("/readyz", asJSON(s.readyz))
 	r.GET("/metrics", gin.WrapH(cfg.Metrics.Handler()))
 
-	v1 := r.Group("/api/v1", asJSON(s.requireAdmin), s.invalidateCache)
+	v1 := r.Group("/api/v1", asJSON(s.requireAdmin), bodyDeadline(to.Admin), s.invalidateCache)
 	v1.POST("/advertisers", asJSON(s.createAdvertiser))
 	v1.POST("/affiliates", asJSON(s.createAffiliate))
 	v1.PATCH("/affiliates/:id", asJSON(s.updateAffiliate))

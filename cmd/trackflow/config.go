@@ -32,6 +32,8 @@ type Config struct {
 	Role string
 	// Demo seeds demo data and serves a stand-in affiliate under /demo/ (make run).
 	Demo bool
+	// HTTP are the server's timeouts (HTTP_*_TIMEOUT).
+	HTTP api.Timeouts
 	// ClickIDKey authenticates click IDs (CLICK_ID_KEY, base64 of at least 32 bytes); every API
 	// and worker process of a deployment must share it. Unset: a random key for this process.
 	ClickIDKey []byte
@@ -96,6 +98,27 @@ func loadConfig() (Config, error) {
 		check("TRUSTED_PROXIES", err)
 		c.TrustedProxies = append(c.TrustedProxies, p)
 	}
+	dt := api.DefaultTimeouts
+	for _, d := range []struct {
+		name string
+		dst  *time.Duration
+		def  time.Duration
+	}{
+		{"HTTP_HEADER_TIMEOUT", &c.HTTP.Header, dt.Header},
+		{"HTTP_BODY_TIMEOUT", &c.HTTP.Body, dt.Body},
+		{"HTTP_ADMIN_BODY_TIMEOUT", &c.HTTP.Admin, dt.Admin},
+		{"HTTP_WRITE_TIMEOUT", &c.HTTP.Write, dt.Write},
+		{"HTTP_IDLE_TIMEOUT", &c.HTTP.Idle, dt.Idle},
+	} {
+		v, err := time.ParseDuration(env(d.name, d.def.String()))
+		if err == nil && v <= 0 {
+			err = fmt.Errorf("must be positive")
+		}
+		check(d.name, err)
+		*d.dst = v
+	}
+	// The routes that take no body get a second, or the body bound when that is shorter.
+	c.HTTP.Tiny = min(dt.Tiny, c.HTTP.Body)
 	if k := os.Getenv("CLICK_ID_KEY"); k != "" {
 		c.ClickIDKey, err = base64.StdEncoding.DecodeString(k)
 		if err != nil || len(c.ClickIDKey) < store.ClickIDKeySize {

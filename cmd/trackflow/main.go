@@ -101,7 +101,7 @@ func run(ctx context.Context) error {
 	} else {
 		handler = api.New(api.Config{
 			AdminToken: cfg.AdminToken, TrustedProxies: cfg.TrustedProxies, Retry: cfg.Retry, Metrics: m,
-			PublicURL: cfg.PublicURL, Clicks: clicks, Impressions: impressions, ClickIDKey: cfg.ClickIDKey,
+			PublicURL: cfg.PublicURL, Clicks: clicks, Impressions: impressions, ClickIDKey: cfg.ClickIDKey, Timeouts: cfg.HTTP,
 		}, st, tc)
 	}
 	if cfg.Demo && cfg.Role != "worker" {
@@ -109,7 +109,7 @@ func run(ctx context.Context) error {
 			return err
 		}
 	}
-	srv := &http.Server{Addr: cfg.HTTPAddr, Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	srv := api.NewHTTPServer(handler, cfg.HTTP)
 	// Listen before saying so: "http listening" means connections are accepted, and a taken port
 	// fails the start instead of a background goroutine.
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
