@@ -373,6 +373,8 @@ func FuzzParseParams(f *testing.F) {
 		{"", "multipart/form-data; boundary=x", "--x\r\nContent-Disposition: form-data; name=\"CID\"\r\n\r\n5\r\n--x--\r\n"},
 		{"", "text/plain", "offer_id=1"},
 		{"token=a", "", ""},
+		{"", "application/json", "{\"offer_id\": 1, \"amount\": 1, \"id\": \"\xffCOLL-1\"}"},
+		{"", "application/json", `{"offer_id": 1, "amount": 1, "id": "\ud800", "sub_id": "\udc00\ud83d"}`},
 	} {
 		f.Add(s[0], s[1], []byte(s[2]))
 	}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"io"
 	"net/http"
 	"time"
 
@@ -53,10 +54,38 @@ func NewHTTPServer(h http.Handler, t Timeouts) *http.Server {
 		WriteTimeout: t.Write, IdleTimeout: t.Idle}
 }
 
-// bodyDeadline sets the deadline of the rest of the request's body read: d from now.
+// bodyDeadline sets the deadline of the rest of the request's body read: d from now. Once the
+// body has been read to its end the deadline is lifted: net/http then reads the connection in the
+// background to notice a client that goes away, and a deadline passing there would cancel a
+// request still being handled (WriteTimeout bounds that). A request without a body gets none.
 func bodyDeadline(d time.Duration) gin.HandlerFunc {
 	return func(c *gin.Context) {
+		if c.Request.Body == nil || c.Request.Body == http.NoBody {
+			return
+		}
+		rc := http.NewResponseController(c.Writer)
 		// ErrNotSupported only under a test recorder, which has no connection to bound.
-		_ = http.NewResponseController(c.Writer).SetReadDeadline(time.Now().Add(d))
+		if rc.SetReadDeadline(time.Now().Add(d)) != nil {
+			return
+		}
+		if b, ok := c.Request.Body.(*deadlineBody); ok {
+			b.rc = rc // a route widening the default: the same body, read once
+			return
+		}
+		c.Request.Body = &deadlineBody{ReadCloser: c.Request.Body, rc: rc}
 	}
+}
+
+// deadlineBody lifts the connection's read deadline when the body has been read to its end.
+type deadlineBody struct {
+	io.ReadCloser
+	rc *http.ResponseController
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF {
+		_ = b.rc.SetReadDeadline(time.Time{})
+	}
+	return n, err
 }
