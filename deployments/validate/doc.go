@@ -1,0 +1,7 @@
+// Package validate checks trackflow's deployment files without a cluster or a Docker engine:
+// the compose files load as Compose does, every Kubernetes manifest (after kustomize build)
+// decodes strictly into the Kubernetes API types and agrees with itself and with the code, and
+// the Temporal Helm values name the search attributes the code registers. It is a module of its
+// own so that the Kubernetes, kustomize and compose libraries stay out of the service's go.mod;
+// deployments/local/test.sh runs it in `make test`.
+package validate
