@@ -471,9 +471,12 @@ func checkWorkerGrace(t *testing.T, m *manifests) {
 		return
 	}
 	const drain, margin = 30 * time.Second, 5 * time.Second
-	g := d.Spec.Template.Spec.TerminationGracePeriodSeconds
-	if g == nil || time.Duration(*g)*time.Second < attempt+drain+margin {
-		t.Errorf("worker terminationGracePeriodSeconds %v: want at least %v (attempt %v + drain %v + margin %v)", g, attempt+drain+margin, attempt, drain, margin)
+	var grace time.Duration
+	if g := d.Spec.Template.Spec.TerminationGracePeriodSeconds; g != nil {
+		grace = time.Duration(*g) * time.Second
+	}
+	if grace < attempt+drain+margin {
+		t.Errorf("worker terminationGracePeriodSeconds %v: want at least %v (attempt %v + drain %v + margin %v)", grace, attempt+drain+margin, attempt, drain, margin)
 	}
 }
 
