@@ -67,7 +67,7 @@ func run(ctx context.Context, args []string) error {
 	}
 	defer db.Close()
 	// With MIGRATE=false a release migrates once (`trackflow migrate`) before its pods roll, so
-	// several replicas never race to migrate; each then only checks that it is not ahead of the schema.
+	// several replicas never race to migrate; each only checks that the schema is not older than it needs.
 	if cfg.Role == "migrate" || cfg.Migrate {
 		if err := schema.Migrate(ctx, db); err != nil {
 			return err
