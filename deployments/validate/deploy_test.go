@@ -31,8 +31,6 @@ import (
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
-
-	"github.com/trackflow/trackflow/workflows"
 )
 
 // root is the repository root, seen from deployments/validate.
@@ -624,7 +622,7 @@ func TestTemporalHelmValues(t *testing.T) {
 		}
 	}
 	slices.Sort(names)
-	want := slices.Sorted(slices.Values(workflows.SearchAttributeNames))
+	want := searchAttributeNames(t)
 	if !slices.Equal(names, want) {
 		t.Errorf("searchAttributes %v, the code registers %v", names, want)
 	}
@@ -634,4 +632,45 @@ func TestTemporalHelmValues(t *testing.T) {
 	if len(v.ExtraObjects) == 0 || !strings.Contains(v.ExtraObjects[0], ".Values.searchAttributes") {
 		t.Error("extraObjects: no Job registering .Values.searchAttributes")
 	}
+}
+
+// searchAttributeNames reads the service's SearchAttributeNames (the list `trackflow migrate`
+// registers) from its source, so this module needs none of the service's dependencies.
+func searchAttributeNames(t *testing.T) []string {
+	t.Helper()
+	var names []string
+	files, _ := filepath.Glob(filepath.Join(root, "workflows", "*.go"))
+	for _, path := range files {
+		if strings.HasSuffix(path, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			vs, ok := n.(*ast.ValueSpec)
+			if !ok || len(vs.Names) != 1 || vs.Names[0].Name != "SearchAttributeNames" || len(vs.Values) != 1 {
+				return true
+			}
+			lit, ok := vs.Values[0].(*ast.CompositeLit)
+			if !ok {
+				t.Fatalf("%s: SearchAttributeNames is not a literal list", path)
+			}
+			for _, e := range lit.Elts {
+				b, ok := e.(*ast.BasicLit)
+				if !ok || b.Kind != token.STRING {
+					t.Fatalf("%s: SearchAttributeNames holds a non-literal", path)
+				}
+				name, _ := strconv.Unquote(b.Value)
+				names = append(names, name)
+			}
+			return false
+		})
+	}
+	if len(names) == 0 {
+		t.Fatal("no SearchAttributeNames in workflows/")
+	}
+	slices.Sort(names)
+	return names
 }
