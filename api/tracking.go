@@ -311,7 +311,7 @@ func applyCustom(p Params, offer *store.Offer, req *domain.ConversionRequest) er
 // startConversion starts the conversion's workflow; a duplicate invoice is counted.
 func (s *server) startConversion(ctx context.Context, req *domain.ConversionRequest, affID *int64) (bool, error) {
 	req.ConversionID = domain.NewID()
-	req.WorkflowID = workflows.ConversionWorkflowID(req.OfferID, req.InvoiceID, req.ConversionID)
+	req.WorkflowID = workflows.EventWorkflowID(req.OfferID, req.Event, req.InvoiceID, req.ConversionID)
 	req.ReceivedAt = time.Now().UTC()
 	req.Retry = s.cfg.Retry
 	dup, err := workflows.StartConversion(ctx, s.temporal, *req)
