@@ -28,6 +28,7 @@ type Metrics struct {
 	conversionsStarted *prometheus.CounterVec
 	conversions        *prometheus.CounterVec
 	duplicates         *prometheus.CounterVec
+	fallbackClicks     *prometheus.CounterVec
 }
 
 // New registers trackflow's counters, and the Go runtime and process collectors, on reg.
@@ -54,11 +55,15 @@ func New(reg *prometheus.Registry) *Metrics {
 			Namespace: "trackflow", Name: "duplicates_total",
 			Help: "Duplicate conversion requests (an (offer_id, id) already used), by the layer that caught them: temporal at start, or database in the workflow.",
 		}, []string{"layer"}),
+		fallbackClicks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "trackflow", Name: "fallback_clicks_total",
+			Help: "Clicks sent to an offer's fallback_url (no click stored), by reason: paused or cap.",
+		}, []string{"reason"}),
 	}
 	// Both layers appear from the start, at 0, so a dashboard's rate() has a series to work on.
 	m.duplicates.WithLabelValues(LayerTemporal)
 	m.duplicates.WithLabelValues(LayerDatabase)
-	reg.MustRegister(m.clicks, m.impressions, m.conversionsStarted, m.conversions, m.duplicates,
+	reg.MustRegister(m.clicks, m.impressions, m.conversionsStarted, m.conversions, m.duplicates, m.fallbackClicks,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -100,5 +105,12 @@ func (m *Metrics) Conversion(status string) {
 func (m *Metrics) Duplicate(layer string) {
 	if m != nil {
 		m.duplicates.WithLabelValues(layer).Inc()
+	}
+}
+
+// FallbackClick counts a click sent to an offer's fallback_url, for a reason (paused or cap).
+func (m *Metrics) FallbackClick(reason string) {
+	if m != nil {
+		m.fallbackClicks.WithLabelValues(reason).Inc()
 	}
 }
