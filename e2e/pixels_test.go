@@ -704,7 +704,11 @@ func TestTrackingCodeSnippetsWork(t *testing.T) {
 			t.Errorf("placeholder %s is not explained", p)
 		}
 	}
-	fill := func(snippet string, pairs ...string) string { return strings.NewReplacer(pairs...).Replace(snippet) }
+	fill := func(snippet string, pairs ...string) string {
+		// sub2..sub5 are optional: left empty, as the placeholders say they may be.
+		pairs = append(pairs, "{sub2}", "", "{sub3}", "", "{sub4}", "", "{sub5}", "")
+		return strings.NewReplacer(pairs...).Replace(snippet)
+	}
 	attr := func(snippet, name string) string {
 		m := regexp.MustCompile(name + `="([^"]*)"`).FindStringSubmatch(snippet)
 		if m == nil {

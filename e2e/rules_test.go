@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trackflow/trackflow/api"
 	"github.com/trackflow/trackflow/domain"
 	"github.com/trackflow/trackflow/internal/testenv"
 	"github.com/trackflow/trackflow/store"
@@ -290,6 +291,13 @@ func TestEvents(t *testing.T) {
 	mustAdmin(t, s, 200, "GET", path, nil, &list)
 	if len(list.Items) != 1 || list.Items[0].Name != "lead" {
 		t.Fatalf("events %+v", list.Items)
+	}
+
+	var snippets api.TrackingCode
+	mustAdmin(t, s, 200, "GET", path[:strings.LastIndex(path, "/")]+"/tracking-code", nil, &snippets)
+	if len(snippets.Events) != 1 || snippets.Events[0].Name != "lead" || !strings.Contains(snippets.Events[0].ImagePixel, "event=lead") ||
+		!strings.HasSuffix(snippets.Events[0].ClickIDPostback, "&event=lead") || !strings.Contains(snippets.TrackingLink, "&sub2={sub2}") {
+		t.Fatalf("tracking code events %+v, link %s", snippets.Events, snippets.TrackingLink)
 	}
 
 	clickID, cookie := click(t, s, fmt.Sprintf("offer_id=%d&aff_id=%d", f.Offer.ID, f.Affiliate.ID), nil)
