@@ -128,7 +128,7 @@ type visit struct {
 	ids   AffiliateIDs
 }
 
-// readVisit reads the shared part of /click and /impression, in API.md's order: the parameters
+// readVisit reads the shared part of /click and /impression, in docs/API.md's order: the parameters
 // (400), then the offer (known) and the affiliate (known and active) (404). It costs no Postgres
 // round trip: the offer, its cap state and the affiliate come from the cache.
 func (s *server) readVisit(c *gin.Context) (visit, error) {

@@ -26,7 +26,7 @@ root=$(cd "$here/../.." && pwd -P)
 mod="$root/deployments/temporal"
 bin="$root/.dev/bin/temporal"
 
-# The search attributes the conversion workflow sets (API.md, "Temporal conventions").
+# The search attributes the conversion workflow sets (docs/API.md, "Temporal conventions").
 search_attributes=(OfferId AffiliateId ClickId InvoiceId AttributionMethod ConversionStatus)
 
 pinned_version() {
