@@ -209,7 +209,8 @@ func TestPixelSignedPOST(t *testing.T) {
 	}
 	want := map[string]string{"transaction_id": res.ConversionID, "click_id": "", "offer_id": fmt.Sprint(f.Offer.ID),
 		"aff_id": fmt.Sprint(f.Affiliate.ID), "sub_id": "s 1&2 ☕", "creative_id": "", "invoice_id": inv,
-		"amount": "19.95", "payout": "2.00", "currency": "USD", "status": "approved", "ip": "127.0.0.1"}
+		"amount": "19.95", "payout": "2.00", "currency": "USD", "status": "approved", "ip": "127.0.0.1",
+		"event": "", "sub2": "", "sub3": "", "sub4": "", "sub5": ""}
 	if len(fields) != len(want) {
 		t.Errorf("body has fields %v, want exactly %d", fields, len(want))
 	}

@@ -139,14 +139,6 @@ type Offer struct {
 	UpdatedAt   time.Time `json:"updated_at" db:"updated_at"`
 }
 
-// Location is the offer's time zone; an unknown name (which the API refuses) counts as UTC.
-func (o *Offer) Location() *time.Location {
-	if loc, err := time.LoadLocation(o.Timezone); err == nil {
-		return loc
-	}
-	return time.UTC
-}
-
 // CookieWindow is how long after a click a conversion may still be credited to it.
 func (o *Offer) CookieWindow() time.Duration {
 	return time.Duration(o.CookieDays) * 24 * time.Hour
