@@ -50,6 +50,21 @@ func TestDocumentedRoutesNotCoveredElsewhere(t *testing.T) {
 	mustAdmin(t, s, http.StatusNotFound, "PATCH", "/api/v1/affiliates/999999999", map[string]any{"name": "x"}, nil)
 	mustAdmin(t, s, http.StatusBadRequest, "PATCH", affPath, map[string]any{"status": "gone"}, nil)
 
+	// The codec endpoints of the shared stack (no TEMPORAL_CODEC_KEYS: payloads pass through; the
+	// encryption itself is TestPayloadPrivacy's, on the binary). Preflight needs no token.
+	payloads := map[string]any{"payloads": []map[string]any{{"metadata": map[string]string{"encoding": "anNvbi9wbGFpbg=="}, "data": "IjEi"}}}
+	for _, op := range []string{"/codec/decode", "/codec/encode"} {
+		var out map[string][]map[string]any
+		mustAdmin(t, s, http.StatusOK, "POST", op, payloads, &out)
+		if len(out["payloads"]) != 1 || out["payloads"][0]["data"] != "IjEi" {
+			t.Errorf("POST %s: %v, want the payload back unchanged", op, out)
+		}
+		mustAdmin(t, s, http.StatusBadRequest, "POST", op, []int{1}, nil)
+		if code, _ := adminRaw(t, s, http.MethodOptions, op, nil); code != http.StatusNoContent {
+			t.Errorf("OPTIONS %s: %d, want 204", op, code)
+		}
+	}
+
 	// Not a route: the router's own JSON 404, which the contract check lets through.
 	if code, raw := adminRaw(t, s, "GET", "/api/v1/nothing-here", nil); code != http.StatusNotFound {
 		t.Errorf("GET /api/v1/nothing-here: %d %s, want 404", code, raw)

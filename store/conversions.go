@@ -53,12 +53,11 @@ func (s *Store) RecordConversion(ctx context.Context, c domain.Conversion, in do
 	}
 
 	in.ClickUsed = false
+	var clickAt time.Time // the locked click's created_at: names its partition for the claim
 	if in.ClickFound && !in.MultiConversion && c.ClickID != nil {
 		// The click's row lock serialises every conversion of the click, whatever its event.
-		const lock = `SELECT converted_by IS NOT NULL FROM clicks WHERE click_id = $1 FOR UPDATE`
-		err := tx.GetContext(ctx, &in.ClickUsed, lock, *c.ClickID)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return RecordResult{}, fmt.Errorf("lock click: %w", err)
+		if clickAt, in.ClickUsed, err = lockClickTx(ctx, tx, *c.ClickID); err != nil {
+			return RecordResult{}, err
 		}
 		if in.Event != "" {
 			const used = `SELECT EXISTS (SELECT 1 FROM click_event_claims WHERE click_id = $1 AND event = $2)`
@@ -112,13 +111,14 @@ func (s *Store) RecordConversion(ctx context.Context, c domain.Conversion, in do
 		}
 	}
 	if in.ClaimsClick(d) && c.ClickID != nil {
-		claim, args := `UPDATE clicks SET converted_by = $2 WHERE click_id = $1 AND converted_by IS NULL`, []any{*c.ClickID, c.ID}
 		if in.Event != "" {
-			claim = `INSERT INTO click_event_claims (click_id, event, conversion_id) VALUES ($1, $3, $2) ON CONFLICT DO NOTHING`
-			args = append(args, in.Event)
-		}
-		if _, err := tx.ExecContext(ctx, claim, args...); err != nil {
-			return RecordResult{}, fmt.Errorf("claim click: %w", err)
+			// An event's conversion claims the click for its event only.
+			const claim = `INSERT INTO click_event_claims (click_id, event, conversion_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`
+			if _, err := tx.ExecContext(ctx, claim, *c.ClickID, in.Event, c.ID); err != nil {
+				return RecordResult{}, fmt.Errorf("claim click event: %w", err)
+			}
+		} else if err := claimClickTx(ctx, tx, *c.ClickID, c.ID, clickAt); err != nil {
+			return RecordResult{}, err
 		}
 	}
 	var out domain.Conversion
@@ -256,11 +256,13 @@ type ConversionFilter struct {
 
 // ListConversions returns conversions newest first.
 func (s *Store) ListConversions(ctx context.Context, f ConversionFilter) ([]domain.Conversion, error) {
+	// Every parameter compared with a literal is cast to its column's type: an untyped parameter
+	// compared with 0 is typed int4 by Postgres, and an offer_id above 2^31-1 failed the query.
 	const q = `SELECT ` + conversionColumns + ` FROM conversions
-		WHERE (:offer_id = 0 OR offer_id = :offer_id)
-		  AND (:aff_id = 0 OR aff_id = :aff_id)
-		  AND (:invoice_id = '' OR invoice_id = :invoice_id)
-		  AND (:status = '' OR status = :status)
+		WHERE (CAST(:offer_id AS bigint) = 0 OR offer_id = :offer_id)
+		  AND (CAST(:aff_id AS bigint) = 0 OR aff_id = :aff_id)
+		  AND (CAST(:invoice_id AS text) = '' OR invoice_id = :invoice_id)
+		  AND (CAST(:status AS text) = '' OR status = :status)
 		ORDER BY created_at DESC, id DESC LIMIT :limit`
 	query, args, err := s.DB.BindNamed(q, f)
 	if err != nil {

@@ -111,7 +111,7 @@ func (r CapRules) capKeys(affID int64, now time.Time) []capKey {
 func lockCapCounters(ctx context.Context, tx *sqlx.Tx, offerID int64, loc *time.Location, keys []capKey) ([]domain.CapCounter, error) {
 	const q = `INSERT INTO cap_counters AS k (offer_id, aff_id, period, start, used)
 		SELECT $1::bigint, $2::bigint, $3::char(1), $4::date, count(*) FROM conversions
-		WHERE offer_id = $1 AND ($2 = 0 OR aff_id = $2) AND event = '' AND status IN ('approved', 'pending')
+		WHERE offer_id = $1 AND ($2 = 0 OR aff_id = $2) AND event = '' AND NOT test AND status IN ('approved', 'pending')
 			AND created_at >= $5::timestamptz AND created_at < $6::timestamptz
 		ON CONFLICT (offer_id, aff_id, period, start) DO UPDATE SET used = k.used
 		RETURNING used`

@@ -19,6 +19,20 @@ const (
 	LayerDatabase = "database"
 )
 
+// Outcomes of a cookie click lookup, the label of the cookie_click_lookups counter.
+const (
+	CookieClickFound          = "found"
+	CookieClickFoundAfterWait = "found_after_wait"
+	CookieClickUnknown        = "unknown"
+	CookieClickLost           = "lost"
+)
+
+// Realms of authentication, the label of the auth_rate_limited counter.
+const (
+	RealmAdmin    = "admin"
+	RealmPostback = "postback"
+)
+
 // Metrics are trackflow's counters. A nil *Metrics counts nothing, so code paths that do not care
 // (unit tests) need not build one.
 type Metrics struct {
@@ -29,6 +43,8 @@ type Metrics struct {
 	conversions        *prometheus.CounterVec
 	duplicates         *prometheus.CounterVec
 	fallbackClicks     *prometheus.CounterVec
+	cookieClicks       *prometheus.CounterVec
+	authRefused        *prometheus.CounterVec
 }
 
 // New registers trackflow's counters, and the Go runtime and process collectors, on reg.
@@ -59,11 +75,26 @@ func New(reg *prometheus.Registry) *Metrics {
 			Namespace: "trackflow", Name: "fallback_clicks_total",
 			Help: "Clicks sent to an offer's fallback_url (no click stored), by reason: paused or cap.",
 		}, []string{"reason"}),
+		cookieClicks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "trackflow", Name: "cookie_click_lookups_total",
+			Help: "Lookups of a tf_ cookie's click by the worker, by outcome: found, found_after_wait, unknown (not stored and not waited for: forged, old or pre-format ID), lost (waited for, never stored).",
+		}, []string{"outcome"}),
+		authRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "trackflow", Name: "auth_rate_limited_total",
+			Help: "Requests refused 429 because their client failed authentication too often, by realm: admin or postback.",
+		}, []string{"realm"}),
 	}
 	// Both layers appear from the start, at 0, so a dashboard's rate() has a series to work on.
 	m.duplicates.WithLabelValues(LayerTemporal)
 	m.duplicates.WithLabelValues(LayerDatabase)
-	reg.MustRegister(m.clicks, m.impressions, m.conversionsStarted, m.conversions, m.duplicates, m.fallbackClicks,
+	for _, o := range []string{CookieClickFound, CookieClickFoundAfterWait, CookieClickUnknown, CookieClickLost} {
+		m.cookieClicks.WithLabelValues(o)
+	}
+	for _, r := range []string{RealmAdmin, RealmPostback} {
+		m.authRefused.WithLabelValues(r)
+	}
+	reg.MustRegister(m.clicks, m.impressions, m.conversionsStarted, m.conversions, m.duplicates, m.cookieClicks, m.authRefused,
+		m.fallbackClicks,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -112,5 +143,19 @@ func (m *Metrics) Duplicate(layer string) {
 func (m *Metrics) FallbackClick(reason string) {
 	if m != nil {
 		m.fallbackClicks.WithLabelValues(reason).Inc()
+	}
+}
+
+// CookieClick counts a lookup of a cookie's click by its outcome.
+func (m *Metrics) CookieClick(outcome string) {
+	if m != nil {
+		m.cookieClicks.WithLabelValues(outcome).Inc()
+	}
+}
+
+// AuthRateLimited counts a request refused for too many failed authentications in a realm.
+func (m *Metrics) AuthRateLimited(realm string) {
+	if m != nil {
+		m.authRefused.WithLabelValues(realm).Inc()
 	}
 }
