@@ -110,8 +110,10 @@ func clicksStored(t *testing.T, s *testenv.Stack, offerID int64) int {
 // TestCapExactUnderConcurrency: 200 concurrent conversions against a daily cap of 10 give exactly
 // 10 approved and 190 over_cap, for the offer's cap and for an affiliate's cap; once a cap is
 // full, clicks go to the fallback_url within five seconds (the other affiliate's do not).
+//
+// Not parallel: its 400 workflow starts run before the parallel tests start, so the shared test
+// Temporal server is not also serving the rest of the suite (under that load starts time out).
 func TestCapExactUnderConcurrency(t *testing.T) {
-	t.Parallel()
 	s := testenv.Shared(t)
 	const fallback = "https://other.example/fb?a={aff_id}&c={click_id}"
 
