@@ -29,7 +29,7 @@ type RecordOutput struct {
 // Record decides and stores the conversion (reserving its invoice and claiming its click in one
 // transaction) and lists the affiliate's active pixels for the offer.
 func (a *Activities) Record(ctx context.Context, in RecordInput) (RecordOutput, error) {
-	res, err := a.Store.RecordConversion(ctx, in.Conversion(), in.DecideInput())
+	res, err := a.Store.RecordConversion(ctx, in.Conversion(), in.DecideInput(), in.Attribution.Caps)
 	if err != nil {
 		return RecordOutput{}, err
 	}
@@ -74,6 +74,7 @@ func (in RecordInput) Conversion() domain.Conversion {
 	c.InvoiceID, c.IP, c.AttributionMethod = opt(req.InvoiceID), opt(att.IP), opt(att.Method)
 	c.ClickID, c.SubID = opt(att.ClickID), opt(att.SubID)
 	c.AffID, c.CreativeID = optID(att.AffID), optID(att.CreativeID)
+	c.Subs, c.Event = domain.NewSubs(att.Subs), opt(req.Event)
 	return c
 }
 
@@ -81,10 +82,10 @@ func (in RecordInput) Conversion() domain.Conversion {
 func (r RecordInput) DecideInput() domain.DecideInput {
 	req, att := r.Request, r.Attribution
 	in := domain.DecideInput{
-		Now: req.ReceivedAt, Amount: req.Amount, CustomPayout: req.CustomPayout, CustomStatus: req.CustomStatus,
+		Now: req.ReceivedAt, Event: req.Event, Amount: req.Amount, CustomPayout: req.CustomPayout, CustomStatus: req.CustomStatus,
 		Method: att.Method, ClickFound: att.ClickID != "", ClickCreatedAt: att.ClickCreatedAt,
 		AffiliateActive: att.AffiliateActive, Payout: att.Payout, MultiConversion: !att.SingleUse,
-		CookieWindow: att.CookieWindow,
+		CookieWindow: att.CookieWindow, MinConversion: att.MinConversion,
 	}
 	if att.CookieWindow == 0 {
 		// An attribution from an older worker's history: it checked the window and the affiliate

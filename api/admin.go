@@ -111,7 +111,8 @@ func (s *server) createOffer(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	o := store.Offer{CookieDays: 30, Currency: "USD", Status: domain.StatusActive}
+	o := store.Offer{CookieDays: 30, Currency: "USD", Status: domain.StatusActive, Timezone: "UTC",
+		Attribution: domain.AttributionLastClick}
 	if err := firstError(errors.Join(b.id("advertiser_id", true, &o.AdvertiserID), offerFields(b, &o, true))); err != nil {
 		return err
 	}
@@ -135,6 +136,12 @@ func offerFields(b body, o *store.Offer, create bool) error {
 		b.boolean("multi_conversion", &o.MultiConversion),
 		b.boolean("allow_custom_params", &o.AllowCustomParams),
 		b.oneOf("status", &o.Status, domain.StatusActive, domain.StatusPaused),
+		b.url("fallback_url", false, &o.FallbackURL),
+		b.timezone("timezone", &o.Timezone),
+		b.caps("caps", &o.Caps),
+		b.caps("affiliate_caps", &o.AffiliateCaps),
+		b.intRange("min_conversion_seconds", 0, 86400, &o.MinConversionSeconds),
+		b.oneOf("attribution", &o.Attribution, domain.AttributionLastClick, domain.AttributionFirstClick),
 	)
 	if err != nil {
 		return err
@@ -174,7 +181,8 @@ func (s *server) updateOffer(c *gin.Context) error {
 	// Parameters (400) before existence (404): the fields are first checked on a valid stand-in,
 	// so that a bad field is reported even for an unknown offer, then applied to the stored one.
 	standIn := store.Offer{Name: "stand-in", CookieDays: 30, Currency: "USD",
-		Payout: domain.Payout{Type: domain.PayoutCPA}, Status: domain.StatusActive}
+		Payout: domain.Payout{Type: domain.PayoutCPA}, Status: domain.StatusActive, Timezone: "UTC",
+		Attribution: domain.AttributionLastClick}
 	if err := firstError(offerFields(b, &standIn, false)); err != nil {
 		return err
 	}
@@ -202,6 +210,44 @@ func (s *server) pathOffer(c *gin.Context) (*store.Offer, error) {
 		return nil, err
 	}
 	return s.store.Offer(c.Request.Context(), id)
+}
+
+// createEvent handles POST /api/v1/offers/:id/events: a named event with its own payout; a
+// name the offer already has is a 409.
+func (s *server) createEvent(c *gin.Context) error {
+	b, err := readBody(c)
+	if err != nil {
+		return err
+	}
+	var e store.Event
+	if err := firstError(errors.Join(b.str("name", true, 64, &e.Name), b.payout("payout", true, &e.Payout))); err != nil {
+		return err
+	}
+	if !eventPattern.MatchString(e.Name) {
+		return domain.FieldError("name", "must be 1 to 32 characters of a-z, 0-9 and _, starting with a letter")
+	}
+	if e.OfferID, err = pathID(c, "id", "offer"); err != nil {
+		return err
+	}
+	if err := s.store.CreateEvent(c.Request.Context(), &e); err != nil {
+		return err
+	}
+	created(c, e)
+	return nil
+}
+
+// listEvents handles GET /api/v1/offers/:id/events.
+func (s *server) listEvents(c *gin.Context) error {
+	o, err := s.pathOffer(c)
+	if err != nil {
+		return err
+	}
+	list, err := s.store.Events(c.Request.Context(), o.ID)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, gin.H{"items": list})
+	return nil
 }
 
 // setPayout handles PUT /api/v1/offers/:id/payouts/:aff_id.

@@ -133,6 +133,8 @@ func (s *server) routes(r *gin.Engine) {
 	v1.GET("/offers/:id", asJSON(s.getOffer))
 	v1.PATCH("/offers/:id", asJSON(s.updateOffer))
 	v1.PUT("/offers/:id/payouts/:aff_id", asJSON(s.setPayout))
+	v1.POST("/offers/:id/events", asJSON(s.createEvent))
+	v1.GET("/offers/:id/events", asJSON(s.listEvents))
 	v1.GET("/offers/:id/tracking-code", asJSON(s.trackingCode))
 	v1.GET("/clicks/:click_id", s.syncClicks, asJSON(s.getClick))
 	v1.GET("/conversions", asJSON(s.listConversions))

@@ -27,9 +27,18 @@ type TrackingCode struct {
 	// HTMLForm is the advertiser's checkout form alternative: POST /conversion.
 	HTMLForm string `json:"html_form"`
 	// ClickIDPostback and AFIDPostback are the advertiser's server-to-server URLs: /postback.
-	ClickIDPostback string            `json:"click_id_postback"`
-	AFIDPostback    string            `json:"afid_postback"`
-	Placeholders    map[string]string `json:"placeholders"`
+	ClickIDPostback string `json:"click_id_postback"`
+	AFIDPostback    string `json:"afid_postback"`
+	// Events are the offer's named events, each with its image pixel and Click ID postback.
+	Events       []EventCode       `json:"events"`
+	Placeholders map[string]string `json:"placeholders"`
+}
+
+// EventCode is the snippets of one of the offer's events: the plain snippets with event=<name>.
+type EventCode struct {
+	Name            string `json:"name"`
+	ImagePixel      string `json:"image_pixel"`
+	ClickIDPostback string `json:"click_id_postback"`
 }
 
 // trackingCode handles GET /api/v1/offers/:id/tracking-code.
@@ -57,7 +66,7 @@ func (s *server) trackingCode(c *gin.Context) error {
 	base := s.publicBase(c.Request)
 	offer64 := strconv.FormatInt(offer.ID, 10)
 	token := url.QueryEscape(adv.PostbackToken)
-	affQuery := "offer_id=" + offer64 + "&aff_id=" + aff + "&sub_id={sub_id}"
+	affQuery := "offer_id=" + offer64 + "&aff_id=" + aff + "&sub_id={sub_id}&sub2={sub2}&sub3={sub3}&sub4={sub4}&sub5={sub5}"
 	sale := "amount={amount}&id={order_id}"
 
 	out := TrackingCode{
@@ -79,11 +88,25 @@ func (s *server) trackingCode(c *gin.Context) error {
 		ClickIDPostback: base + "/postback?token=" + token + "&click_id={click_id}&" + sale,
 		AFIDPostback:    base + "/postback?token=" + token + "&" + affQuery + "&" + sale,
 		Placeholders: map[string]string{
-			"{sub_id}":   "the affiliate's own tracking value (optional: remove it or leave it empty)",
+			"{sub_id}":   "the affiliate's own tracking value (optional: remove it or leave it empty; sub1 is an alias)",
+			"{sub2}":     "more of the affiliate's tracking values, {sub2} to {sub5} (optional: remove them or leave them empty)",
 			"{amount}":   "the sale amount, like 19.95",
 			"{order_id}": "the order or invoice number: each one converts once (optional)",
 			"{click_id}": "the click ID the landing page received ({click_id} macro of the offer's landing_url)",
 		},
+	}
+	events, err := s.store.Events(ctx, offer.ID)
+	if err != nil {
+		return err
+	}
+	out.Events = make([]EventCode, len(events))
+	for i, e := range events {
+		ev := "&event=" + e.Name
+		out.Events[i] = EventCode{Name: e.Name,
+			ImagePixel: `<img src="` + html.EscapeString(base+"/pixel?offer_id="+offer64+ev+"&"+sale) +
+				`" width="1" height="1" style="display:none" alt="">`,
+			ClickIDPostback: out.ClickIDPostback + ev,
+		}
 	}
 	if affID != 0 {
 		out.AffID = &affID

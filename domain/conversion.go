@@ -22,6 +22,8 @@ const (
 	ReasonClickUsed         = "click_used"
 	ReasonClickExpired      = "click_expired"
 	ReasonInactiveAffiliate = "inactive_affiliate"
+	ReasonTooFast           = "too_fast"
+	ReasonOverCap           = "over_cap"
 	ReasonAdvertiser        = "advertiser"
 	ReasonAdmin             = "admin"
 )
@@ -36,12 +38,14 @@ const (
 
 // Conversion is one credited (or rejected) sale.
 type Conversion struct {
-	ID                 string    `json:"id" db:"id"`
-	OfferID            int64     `json:"offer_id" db:"offer_id"`
-	AffID              *int64    `json:"aff_id" db:"aff_id"`
-	SubID              *string   `json:"sub_id" db:"sub_id"`
+	ID      string  `json:"id" db:"id"`
+	OfferID int64   `json:"offer_id" db:"offer_id"`
+	AffID   *int64  `json:"aff_id" db:"aff_id"`
+	SubID   *string `json:"sub_id" db:"sub_id"`
+	Subs
 	CreativeID         *int64    `json:"creative_id" db:"creative_id"`
 	ClickID            *string   `json:"click_id" db:"click_id"`
+	Event              *string   `json:"event" db:"event"` // nil for the plain conversion
 	InvoiceID          *string   `json:"invoice_id" db:"invoice_id"`
 	Amount             Money     `json:"amount" db:"amount"`
 	Currency           string    `json:"currency" db:"currency"`
@@ -76,6 +80,11 @@ func (c *Conversion) Macros() map[string]string {
 	opt("click_id", c.ClickID)
 	opt("sub_id", c.SubID)
 	opt("invoice_id", c.InvoiceID)
+	opt("event", c.Event)
+	opt("sub2", c.Sub2)
+	opt("sub3", c.Sub3)
+	opt("sub4", c.Sub4)
+	opt("sub5", c.Sub5)
 	opt("ip", c.IP)
 	m["aff_id"], m["creative_id"] = "", ""
 	if c.AffID != nil {
@@ -88,4 +97,38 @@ func (c *Conversion) Macros() map[string]string {
 		m["payout"] = c.ReversedCommission.String()
 	}
 	return m
+}
+
+// Subs are an affiliate's sub2..sub5 tracking values beside sub_id (nil when absent), on clicks,
+// impressions and conversions.
+type Subs struct {
+	Sub2 *string `json:"sub2" db:"sub2"`
+	Sub3 *string `json:"sub3" db:"sub3"`
+	Sub4 *string `json:"sub4" db:"sub4"`
+	Sub5 *string `json:"sub5" db:"sub5"`
+}
+
+// SubNames are the parameter and macro names of Subs, in order.
+var SubNames = [4]string{"sub2", "sub3", "sub4", "sub5"}
+
+// NewSubs makes Subs from their values in SubNames order; an empty value is absent.
+func NewSubs(v [4]string) Subs {
+	opt := func(s string) *string {
+		if s == "" {
+			return nil
+		}
+		return &s
+	}
+	return Subs{Sub2: opt(v[0]), Sub3: opt(v[1]), Sub4: opt(v[2]), Sub5: opt(v[3])}
+}
+
+// Values are the subs in SubNames order, "" when absent.
+func (s Subs) Values() [4]string {
+	val := func(p *string) string {
+		if p == nil {
+			return ""
+		}
+		return *p
+	}
+	return [4]string{val(s.Sub2), val(s.Sub3), val(s.Sub4), val(s.Sub5)}
 }

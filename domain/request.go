@@ -15,9 +15,13 @@ type ConversionRequest struct {
 	ClickID       string `json:"click_id,omitempty"`
 	AffID         int64  `json:"aff_id,omitempty"`
 	SubID         string `json:"sub_id,omitempty"`
-	CreativeID    int64  `json:"creative_id,omitempty"`
-	IP            string `json:"ip"`
-	UserAgent     string `json:"user_agent,omitempty"`
+	// Subs are an AFID post's sub2..sub5 (a click's come from the click).
+	Subs [4]string `json:"subs,omitzero"`
+	// Event is the event's name; empty for the offer's plain conversion.
+	Event      string `json:"event,omitempty"`
+	CreativeID int64  `json:"creative_id,omitempty"`
+	IP         string `json:"ip"`
+	UserAgent  string `json:"user_agent,omitempty"`
 	// Custom conversion parameters, already validated; only set when the offer allows them.
 	CustomPayout   *Money    `json:"custom_payout,omitempty"`
 	CustomCurrency string    `json:"custom_currency,omitempty"`

@@ -141,7 +141,7 @@ func TestReportsMatchRawRows(t *testing.T) {
 			c := domain.Conversion{ID: domain.NewID(), OfferID: iv.offer, AffID: &aff, InvoiceID: &iv.inv, Currency: "USD",
 				Status: domain.ConversionApproved, WorkflowID: "w"}
 			afid := domain.DecideInput{Now: time.Now(), Method: domain.MethodAFID, AffiliateActive: true}
-			if res, err := st.RecordConversion(ctx, c, afid); err != nil || !res.Duplicate {
+			if res, err := st.RecordConversion(ctx, c, afid, store.CapRules{}); err != nil || !res.Duplicate {
 				t.Fatalf("duplicate: %+v %v", res, err)
 			}
 		case 1: // a page pixel rejected by Temporal: no affiliate

@@ -40,15 +40,26 @@ var (
 // SearchAttributeNames lists the custom search attributes to register on a namespace.
 var SearchAttributeNames = []string{"OfferId", "AffiliateId", "ClickId", "InvoiceId", "AttributionMethod", "ConversionStatus"}
 
-// ConversionWorkflowID is the workflow ID of a conversion: conversion/<offer>/<invoice> when the
-// invoice is known, so Temporal itself rejects a concurrent duplicate; otherwise
-// conversion/<offer>/-/<conversion id>. The invoice appears as it is unless it holds bytes
-// outside printable ASCII, a space or a '%': see escapeInvoice.
+// ConversionWorkflowID is the workflow ID of an offer's plain conversion (no event): see
+// EventWorkflowID.
 func ConversionWorkflowID(offerID int64, invoiceID, conversionID string) string {
-	if invoiceID != "" {
-		return "conversion/" + strconv.FormatInt(offerID, 10) + "/" + escapeInvoice(invoiceID)
+	return EventWorkflowID(offerID, "", invoiceID, conversionID)
+}
+
+// EventWorkflowID is the workflow ID of a conversion: conversion/<offer>/<invoice> when the
+// invoice is known, so Temporal itself rejects a concurrent duplicate; otherwise
+// conversion/<offer>/-/<conversion id>. An event's conversion has <offer>:<event> in place of
+// <offer>, so de-duplication is per event. The invoice appears as it is unless it holds bytes
+// outside printable ASCII, a space or a '%': see escapeInvoice.
+func EventWorkflowID(offerID int64, event, invoiceID, conversionID string) string {
+	prefix := "conversion/" + strconv.FormatInt(offerID, 10)
+	if event != "" {
+		prefix += ":" + event // an event name is [a-z0-9_]: nothing to escape
 	}
-	return "conversion/" + strconv.FormatInt(offerID, 10) + "/-/" + conversionID
+	if invoiceID != "" {
+		return prefix + "/" + escapeInvoice(invoiceID)
+	}
+	return prefix + "/-/" + conversionID
 }
 
 // escapeInvoice makes an invoice (any UTF-8) fit a workflow ID. The SDK sends the workflow ID in a
