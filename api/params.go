@@ -294,6 +294,22 @@ func (p Params) ClickID(required bool) (string, error) {
 	return s, nil
 }
 
+// Test reads the test flag of a conversion: 1 or true is a test conversion; 0, false or absent
+// is not.
+func (p Params) Test() (bool, error) {
+	s, _, err := p.lookup("test")
+	if err != nil {
+		return false, err
+	}
+	switch s {
+	case "", "0", "false":
+		return false, nil
+	case "1", "true":
+		return true, nil
+	}
+	return false, domain.FieldError("test", "must be 1, true, 0 or false")
+}
+
 var currencyPattern = regexp.MustCompile(`^[A-Z]{3}$`)
 
 // Custom are the custom conversion parameters, honoured when the offer allows them.

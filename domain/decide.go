@@ -26,6 +26,9 @@ type DecideInput struct {
 	Payout          Payout        // the affiliate's override for the offer if set, else the offer's payout
 	MultiConversion bool          // a click may earn more than one conversion
 	CookieWindow    time.Duration // how long after its click a conversion may be credited to it
+
+	// Test is a test conversion: decided by the same rules, but it claims nothing.
+	Test bool
 }
 
 // Decision is a conversion's status, its rejection reason (empty unless rejected) and its
@@ -64,9 +67,9 @@ func Decide(in DecideInput) Decision {
 }
 
 // ClaimsClick reports whether recording this decision makes its click used: a single-use click
-// is claimed by the conversion it credits, not by one it rejects.
+// is claimed by the conversion it credits, not by one it rejects, nor by a test conversion.
 func (in DecideInput) ClaimsClick(d Decision) bool {
-	return in.ClickFound && !in.MultiConversion && d.Status != ConversionRejected
+	return !in.Test && in.ClickFound && !in.MultiConversion && d.Status != ConversionRejected
 }
 
 // Apply sets the conversion's status, reason and commission to the decision's.

@@ -11,7 +11,7 @@ import (
 
 const conversionColumns = `id, offer_id, aff_id, sub_id, creative_id, click_id, invoice_id, amount, currency,
 	commission, reversed_commission, status, reason, attribution_method, workflow_id, host(ip) AS ip,
-	created_at, updated_at`
+	created_at, updated_at, test`
 
 // RecordResult is what RecordConversion decided and stored.
 type RecordResult struct {
@@ -30,8 +30,9 @@ type RecordResult struct {
 // is read under the lock and, under concurrency, exactly one conversion wins the click: the second
 // waits for the first to commit and then finds the click used. Then the invoice is reserved (a
 // duplicate is only counted) and the click claimed, in the same transaction, so a conversion is
-// never stored without its claim nor a click claimed by a duplicate. It is idempotent on c.ID, so
-// an activity retry returns what the first call stored.
+// never stored without its claim nor a click claimed by a duplicate. A test conversion (c.Test)
+// reserves no invoice (the unique index skips test rows) and claims no click. It is idempotent on
+// c.ID, so an activity retry returns what the first call stored.
 func (s *Store) RecordConversion(ctx context.Context, c domain.Conversion, in domain.DecideInput) (RecordResult, error) {
 	tx, err := s.DB.BeginTxx(ctx, nil)
 	if err != nil {
@@ -60,10 +61,10 @@ func (s *Store) RecordConversion(ctx context.Context, c domain.Conversion, in do
 	c.Apply(d)
 
 	const insert = `INSERT INTO conversions (id, offer_id, aff_id, sub_id, creative_id, click_id, invoice_id,
-			amount, currency, commission, status, reason, attribution_method, workflow_id, ip)
+			amount, currency, commission, status, reason, attribution_method, workflow_id, ip, test)
 		VALUES (:id, :offer_id, :aff_id, :sub_id, :creative_id, :click_id, :invoice_id, :amount, :currency,
-			:commission, :status, :reason, :attribution_method, :workflow_id, :ip)
-		ON CONFLICT (offer_id, invoice_id) WHERE invoice_id IS NOT NULL DO NOTHING`
+			:commission, :status, :reason, :attribution_method, :workflow_id, :ip, :test)
+		ON CONFLICT (offer_id, invoice_id) WHERE invoice_id IS NOT NULL AND NOT test DO NOTHING`
 	res, err := tx.NamedExecContext(ctx, insert, c)
 	if err != nil {
 		return RecordResult{}, fmt.Errorf("insert conversion: %w", err)

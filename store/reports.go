@@ -47,11 +47,11 @@ func (s *Store) Report(ctx context.Context, group string, from, to time.Time) ([
 		cv AS (SELECT CASE $1::text WHEN 'offer' THEN offer_id WHEN 'affiliate' THEN COALESCE(aff_id, 0)
 				ELSE (created_at AT TIME ZONE 'UTC')::date - DATE '1970-01-01' END AS k,
 				count(*) AS n, sum(amount) AS revenue, sum(commission) AS commission
-			FROM conversions WHERE status = 'approved' AND created_at >= $2 AND created_at < $3 GROUP BY 1),
+			FROM conversions WHERE status = 'approved' AND NOT test AND created_at >= $2 AND created_at < $3 GROUP BY 1),
 		du AS (SELECT CASE $1::text WHEN 'offer' THEN d.offer_id WHEN 'affiliate' THEN COALESCE(d.aff_id, c.aff_id, 0)
 				ELSE (d.created_at AT TIME ZONE 'UTC')::date - DATE '1970-01-01' END AS k, count(*) AS n
 			FROM conversion_duplicates d
-			LEFT JOIN conversions c ON c.offer_id = d.offer_id AND c.invoice_id = d.invoice_id
+			LEFT JOIN conversions c ON c.offer_id = d.offer_id AND c.invoice_id = d.invoice_id AND NOT c.test
 			WHERE d.created_at >= $2 AND d.created_at < $3 GROUP BY 1)
 		SELECT k, COALESCE(cl.n, 0) AS clicks, COALESCE(im.n, 0) AS impressions, COALESCE(cv.n, 0) AS conversions,
 			COALESCE(du.n, 0) AS duplicates, COALESCE(cv.revenue, 0) AS revenue, COALESCE(cv.commission, 0) AS commission
