@@ -78,6 +78,7 @@ func New(cfg Config, st *store.Store, tc client.Client) http.Handler {
 	// The routes that read clicks first wait for the clicks this process has redirected.
 	r.GET("/pixel", s.syncClicks, asGIF(s.pixel))
 	r.POST("/conversion", s.syncClicks, asText(s.conversion))
+	r.GET("/tf.js", trackingScript)
 	r.GET("/postback", s.syncClicks, asJSON(s.postback))
 	r.POST("/postback", s.syncClicks, asJSON(s.postback))
 
