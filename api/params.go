@@ -29,7 +29,7 @@ var aliases = map[string]string{
 // sends (utm_*, its own fields) is ignored rather than rejected, so carts work unchanged.
 var paramNames = map[string]bool{
 	"offer_id": true, "aff_id": true, "sub_id": true, "creative_id": true, "click_id": true,
-	"amount": true, "id": true, "payout": true, "currency": true, "status": true, "token": true,
+	"amount": true, "id": true, "payout": true, "currency": true, "status": true, "token": true, "test": true,
 }
 
 // Params are a tracking request's parameters under their canonical names, gathered from the query
