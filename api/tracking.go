@@ -320,7 +320,7 @@ func (s *server) startConversion(ctx context.Context, req *domain.ConversionRequ
 	req.ConversionID = domain.NewID()
 	req.WorkflowID = workflows.ConversionWorkflowID(req.OfferID, req.InvoiceID, req.ConversionID)
 	if req.Test {
-		req.WorkflowID = workflows.TestConversionWorkflowID(req.OfferID, req.ConversionID)
+		req.WorkflowID = workflows.TrialConversionWorkflowID(req.OfferID, req.ConversionID)
 	}
 	req.ReceivedAt = time.Now().UTC()
 	req.Retry = s.cfg.Retry

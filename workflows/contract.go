@@ -51,10 +51,10 @@ func ConversionWorkflowID(offerID int64, invoiceID, conversionID string) string 
 	return "conversion/" + strconv.FormatInt(offerID, 10) + "/-/" + conversionID
 }
 
-// TestConversionWorkflowID is the workflow ID of a test conversion (test=1):
+// TrialConversionWorkflowID is the workflow ID of a test conversion (test=1):
 // conversion/<offer>/test/<conversion id>. It never names the invoice: a test conversion reserves
 // none, so it is never a duplicate and never makes a later real conversion one.
-func TestConversionWorkflowID(offerID int64, conversionID string) string {
+func TrialConversionWorkflowID(offerID int64, conversionID string) string {
 	return "conversion/" + strconv.FormatInt(offerID, 10) + "/test/" + conversionID
 }
 
