@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
 
+	"github.com/trackflow/trackflow/activities"
 	"github.com/trackflow/trackflow/domain"
 	"github.com/trackflow/trackflow/internal/logging"
 	"github.com/trackflow/trackflow/internal/metrics"
@@ -37,6 +38,10 @@ type Config struct {
 	Impressions *store.ImpressionWriter
 	// Logger is the process's logger (logging.New); nil: slog's default.
 	Logger *slog.Logger
+	// PixelClient fires the pixel test tool's requests: the worker's guarded client
+	// (activities.NewPixelClient with POSTBACK_ALLOW_PRIVATE). Nil: one that refuses private
+	// targets.
+	PixelClient *http.Client
 }
 
 // server holds the handlers' dependencies.
@@ -48,6 +53,7 @@ type server struct {
 	impressions *store.ImpressionWriter
 	cache       *lookupCache
 	log         *slog.Logger
+	pixels      *http.Client
 }
 
 // New builds the router with its dependencies.
@@ -64,7 +70,10 @@ func New(cfg Config, st *store.Store, tc client.Client) http.Handler {
 		cfg.Logger = slog.Default()
 	}
 	s := &server{cfg: cfg, store: st, temporal: tc, clicks: cfg.Clicks, impressions: cfg.Impressions,
-		cache: newLookupCache(st), log: cfg.Logger}
+		cache: newLookupCache(st), log: cfg.Logger, pixels: cfg.PixelClient}
+	if s.pixels == nil {
+		s.pixels = activities.NewPixelClient(false)
+	}
 	if s.clicks == nil {
 		s.clicks = store.NewClickWriter(st.DB, store.BatchOptions{})
 	}
@@ -91,6 +100,7 @@ func New(cfg Config, st *store.Store, tc client.Client) http.Handler {
 	v1.POST("/affiliates", asJSON(s.createAffiliate))
 	v1.PATCH("/affiliates/:id", asJSON(s.updateAffiliate))
 	v1.POST("/affiliates/:id/pixels", asJSON(s.createPixel))
+	v1.POST("/affiliates/:id/pixels/:pixel_id/test", asJSON(s.testPixel))
 	v1.POST("/offers", asJSON(s.createOffer))
 	v1.GET("/offers/:id", asJSON(s.getOffer))
 	v1.PATCH("/offers/:id", asJSON(s.updateOffer))

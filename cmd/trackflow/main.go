@@ -105,6 +105,7 @@ func run(ctx context.Context) error {
 		handler = api.New(api.Config{
 			AdminToken: cfg.AdminToken, TrustedProxies: cfg.TrustedProxies, Retry: cfg.Retry, Metrics: m,
 			PublicURL: cfg.PublicURL, Clicks: clicks, Impressions: impressions, Logger: logger,
+			PixelClient: activities.NewPixelClient(cfg.PostbackAllowPrivate),
 		}, st, tc)
 	}
 	if cfg.Demo && cfg.Role != "worker" {

@@ -145,6 +145,9 @@ type Options struct {
 	// NoWorker leaves out the in-process worker, for a test that runs cmd/trackflow as the stack's
 	// worker process (StartWorker) and kills it.
 	NoWorker bool
+	// RefusePrivate runs the worker and the API with POSTBACK_ALLOW_PRIVATE=false, so pixels to
+	// loopback are refused (the shared stack allows them: its affiliate servers are on loopback).
+	RefusePrivate bool
 }
 
 var (
@@ -212,7 +215,7 @@ func startStack(t testing.TB, addr string, o Options) (s *Stack, err error) {
 	// One registry for the worker and the API, as in a ROLE=all process: GET /metrics shows both.
 	m := metrics.New(prometheus.NewRegistry())
 	if !o.NoWorker {
-		acts := &activities.Activities{Store: st, HTTP: activities.NewPixelClient(true), Temporal: tc, Metrics: m}
+		acts := &activities.Activities{Store: st, HTTP: activities.NewPixelClient(!o.RefusePrivate), Temporal: tc, Metrics: m}
 		w := worker.New(tc, acts, worker.Options{})
 		if err := w.Start(); err != nil {
 			return nil, err
@@ -221,7 +224,8 @@ func startStack(t testing.TB, addr string, o Options) (s *Stack, err error) {
 	}
 	clicks := store.NewClickWriter(db, store.BatchOptions{})
 	impressions := store.NewImpressionWriter(db, store.BatchOptions{})
-	h := api.New(api.Config{AdminToken: AdminToken, Retry: Retry, Metrics: m, Clicks: clicks, Impressions: impressions}, st, tc)
+	h := api.New(api.Config{AdminToken: AdminToken, Retry: Retry, Metrics: m, Clicks: clicks, Impressions: impressions,
+		PixelClient: activities.NewPixelClient(!o.RefusePrivate)}, st, tc)
 	srv := httptest.NewServer(storedRows(h, clicks, impressions))
 	t.Cleanup(srv.Close)
 	return &Stack{DB: db, Store: st, Temporal: tc, Namespace: ns, URL: srv.URL,
