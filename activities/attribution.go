@@ -50,7 +50,7 @@ func nonRetryableNotFound(err error) error {
 }
 
 // cookieClickWait bounds how long Attribute waits for a cookie's (or a first-party click_id's)
-// click to be stored. API.md makes
+// click to be stored. docs/API.md makes
 // a click visible within a second of its redirect; a click writer recovering from a Postgres
 // outage stores what it holds within its 1 s back-off of the database's return. Only a cookie
 // whose click is not (yet) in Postgres waits: a forged one, or one redirected during an outage.

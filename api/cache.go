@@ -12,13 +12,13 @@ import (
 	"github.com/trackflow/trackflow/store"
 )
 
-// cacheTTL is how long an offer or affiliate read serves the tracking endpoints. API.md wants an
+// cacheTTL is how long an offer or affiliate read serves the tracking endpoints. docs/API.md wants an
 // admin change in effect within five seconds on every process; this process's own admin writes
 // clear the cache at once (invalidateCache), so the next request it serves sees them.
 const cacheTTL = time.Second
 
 // cacheStaleGrace is how long past its TTL an entry may still be served while one request
-// reloads it: 1 s + 1 s stays well inside API.md's five seconds.
+// reloads it: 1 s + 1 s stays well inside docs/API.md's five seconds.
 const cacheStaleGrace = time.Second
 
 // cacheStaleIfError is how long past its TTL an entry still answers when Postgres cannot be

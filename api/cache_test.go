@@ -11,7 +11,7 @@ import (
 	"github.com/trackflow/trackflow/store"
 )
 
-// TestCacheFreshnessBound: API.md wants an admin change (made on another process, so no
+// TestCacheFreshnessBound: docs/API.md wants an admin change (made on another process, so no
 // invalidation here) in effect within five seconds, even when the request that reloads an expired
 // entry hangs and the others keep serving the old value.
 func TestCacheFreshnessBound(t *testing.T) {
@@ -38,7 +38,7 @@ func TestCacheFreshnessBound(t *testing.T) {
 		v.(*cacheEntry[store.Offer]).refreshing.Store(true)
 		clock = clock.Add(100 * time.Millisecond)
 		if clock.Sub(changed) > 5*time.Second {
-			t.Fatalf("the change is not served %s after it was made; API.md allows 5 s", clock.Sub(changed))
+			t.Fatalf("the change is not served %s after it was made; docs/API.md allows 5 s", clock.Sub(changed))
 		}
 	}
 }

@@ -11,7 +11,7 @@ const (
 	StatusPaused = "paused"
 )
 
-// Conversion statuses and rejection reasons of API.md.
+// Conversion statuses and rejection reasons of docs/API.md.
 const (
 	ConversionPending  = "pending"
 	ConversionApproved = "approved"
@@ -26,7 +26,7 @@ const (
 	ReasonAdmin             = "admin"
 )
 
-// Attribution methods of API.md.
+// Attribution methods of docs/API.md.
 const (
 	MethodCookie  = "cookie"
 	MethodBackup  = "backup"
@@ -62,7 +62,7 @@ type Conversion struct {
 	Test bool `json:"test" db:"test"`
 }
 
-// Macros are the values of API.md's affiliate-pixel macros for one event of the conversion: for
+// Macros are the values of docs/API.md's affiliate-pixel macros for one event of the conversion: for
 // a reversal, {payout} is the commission withdrawn.
 func (c *Conversion) Macros() map[string]string {
 	m := map[string]string{
