@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net/netip"
 	"net/url"
@@ -12,6 +13,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
 
+	"github.com/trackflow/trackflow/api"
 	"github.com/trackflow/trackflow/domain"
 	"github.com/trackflow/trackflow/internal/codec"
 	"github.com/trackflow/trackflow/store"
@@ -44,6 +46,13 @@ type Config struct {
 	Role string
 	// Demo seeds demo data and serves a stand-in affiliate under /demo/ (make run).
 	Demo bool
+	// HTTP are the server's timeouts (HTTP_*_TIMEOUT).
+	HTTP api.Timeouts
+	// ClickIDKey authenticates click IDs (CLICK_ID_KEY, base64 of at least 32 bytes); every API
+	// and worker process of a deployment must share it. Unset: a random key for this process.
+	ClickIDKey []byte
+	// ClickIDKeyGenerated is true when CLICK_ID_KEY was unset (run warns).
+	ClickIDKeyGenerated bool
 	// PprofAddr, when set (PPROF_ADDR, e.g. 127.0.0.1:6060), serves net/http/pprof there, on its
 	// own listener so profiles are never reachable through the public API address.
 	PprofAddr string
@@ -131,9 +140,38 @@ func loadConfig() (Config, error) {
 		if s = strings.TrimSpace(s); s == "" {
 			continue
 		}
-		p, err := netip.ParsePrefix(s)
+		p, err := api.ParsePrefix(s)
 		check("TRUSTED_PROXIES", err)
 		c.TrustedProxies = append(c.TrustedProxies, p)
+	}
+	dt := api.DefaultTimeouts
+	for _, d := range []struct {
+		name string
+		dst  *time.Duration
+		def  time.Duration
+	}{
+		{"HTTP_HEADER_TIMEOUT", &c.HTTP.Header, dt.Header},
+		{"HTTP_BODY_TIMEOUT", &c.HTTP.Body, dt.Body},
+		{"HTTP_ADMIN_BODY_TIMEOUT", &c.HTTP.Admin, dt.Admin},
+		{"HTTP_WRITE_TIMEOUT", &c.HTTP.Write, dt.Write},
+		{"HTTP_IDLE_TIMEOUT", &c.HTTP.Idle, dt.Idle},
+	} {
+		v, err := time.ParseDuration(env(d.name, d.def.String()))
+		if err == nil && v <= 0 {
+			err = fmt.Errorf("must be positive")
+		}
+		check(d.name, err)
+		*d.dst = v
+	}
+	// The routes that take no body get a second, or the body bound when that is shorter.
+	c.HTTP.Tiny = min(dt.Tiny, c.HTTP.Body)
+	if k := os.Getenv("CLICK_ID_KEY"); k != "" {
+		c.ClickIDKey, err = base64.StdEncoding.DecodeString(k)
+		if err != nil || len(c.ClickIDKey) < domain.ClickIDKeySize {
+			errs = append(errs, fmt.Sprintf("CLICK_ID_KEY: must be base64 of at least %d bytes (openssl rand -base64 32)", domain.ClickIDKeySize))
+		}
+	} else {
+		c.ClickIDKey, c.ClickIDKeyGenerated = domain.NewClickIDKey(), true
 	}
 	switch c.Role {
 	case "all", "api", "worker":

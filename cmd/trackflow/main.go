@@ -82,8 +82,20 @@ func run(ctx context.Context) error {
 	}
 	defer tc.Close()
 
+	if cfg.ClickIDKeyGenerated {
+		logger.Warn("CLICK_ID_KEY is not set: using a random key for this process; a deployment of several API or worker processes must give them all the same CLICK_ID_KEY")
+	}
+	// Clicks and impressions are stored in batches off the request path; the writers outlive the
+	// HTTP server so that every click answered with a redirect is stored before the process exits.
+	var clicks *store.ClickWriter
+	var impressions *store.ImpressionWriter
+	if cfg.Role != "worker" {
+		clicks = store.NewClickWriter(db, store.BatchOptions{})
+		impressions = store.NewImpressionWriter(db, store.BatchOptions{})
+	}
 	if cfg.Role != "api" {
-		acts := &activities.Activities{Store: st, HTTP: activities.NewPixelClient(cfg.PostbackAllowPrivate), Temporal: tc, Metrics: m}
+		acts := &activities.Activities{Store: st, HTTP: activities.NewPixelClient(cfg.PostbackAllowPrivate), Temporal: tc, Metrics: m,
+			ClickIDKey: cfg.ClickIDKey, Clicks: clicks}
 		w := worker.New(tc, acts, worker.Options{})
 		if err := w.Start(); err != nil {
 			return fmt.Errorf("start worker: %w", err)
@@ -93,10 +105,6 @@ func run(ctx context.Context) error {
 			"namespace", cfg.Temporal.Namespace, "payload_codec", cfg.Codec != nil)
 	}
 	var handler http.Handler
-	// Clicks and impressions are stored in batches off the request path; the writers outlive the
-	// HTTP server so that every click answered with a redirect is stored before the process exits.
-	var clicks *store.ClickWriter
-	var impressions *store.ImpressionWriter
 	if cfg.Role == "worker" {
 		// A worker alone serves only what ops scrape and probe: its metrics and liveness.
 		mux := http.NewServeMux()
@@ -107,12 +115,11 @@ func run(ctx context.Context) error {
 		})
 		handler = mux
 	} else {
-		clicks = store.NewClickWriter(db, store.BatchOptions{})
-		impressions = store.NewImpressionWriter(db, store.BatchOptions{})
 		handler = api.New(api.Config{
 			AdminToken: cfg.AdminToken, TrustedProxies: cfg.TrustedProxies, Retry: cfg.Retry, Metrics: m,
 			PublicURL: cfg.PublicURL, Clicks: clicks, Impressions: impressions, Logger: logger,
 			PixelClient: activities.NewPixelClient(cfg.PostbackAllowPrivate),
+			ClickIDKey: cfg.ClickIDKey, Timeouts: cfg.HTTP,
 			Codec: cfg.Codec, UIOrigins: cfg.UIOrigins, CodecLoopbackNoAuth: cfg.CodecLoopbackNoAuth,
 		}, st, tc)
 	}
@@ -121,7 +128,7 @@ func run(ctx context.Context) error {
 			return err
 		}
 	}
-	srv := &http.Server{Addr: cfg.HTTPAddr, Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	srv := api.NewHTTPServer(handler, cfg.HTTP)
 	// Listen before saying so: "http listening" means connections are accepted, and a taken port
 	// fails the start instead of a background goroutine.
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)

@@ -40,6 +40,14 @@ import (
 // AdminToken is the admin bearer token of the shared stack's API.
 const AdminToken = "test-admin-token"
 
+// ClickIDKey is the CLICK_ID_KEY of every stack of the test binary (API and worker share it).
+var ClickIDKey = domain.NewClickIDKey()
+
+// SharedAuthLimit is the shared stack's failed-authentication budget: every test calls from
+// 127.0.0.1, and the suite's own 401 cases must not exhaust it. The limiter is tested on a router
+// of its own (api's TestAuthFailuresRateLimited).
+var SharedAuthLimit = api.AuthLimit{Burst: 100_000, Every: time.Millisecond}
+
 // Retry is the compressed pixel retry schedule the shared stack's API gives its workflows. Its
 // 2 s attempt timeout (10 s in production) keeps a test of a hanging affiliate short, and is
 // still far above what a local affiliate server takes to answer. The dev server fires retry
@@ -214,18 +222,19 @@ func startStack(t testing.TB, addr string, o Options) (s *Stack, err error) {
 	st := &store.Store{DB: db}
 	// One registry for the worker and the API, as in a ROLE=all process: GET /metrics shows both.
 	m := metrics.New(prometheus.NewRegistry())
+	clicks := store.NewClickWriter(db, store.BatchOptions{})
 	if !o.NoWorker {
-		acts := &activities.Activities{Store: st, HTTP: activities.NewPixelClient(!o.RefusePrivate), Temporal: tc, Metrics: m}
+		acts := &activities.Activities{Store: st, HTTP: activities.NewPixelClient(!o.RefusePrivate), Temporal: tc, Metrics: m,
+			ClickIDKey: ClickIDKey, Clicks: clicks}
 		w := worker.New(tc, acts, worker.Options{})
 		if err := w.Start(); err != nil {
 			return nil, err
 		}
 		t.Cleanup(w.Stop)
 	}
-	clicks := store.NewClickWriter(db, store.BatchOptions{})
 	impressions := store.NewImpressionWriter(db, store.BatchOptions{})
 	h := api.New(api.Config{AdminToken: AdminToken, Retry: Retry, Metrics: m, Clicks: clicks, Impressions: impressions,
-		PixelClient: activities.NewPixelClient(!o.RefusePrivate)}, st, tc)
+		ClickIDKey: ClickIDKey, AuthLimit: SharedAuthLimit, PixelClient: activities.NewPixelClient(!o.RefusePrivate)}, st, tc)
 	k, err := loadContract()
 	if err != nil {
 		return nil, err
