@@ -119,7 +119,7 @@ func run(ctx context.Context) error {
 			AdminToken: cfg.AdminToken, TrustedProxies: cfg.TrustedProxies, Retry: cfg.Retry, Metrics: m,
 			PublicURL: cfg.PublicURL, Clicks: clicks, Impressions: impressions, Logger: logger,
 			PixelClient: activities.NewPixelClient(cfg.PostbackAllowPrivate),
-			ClickIDKey: cfg.ClickIDKey, Timeouts: cfg.HTTP,
+			ClickIDKey:  cfg.ClickIDKey, Timeouts: cfg.HTTP,
 			Codec: cfg.Codec, UIOrigins: cfg.UIOrigins, CodecLoopbackNoAuth: cfg.CodecLoopbackNoAuth,
 		}, st, tc)
 	}
