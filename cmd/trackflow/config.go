@@ -42,8 +42,13 @@ type Config struct {
 	Retry                domain.RetrySchedule
 	// PublicURL is the base URL that tracking-code snippets use; empty: the request's own.
 	PublicURL string
-	// Role is all (API and worker), api or worker.
+	// Role is all (API and worker), api, worker, or migrate (`trackflow migrate`: apply the
+	// migrations, register the search attributes, exit).
 	Role string
+	// Migrate (MIGRATE, default true) applies the migrations at start. With false, as when a
+	// release's `trackflow migrate` runs once before the pods roll, the process only checks that
+	// the schema is recent enough and refuses to start otherwise.
+	Migrate bool
 	// Demo seeds demo data and serves a stand-in affiliate under /demo/ (make run).
 	Demo bool
 	// HTTP are the server's timeouts (HTTP_*_TIMEOUT).
@@ -93,6 +98,8 @@ func loadConfig() (Config, error) {
 	check("DB_MAX_CONNS", err)
 	c.PostbackAllowPrivate, err = strconv.ParseBool(env("POSTBACK_ALLOW_PRIVATE", "false"))
 	check("POSTBACK_ALLOW_PRIVATE", err)
+	c.Migrate, err = strconv.ParseBool(env("MIGRATE", "true"))
+	check("MIGRATE", err)
 	c.Demo, err = strconv.ParseBool(env("DEMO", "false"))
 	check("DEMO", err)
 	c.ClickRetentionDays, err = strconv.Atoi(env("CLICK_RETENTION_DAYS", strconv.Itoa(store.DefaultRetentionDays)))
@@ -174,9 +181,9 @@ func loadConfig() (Config, error) {
 		c.ClickIDKey, c.ClickIDKeyGenerated = domain.NewClickIDKey(), true
 	}
 	switch c.Role {
-	case "all", "api", "worker":
+	case "all", "api", "worker", "migrate":
 	default:
-		errs = append(errs, "ROLE: must be all, api or worker")
+		errs = append(errs, "ROLE: must be all, api, worker or migrate")
 	}
 	if len(errs) > 0 {
 		return c, fmt.Errorf("config: %s", strings.Join(errs, "; "))

@@ -12,7 +12,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -20,7 +19,6 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
@@ -105,8 +103,28 @@ func NewDBURL(t testing.TB) (*sqlx.DB, string) {
 	if templateErr != nil {
 		t.Fatalf("template database: %v", templateErr)
 	}
+	return createDB(t, adminURL, "TEMPLATE "+templateName)
+}
+
+// NewEmptyDBURL is a fresh database with no migrations applied (dropped afterwards), for a test
+// of `trackflow migrate`.
+func NewEmptyDBURL(t testing.TB) (*sqlx.DB, string) {
+	t.Helper()
+	return createDB(t, env(t, "TRACKFLOW_TEST_DATABASE_URL"), "")
+}
+
+// createDB creates a database on the test cluster with the given CREATE DATABASE options, opens
+// it and drops it when t ends.
+func createDB(t testing.TB, adminURL, options string) (*sqlx.DB, string) {
+	t.Helper()
+	ctx := context.Background()
+	admin, err := sqlx.Open("postgres", adminURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
 	name := "tf_test_" + domain.NewID()[:12]
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name+" TEMPLATE "+templateName); err != nil {
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name+" "+options); err != nil {
 		t.Fatalf("create database: %v", err)
 	}
 	dbURL := withDB(adminURL, name)
@@ -274,41 +292,20 @@ func Dial(addr, namespace string) (client.Client, error) {
 func NewNamespace(addr string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	ns := "test-" + domain.NewID()[:12]
-	c, err := Dial(addr, "default")
+	ns, err := RegisterNamespace(addr)
 	if err != nil {
 		return "", err
 	}
-	defer c.Close()
-	_, err = c.WorkflowService().RegisterNamespace(ctx, &workflowservice.RegisterNamespaceRequest{
-		Namespace: ns, WorkflowExecutionRetentionPeriod: durationpb.New(24 * time.Hour),
-	})
-	if err != nil {
-		return "", fmt.Errorf("register namespace: %w", err)
-	}
-	sas := map[string]enums.IndexedValueType{}
-	for _, name := range workflows.SearchAttributeNames {
-		sas[name] = enums.INDEXED_VALUE_TYPE_KEYWORD
-	}
-	for {
-		_, err = c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
-			SearchAttributes: sas, Namespace: ns,
-		})
-		if err == nil || strings.Contains(err.Error(), "already exists") {
-			break
-		}
-		if ctx.Err() != nil {
-			return "", fmt.Errorf("add search attributes: %w", err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	// The namespace and its attributes reach the frontend's caches a moment later: wait until a
-	// workflow with them starts.
 	nc, err := Dial(addr, ns)
 	if err != nil {
 		return "", err
 	}
 	defer nc.Close()
+	if err := workflows.RegisterSearchAttributes(ctx, nc, ns); err != nil {
+		return "", err
+	}
+	// The namespace and its attributes reach the frontend's caches a moment later: wait until a
+	// workflow with them starts.
 	for {
 		_, err := nc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 			ID: "probe", TaskQueue: "probe", WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
@@ -323,6 +320,26 @@ func NewNamespace(addr string) (string, error) {
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
+}
+
+// RegisterNamespace registers a fresh namespace without trackflow's search attributes (what
+// `trackflow migrate` adds) and returns its name.
+func RegisterNamespace(addr string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ns := "test-" + domain.NewID()[:12]
+	c, err := Dial(addr, "default")
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	_, err = c.WorkflowService().RegisterNamespace(ctx, &workflowservice.RegisterNamespaceRequest{
+		Namespace: ns, WorkflowExecutionRetentionPeriod: durationpb.New(24 * time.Hour),
+	})
+	if err != nil {
+		return "", fmt.Errorf("register namespace: %w", err)
+	}
+	return ns, nil
 }
 
 func workflowsProbeAttributes() temporal.SearchAttributes {
