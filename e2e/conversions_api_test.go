@@ -88,7 +88,7 @@ func TestConversionObject(t *testing.T) {
 		"sub_id": `"s1"`, "creative_id": "null", "click_id": `"` + clickID + `"`, "invoice_id": `"` + inv + `"`,
 		"amount": `"19.95"`, "currency": `"USD"`, "commission": `"2.00"`, "reversed_commission": "null",
 		"status": `"approved"`, "reason": "null", "attribution_method": `"click_id"`,
-		"workflow_id": `"` + a.WorkflowID + `"`, "ip": `"127.0.0.1"`,
+		"workflow_id": `"` + a.WorkflowID + `"`, "ip": `"127.0.0.1"`, "test": "false",
 	}
 
 	code, list := rawAdmin(t, s, "/api/v1/conversions?invoice_id="+url.QueryEscape(inv))
