@@ -19,7 +19,7 @@ import (
 // conversionKeys are the keys of docs/API.md's conversion object; the detail adds deliveries.
 var conversionKeys = []string{"id", "offer_id", "aff_id", "sub_id", "creative_id", "click_id", "invoice_id",
 	"amount", "currency", "commission", "reversed_commission", "status", "reason", "attribution_method",
-	"workflow_id", "ip", "created_at", "updated_at"}
+	"workflow_id", "ip", "created_at", "updated_at", "test"}
 
 var apiTimePattern = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$`)
 
