@@ -16,7 +16,7 @@ import (
 // workflow's first step, shown in its history. It decides nothing: domain.Decide does, when Record
 // stores the conversion.
 type Attribution struct {
-	Method     string    `json:"method,omitempty"` // cookie, backup, click_id, afid; empty when unattributed
+	Method     string    `json:"method,omitempty"` // first_party, cookie, backup, click_id, afid; empty when unattributed
 	ClickID    string    `json:"click_id,omitempty"`
 	AffID      int64     `json:"aff_id,omitempty"`
 	SubID      string    `json:"sub_id,omitempty"`
@@ -121,7 +121,8 @@ func (a *Activities) cookieClick(ctx context.Context, clickID string, since time
 	}
 }
 
-// Attribute resolves who referred a conversion: the cookie's click, else the backup DB's latest
+// Attribute resolves who referred a conversion: the first-party click_id's click, else the
+// cookie's click, else the backup DB's latest
 // click from the same IP and user agent, or the click of a Click ID post, or the AFID post's
 // affiliate; then checks the click's window and the affiliate's status, and picks the payout.
 func (a *Activities) Attribute(ctx context.Context, in domain.ConversionRequest) (Attribution, error) {
@@ -146,11 +147,18 @@ func (a *Activities) Attribute(ctx context.Context, in domain.ConversionRequest)
 		out.Method = domain.MethodAFID
 		out.AffID, out.SubID, out.Subs, out.CreativeID = in.AffID, in.SubID, in.Subs, in.CreativeID
 	default:
-		if in.CookieClickID != "" {
-			c, err := a.cookieClick(ctx, in.CookieClickID, since)
+		// A first-party click_id, then the tf_ cookie: each counts only when it names a stored
+		// click of this offer inside the cookie window; otherwise the next way is tried.
+		for _, try := range []struct{ id, method string }{
+			{in.FirstPartyClickID, domain.MethodFirstParty}, {in.CookieClickID, domain.MethodCookie},
+		} {
+			if try.id == "" || click != nil {
+				continue
+			}
+			c, err := a.cookieClick(ctx, try.id, since)
 			switch {
 			case err == nil && c.OfferID == in.OfferID && !c.CreatedAt.Before(since):
-				click, out.Method = c, domain.MethodCookie
+				click, out.Method = c, try.method
 			case err != nil && domain.ErrorKind(err) != domain.NotFound:
 				return Attribution{}, err
 			}

@@ -35,6 +35,7 @@ func (a *Activities) Record(ctx context.Context, in RecordInput) (RecordOutput, 
 	}
 	switch {
 	case res.Replayed: // an earlier attempt stored and counted it
+	case res.Conversion.Test: // a test conversion counts nowhere
 	case res.Duplicate:
 		a.Metrics.Duplicate(metrics.LayerDatabase)
 	default:
@@ -54,7 +55,7 @@ func (in RecordInput) Conversion() domain.Conversion {
 	req, att := in.Request, in.Attribution
 	c := domain.Conversion{
 		ID: req.ConversionID, OfferID: req.OfferID, WorkflowID: req.WorkflowID,
-		Amount: req.Amount, Currency: att.Currency,
+		Amount: req.Amount, Currency: att.Currency, Test: req.Test,
 	}
 	if req.CustomCurrency != "" {
 		c.Currency = req.CustomCurrency
@@ -85,7 +86,7 @@ func (r RecordInput) DecideInput() domain.DecideInput {
 		Now: req.ReceivedAt, Event: req.Event, Amount: req.Amount, CustomPayout: req.CustomPayout, CustomStatus: req.CustomStatus,
 		Method: att.Method, ClickFound: att.ClickID != "", ClickCreatedAt: att.ClickCreatedAt,
 		AffiliateActive: att.AffiliateActive, Payout: att.Payout, MultiConversion: !att.SingleUse,
-		CookieWindow: att.CookieWindow, MinConversion: att.MinConversion,
+		CookieWindow: att.CookieWindow, MinConversion: att.MinConversion, Test: req.Test,
 	}
 	if att.CookieWindow == 0 {
 		// An attribution from an older worker's history: it checked the window and the affiliate

@@ -30,7 +30,7 @@ var aliases = map[string]string{
 // sends (utm_*, its own fields) is ignored rather than rejected, so carts work unchanged.
 var paramNames = map[string]bool{
 	"offer_id": true, "aff_id": true, "sub_id": true, "creative_id": true, "click_id": true,
-	"amount": true, "id": true, "payout": true, "currency": true, "status": true, "token": true,
+	"amount": true, "id": true, "payout": true, "currency": true, "status": true, "token": true, "test": true,
 	"sub2": true, "sub3": true, "sub4": true, "sub5": true, "event": true,
 }
 
@@ -300,6 +300,22 @@ func (p Params) ClickID(required bool) (string, error) {
 		return "", domain.FieldError("click_id", "must be 32 lowercase hex characters")
 	}
 	return s, nil
+}
+
+// Test reads the test flag of a conversion: 1 or true is a test conversion; 0, false or absent
+// is not.
+func (p Params) Test() (bool, error) {
+	s, _, err := p.lookup("test")
+	if err != nil {
+		return false, err
+	}
+	switch s {
+	case "", "0", "false":
+		return false, nil
+	case "1", "true":
+		return true, nil
+	}
+	return false, domain.FieldError("test", "must be 1, true, 0 or false")
 }
 
 var currencyPattern = regexp.MustCompile(`^[A-Z]{3}$`)

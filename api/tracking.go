@@ -202,8 +202,8 @@ func (s *server) conversion(c *gin.Context) error {
 	return nil
 }
 
-// pageConversion is the shared part of /pixel and /conversion: attribution by the tf_ cookie or
-// the backup DB, in the workflow. Once the workflow is started (or found a duplicate) it sets
+// pageConversion is the shared part of /pixel and /conversion: attribution by the first-party
+// click_id (GET /tf.js), the tf_ cookie or the backup DB, in the workflow. Once the workflow is started (or found a duplicate) it sets
 // X-Workflow-Id and X-Conversion-Status, and returns the offer.
 func (s *server) pageConversion(c *gin.Context) (*store.Offer, error) {
 	ctx := c.Request.Context()
@@ -213,6 +213,9 @@ func (s *server) pageConversion(c *gin.Context) (*store.Offer, error) {
 	}
 	req, err := conversionBase(p, true)
 	if err != nil {
+		return nil, err
+	}
+	if req.FirstPartyClickID, err = p.ClickID(false); err != nil {
 		return nil, err
 	}
 	offer, err := s.activeOffer(ctx, req.OfferID)
@@ -369,7 +372,8 @@ func (s *server) advertiserOffer(ctx context.Context, adv *store.Advertiser, id 
 	return offer, nil
 }
 
-// conversionBase reads what every conversion carries: offer_id (unless the click gives it), amount, id.
+// conversionBase reads what every conversion carries: offer_id (unless the click gives it), amount,
+// id, test.
 func conversionBase(p Params, needOffer bool) (domain.ConversionRequest, error) {
 	var req domain.ConversionRequest
 	var err error
@@ -382,7 +386,10 @@ func conversionBase(p Params, needOffer bool) (domain.ConversionRequest, error) 
 	if req.Event, err = p.Event(); err != nil {
 		return req, err
 	}
-	req.InvoiceID, err = p.Invoice()
+	if req.InvoiceID, err = p.Invoice(); err != nil {
+		return req, err
+	}
+	req.Test, err = p.Test()
 	return req, err
 }
 
@@ -415,6 +422,9 @@ func applyCustom(p Params, offer *store.Offer, req *domain.ConversionRequest) er
 func (s *server) startConversion(ctx context.Context, req *domain.ConversionRequest, affID *int64) (bool, error) {
 	req.ConversionID = domain.NewID()
 	req.WorkflowID = workflows.EventWorkflowID(req.OfferID, req.Event, req.InvoiceID, req.ConversionID)
+	if req.Test {
+		req.WorkflowID = workflows.TrialConversionWorkflowID(req.OfferID, req.ConversionID)
+	}
 	req.ReceivedAt = time.Now().UTC()
 	req.Retry = s.cfg.Retry
 	dup, err := workflows.StartConversion(ctx, s.temporal, *req)

@@ -34,6 +34,8 @@ const (
 	MethodBackup  = "backup"
 	MethodClickID = "click_id"
 	MethodAFID    = "afid"
+	// MethodFirstParty is the click_id that GET /tf.js kept on the advertiser's own site.
+	MethodFirstParty = "first_party"
 )
 
 // Conversion is one credited (or rejected) sale.
@@ -58,6 +60,10 @@ type Conversion struct {
 	IP                 *string   `json:"ip" db:"ip"`
 	CreatedAt          time.Time `json:"created_at" db:"created_at"`
 	UpdatedAt          time.Time `json:"updated_at" db:"updated_at"`
+
+	// Test marks a test conversion (test=1): decided by the same rules, but it claims no click,
+	// reserves no invoice, counts in no report or cap and fires no pixel.
+	Test bool `json:"test" db:"test"`
 }
 
 // Macros are the values of docs/API.md's affiliate-pixel macros for one event of the conversion: for

@@ -12,7 +12,7 @@ type DecideInput struct {
 
 	// The request.
 	Event        string // the event's name; empty for the offer's plain conversion
-	Test         bool   // a test conversion (test=1): it never counts in caps
+	Test         bool   // a test conversion (test=1): decided by the same rules, it claims no click and never counts in caps
 	Amount       Money  // the sale amount
 	CustomPayout *Money // a valid custom payout replaces the commission (nil: none)
 	CustomStatus string // "rejected" or "pending" from the advertiser; empty otherwise
@@ -95,9 +95,9 @@ func anyFull(caps []CapCounter) bool {
 }
 
 // ClaimsClick reports whether recording this decision makes its click used: a single-use click
-// is claimed by the conversion it credits, not by one it rejects.
+// is claimed by the conversion it credits, not by one it rejects, nor by a test conversion.
 func (in DecideInput) ClaimsClick(d Decision) bool {
-	return in.ClickFound && !in.MultiConversion && d.Status != ConversionRejected
+	return !in.Test && in.ClickFound && !in.MultiConversion && d.Status != ConversionRejected
 }
 
 // Apply sets the conversion's status, reason and commission to the decision's.

@@ -42,3 +42,9 @@ var knownMacros = map[string]struct{}{
 	"transaction_id": {}, "invoice_id": {}, "amount": {}, "payout": {}, "currency": {},
 	"status": {}, "ip": {}, "event": {}, "sub2": {}, "sub3": {}, "sub4": {}, "sub5": {},
 }
+
+// IsMacro reports whether name is one of API.md's affiliate-pixel macros.
+func IsMacro(name string) bool {
+	_, ok := knownMacros[name]
+	return ok
+}

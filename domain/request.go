@@ -29,11 +29,17 @@ type ConversionRequest struct {
 	ReceivedAt     time.Time `json:"received_at"`
 	// Retry is the affiliate-pixel retry schedule, from configuration.
 	Retry RetrySchedule `json:"retry"`
+
+	// FirstPartyClickID is a page conversion's click_id parameter (the _tfclid cookie GET /tf.js
+	// keeps on the advertiser's site), tried before the tf_ cookie.
+	FirstPartyClickID string `json:"first_party_click_id,omitempty"`
+	// Test is a test conversion (test=1): see domain.Conversion.Test.
+	Test bool `json:"test,omitempty"`
 }
 
 // The sources of a conversion request.
 const (
-	SourcePage    = "page" // image pixel or form post: cookie, then backup DB
+	SourcePage    = "page" // image pixel or form post: first-party click_id, cookie, then backup DB
 	SourceClickID = "click_id"
 	SourceAFID    = "afid"
 )

@@ -19,7 +19,7 @@ import (
 // conversionKeys are the keys of docs/API.md's conversion object; the detail adds deliveries.
 var conversionKeys = []string{"id", "offer_id", "aff_id", "sub_id", "sub2", "sub3", "sub4", "sub5", "creative_id", "event", "click_id", "invoice_id",
 	"amount", "currency", "commission", "reversed_commission", "status", "reason", "attribution_method",
-	"workflow_id", "ip", "created_at", "updated_at"}
+	"workflow_id", "ip", "created_at", "updated_at", "test"}
 
 var apiTimePattern = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$`)
 
@@ -89,7 +89,7 @@ func TestConversionObject(t *testing.T) {
 		"amount": `"19.95"`, "currency": `"USD"`, "commission": `"2.00"`, "reversed_commission": "null",
 		"status": `"approved"`, "reason": "null", "attribution_method": `"click_id"`,
 		"workflow_id": `"` + a.WorkflowID + `"`, "ip": `"127.0.0.1"`,
-		"sub2": "null", "sub3": "null", "sub4": "null", "sub5": "null", "event": "null",
+		"sub2": "null", "sub3": "null", "sub4": "null", "sub5": "null", "event": "null", "test": "false",
 	}
 
 	code, list := rawAdmin(t, s, "/api/v1/conversions?invoice_id="+url.QueryEscape(inv))

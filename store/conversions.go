@@ -13,7 +13,7 @@ import (
 const conversionColumns = `id, offer_id, aff_id, sub_id, sub2, sub3, sub4, sub5, creative_id, click_id,
 	NULLIF(event, '') AS event, invoice_id, amount, currency,
 	commission, reversed_commission, status, reason, attribution_method, workflow_id, host(ip) AS ip,
-	created_at, updated_at`
+	created_at, updated_at, test`
 
 // RecordResult is what RecordConversion decided and stored.
 type RecordResult struct {
@@ -34,7 +34,9 @@ type RecordResult struct {
 // used. A conversion that caps count then locks its cap counters (see lockCapCounters), so
 // in.Caps is exact too: a cap of N yields N slots taken, never N+1. Then the invoice is reserved
 // (a duplicate is only counted), the slots taken and the click claimed, in the same transaction,
-// so a conversion is never stored without its claim nor a click claimed by a duplicate. It is
+// so a conversion is never stored without its claim nor a click claimed by a duplicate. A test
+// conversion (c.Test) reserves no invoice (the unique index skips test rows), takes no cap slot and
+// claims no click. It is
 // idempotent on c.ID, so an activity retry returns what the first call stored.
 func (s *Store) RecordConversion(ctx context.Context, c domain.Conversion, in domain.DecideInput, caps CapRules) (RecordResult, error) {
 	tx, err := s.DB.BeginTxx(ctx, nil)
@@ -87,11 +89,11 @@ func (s *Store) RecordConversion(ctx context.Context, c domain.Conversion, in do
 	}
 	const insert = `INSERT INTO conversions (id, offer_id, aff_id, sub_id, sub2, sub3, sub4, sub5, creative_id, click_id,
 			event, invoice_id, amount, currency, commission, status, reason, attribution_method, workflow_id, ip,
-			cap_day, cap_month)
+			cap_day, cap_month, test)
 		VALUES (:id, :offer_id, :aff_id, :sub_id, :sub2, :sub3, :sub4, :sub5, :creative_id, :click_id, :event_name,
 			:invoice_id, :amount, :currency, :commission, :status, :reason, :attribution_method, :workflow_id, :ip,
-			:cap_day, :cap_month)
-		ON CONFLICT (offer_id, event, invoice_id) WHERE invoice_id IS NOT NULL DO NOTHING`
+			:cap_day, :cap_month, :test)
+		ON CONFLICT (offer_id, event, invoice_id) WHERE invoice_id IS NOT NULL AND NOT test DO NOTHING`
 	res, err := tx.NamedExecContext(ctx, insert, row)
 	if err != nil {
 		return RecordResult{}, fmt.Errorf("insert conversion: %w", err)

@@ -285,3 +285,15 @@ func (s *Store) PixelSecret(ctx context.Context, pixelID int64) (string, error) 
 	}
 	return secret, nil
 }
+
+// AffiliatePixel reads one pixel of an affiliate, with its secret (for the pixel test tool); a
+// pixel of another affiliate is NotFound.
+func (s *Store) AffiliatePixel(ctx context.Context, affID, pixelID int64) (*Pixel, error) {
+	const q = `SELECT id, aff_id, offer_id, url, method, secret, status, created_at FROM affiliate_pixels
+		WHERE id = $1 AND aff_id = $2`
+	var p Pixel
+	if err := s.DB.GetContext(ctx, &p, q, pixelID, affID); err != nil {
+		return nil, notFound(err, "pixel")
+	}
+	return &p, nil
+}

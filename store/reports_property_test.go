@@ -128,7 +128,9 @@ func TestReportsMatchRawRows(t *testing.T) {
 				t.Fatal(err)
 			}
 		case r == 6:
-			exec(`UPDATE conversions SET test = true WHERE id = $1`, c.ID) // issue 12's test conversions
+			exec(`UPDATE conversions SET test = true WHERE id = $1`, c.ID) // issue 13's test conversions
+			// A test conversion reserves no invoice (schema/008): no duplicate of it below.
+			invoices = invoices[:len(invoices)-1]
 		case r == 7:
 			exec(`UPDATE conversions SET amount = amount + 1, commission = commission + 1 WHERE id = $1`, c.ID)
 		}

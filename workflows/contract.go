@@ -62,6 +62,13 @@ func EventWorkflowID(offerID int64, event, invoiceID, conversionID string) strin
 	return prefix + "/-/" + conversionID
 }
 
+// TrialConversionWorkflowID is the workflow ID of a test conversion (test=1):
+// conversion/<offer>/test/<conversion id>. It never names the invoice: a test conversion reserves
+// none, so it is never a duplicate and never makes a later real conversion one.
+func TrialConversionWorkflowID(offerID int64, conversionID string) string {
+	return "conversion/" + strconv.FormatInt(offerID, 10) + "/test/" + conversionID
+}
+
 // escapeInvoice makes an invoice (any UTF-8) fit a workflow ID. The SDK sends the workflow ID in a
 // gRPC header (temporal-resource-id), which takes printable ASCII only, and the pixel echoes it in
 // X-Workflow-Id. So bytes outside '!'..'~' are percent-encoded, and '%' too, which keeps the

@@ -109,21 +109,24 @@ func Conversion(ctx workflow.Context, req domain.ConversionRequest) (ConversionR
 }
 
 // firePixels fires every pixel at once, one activity each, and waits for all of them. A pixel
-// that gives up is counted, not an error: the conversion itself stands.
+// that gives up is counted, not an error: the conversion itself stands. A test conversion's
+// pixels run the same activities (the same commands: no workflow version needed), which log each
+// one as it would go out and send nothing.
 func firePixels(ctx workflow.Context, rec activities.RecordOutput, event string, retry domain.RetrySchedule) (delivered, failed int) {
 	var a *activities.Activities
 	macros := rec.Conversion.Macros()
 	futures := make([]workflow.Future, len(rec.Pixels))
 	for i, p := range rec.Pixels {
 		actx := workflow.WithActivityOptions(ctx, pixelOptions(retry, p.ID, event))
-		in := activities.FireInput{ConversionID: rec.Conversion.ID, Event: event, Pixel: p, Macros: macros, Retry: retry}
+		in := activities.FireInput{ConversionID: rec.Conversion.ID, Event: event, Pixel: p, Macros: macros, Retry: retry,
+			Test: rec.Conversion.Test}
 		futures[i] = workflow.ExecuteActivity(actx, a.FirePixel, in)
 	}
 	for _, f := range futures {
 		if err := f.Get(ctx, nil); err != nil {
 			failed++
 			workflow.GetLogger(ctx).Warn("affiliate pixel gave up", "error", err)
-		} else {
+		} else if !rec.Conversion.Test { // a test conversion's pixels are logged, not delivered
 			delivered++
 		}
 	}

@@ -154,7 +154,8 @@ func run(ctx context.Context, args []string) error {
 		handler = api.New(api.Config{
 			AdminToken: cfg.AdminToken, TrustedProxies: cfg.TrustedProxies, Retry: cfg.Retry, Metrics: m,
 			PublicURL: cfg.PublicURL, Clicks: clicks, Impressions: impressions, Logger: logger,
-			ClickIDKey: cfg.ClickIDKey, Timeouts: cfg.HTTP,
+			PixelClient: activities.NewPixelClient(cfg.PostbackAllowPrivate),
+			ClickIDKey:  cfg.ClickIDKey, Timeouts: cfg.HTTP,
 			Codec: cfg.Codec, UIOrigins: cfg.UIOrigins, CodecLoopbackNoAuth: cfg.CodecLoopbackNoAuth,
 		}, st, tc)
 	}
