@@ -37,6 +37,9 @@ type Config struct {
 	Impressions *store.ImpressionWriter
 	// Logger is the process's logger (logging.New); nil: slog's default.
 	Logger *slog.Logger
+	// ReviewWait bounds how long approve and reject wait for a worker to store the decision
+	// before answering 503 (REVIEW_WAIT); zero: DefaultReviewWait.
+	ReviewWait time.Duration
 }
 
 // server holds the handlers' dependencies.

@@ -10,7 +10,7 @@ import (
 )
 
 const conversionColumns = `id, offer_id, aff_id, sub_id, creative_id, click_id, invoice_id, amount, currency,
-	commission, reversed_commission, status, reason, attribution_method, workflow_id, host(ip) AS ip,
+	commission, reversed_commission, status, reason, note, attribution_method, workflow_id, host(ip) AS ip,
 	created_at, updated_at`
 
 // RecordResult is what RecordConversion decided and stored.
@@ -60,7 +60,7 @@ func (s *Store) RecordConversion(ctx context.Context, c domain.Conversion, in do
 	c.Apply(d)
 
 	const insert = `INSERT INTO conversions (id, offer_id, aff_id, sub_id, creative_id, click_id, invoice_id,
-			amount, currency, commission, status, reason, attribution_method, workflow_id, ip)
+			amount, currency, commission, status, reason, note, attribution_method, workflow_id, ip)
 		VALUES (:id, :offer_id, :aff_id, :sub_id, :creative_id, :click_id, :invoice_id, :amount, :currency,
 			:commission, :status, :reason, :attribution_method, :workflow_id, :ip)
 		ON CONFLICT (offer_id, invoice_id) WHERE invoice_id IS NOT NULL DO NOTHING`
@@ -130,15 +130,16 @@ func (s *Store) CountDuplicate(ctx context.Context, d Duplicate) error {
 }
 
 // SetConversionStatus moves a conversion from one status to another (approve or reject a held
-// conversion, reverse an approved one). A conversion not in status from is a Conflict.
-func (s *Store) SetConversionStatus(ctx context.Context, id, from, to string, reason *string) (*domain.Conversion, error) {
-	const q = `UPDATE conversions SET status = $3, reason = $4, updated_at = now(),
+// conversion, reverse an approved one), with the reason its status shows and the admin's note
+// (nil: none). A conversion not in status from is a Conflict.
+func (s *Store) SetConversionStatus(ctx context.Context, id, from, to string, reason, note *string) (*domain.Conversion, error) {
+	const q = `UPDATE conversions SET status = $3, reason = $4, note = $5, updated_at = now(),
 			reversed_commission = CASE WHEN $3 = 'reversed' THEN commission ELSE reversed_commission END,
 			commission = CASE WHEN $3 IN ('reversed', 'rejected') THEN 0 ELSE commission END
 		WHERE id = $1 AND status = $2
 		RETURNING ` + conversionColumns
 	var c domain.Conversion
-	err := s.DB.GetContext(ctx, &c, q, id, from, to, reason)
+	err := s.DB.GetContext(ctx, &c, q, id, from, to, reason, note)
 	if errors.Is(err, sql.ErrNoRows) {
 		cur, err := s.Conversion(ctx, id)
 		if err != nil {

@@ -125,8 +125,12 @@ type Offer struct {
 	MultiConversion   bool            `json:"multi_conversion" db:"multi_conversion"`
 	AllowCustomParams bool            `json:"allow_custom_params" db:"allow_custom_params"`
 	Status            string          `json:"status" db:"status"`
-	CreatedAt         time.Time       `json:"created_at" db:"created_at"`
-	UpdatedAt         time.Time       `json:"updated_at" db:"updated_at"`
+	// HoldSeconds bounds how long a held conversion waits for a decision (0: until one comes);
+	// HoldExpiry is what it becomes then: domain.HoldExpiryApprove or HoldExpiryReject.
+	HoldSeconds int64     `json:"hold_seconds" db:"hold_seconds"`
+	HoldExpiry  string    `json:"hold_expiry" db:"hold_expiry"`
+	CreatedAt   time.Time `json:"created_at" db:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at" db:"updated_at"`
 }
 
 // CookieWindow is how long after a click a conversion may still be credited to it.
@@ -136,14 +140,19 @@ func (o *Offer) CookieWindow() time.Duration {
 
 const offerColumns = `id, advertiser_id, name, landing_url, thank_you_url, cookie_days, payout_type,
 	payout_amount, payout_percent, currency, multi_conversion, allow_custom_params, status,
-	created_at, updated_at`
+	hold_seconds, hold_expiry, created_at, updated_at`
 
 // CreateOffer inserts a new offer; an unknown advertiser is a 400 on advertiser_id.
 func (s *Store) CreateOffer(ctx context.Context, o *Offer) error {
+	if o.HoldExpiry == "" {
+		o.HoldExpiry = domain.HoldExpiryApprove
+	}
 	const q = `INSERT INTO offers (advertiser_id, name, landing_url, thank_you_url, cookie_days,
-			payout_type, payout_amount, payout_percent, currency, multi_conversion, allow_custom_params, status)
+			payout_type, payout_amount, payout_percent, currency, multi_conversion, allow_custom_params, status,
+			hold_seconds, hold_expiry)
 		VALUES (:advertiser_id, :name, :landing_url, :thank_you_url, :cookie_days, :payout_type,
-			:payout_amount, :payout_percent, :currency, :multi_conversion, :allow_custom_params, :status)
+			:payout_amount, :payout_percent, :currency, :multi_conversion, :allow_custom_params, :status,
+			:hold_seconds, :hold_expiry)
 		RETURNING id, created_at, updated_at`
 	rows, err := s.DB.NamedQueryContext(ctx, q, o)
 	if err != nil {
@@ -165,7 +174,8 @@ func (s *Store) UpdateOffer(ctx context.Context, o *Offer) error {
 	const q = `UPDATE offers SET name = :name, landing_url = :landing_url, thank_you_url = :thank_you_url,
 			cookie_days = :cookie_days, payout_type = :payout_type, payout_amount = :payout_amount,
 			payout_percent = :payout_percent, currency = :currency, multi_conversion = :multi_conversion,
-			allow_custom_params = :allow_custom_params, status = :status, updated_at = now()
+			allow_custom_params = :allow_custom_params, status = :status,
+			hold_seconds = :hold_seconds, hold_expiry = :hold_expiry, updated_at = now()
 		WHERE id = :id`
 	res, err := s.DB.NamedExecContext(ctx, q, o)
 	if err != nil {

@@ -104,7 +104,7 @@ func run(ctx context.Context) error {
 		impressions = store.NewImpressionWriter(db, store.BatchOptions{})
 		handler = api.New(api.Config{
 			AdminToken: cfg.AdminToken, TrustedProxies: cfg.TrustedProxies, Retry: cfg.Retry, Metrics: m,
-			PublicURL: cfg.PublicURL, Clicks: clicks, Impressions: impressions, Logger: logger,
+			PublicURL: cfg.PublicURL, ReviewWait: cfg.ReviewWait, Clicks: clicks, Impressions: impressions, Logger: logger,
 		}, st, tc)
 	}
 	if cfg.Demo && cfg.Role != "worker" {
