@@ -13,19 +13,11 @@ import (
 )
 
 // heldByPostback sends an AFID postback held as pending (custom status) and returns its stored
-// conversion.
+// conversion, its workflow waiting.
 func heldByPostback(t *testing.T, s *testenv.Stack, f fixture) domain.Conversion {
 	t.Helper()
-	_, inv := afidConversion(t, s, f, url.Values{"status": {"pending"}})
-	var c domain.Conversion
-	eventually(t, 30*time.Second, "held conversion "+inv, func() bool {
-		c = conversionByInvoice(t, s, f.Offer.ID, inv)
-		return c.ID != ""
-	})
-	if c.Status != domain.ConversionPending {
-		t.Fatalf("held conversion %+v", c)
-	}
-	return c
+	wfID, _ := afidConversion(t, s, f, url.Values{"status": {"pending"}})
+	return heldConversion(t, s, f.Offer.ID, wfID)
 }
 
 // TestHoldExpiresThroughWorkerRestart: offers with hold_seconds expire their held conversions

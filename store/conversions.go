@@ -60,7 +60,7 @@ func (s *Store) RecordConversion(ctx context.Context, c domain.Conversion, in do
 	c.Apply(d)
 
 	const insert = `INSERT INTO conversions (id, offer_id, aff_id, sub_id, creative_id, click_id, invoice_id,
-			amount, currency, commission, status, reason, note, attribution_method, workflow_id, ip)
+			amount, currency, commission, status, reason, attribution_method, workflow_id, ip)
 		VALUES (:id, :offer_id, :aff_id, :sub_id, :creative_id, :click_id, :invoice_id, :amount, :currency,
 			:commission, :status, :reason, :attribution_method, :workflow_id, :ip)
 		ON CONFLICT (offer_id, invoice_id) WHERE invoice_id IS NOT NULL DO NOTHING`

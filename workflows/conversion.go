@@ -66,6 +66,10 @@ func pixelOptions(s domain.RetrySchedule, pixelID int64, event string) workflow.
 func Conversion(ctx workflow.Context, req domain.ConversionRequest) (ConversionResult, error) {
 	var a *activities.Activities
 	lctx := workflow.WithLocalActivityOptions(ctx, localOptions)
+	h := &held{lctx: lctx}
+	if err := h.handleReviews(ctx); err != nil {
+		return ConversionResult{}, err
+	}
 
 	var att activities.Attribution
 	if err := workflow.ExecuteLocalActivity(lctx, a.Attribute, req).Get(lctx, &att); err != nil {
@@ -81,6 +85,7 @@ func Conversion(ctx workflow.Context, req domain.ConversionRequest) (ConversionR
 	if err := workflow.ExecuteLocalActivity(lctx, a.Record, in).Get(lctx, &rec); err != nil {
 		return ConversionResult{}, err
 	}
+	h.recorded = &rec
 	if rec.Duplicate {
 		upsert(ctx, append(found, ConversionStatusKey.ValueSet(StatusDuplicate))...)
 		workflow.SetCurrentDetails(ctx, "duplicate: invoice already used")
@@ -92,7 +97,7 @@ func Conversion(ctx workflow.Context, req domain.ConversionRequest) (ConversionR
 
 	if rec.Conversion.Status == domain.ConversionPending {
 		var err error
-		if rec, err = awaitReview(ctx, lctx, rec); err != nil {
+		if rec, err = awaitReview(ctx, h, rec); err != nil {
 			return ConversionResult{}, err
 		}
 	}

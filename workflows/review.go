@@ -34,24 +34,60 @@ const ErrTypeNotPending = "NotPending"
 // held is a held conversion's state while it waits: the handlers of the review (Update or signal)
 // and the hold's timer each decide through it, and only one decision is ever stored.
 type held struct {
-	lctx    workflow.Context
-	conv    domain.Conversion
-	busy    bool                     // a decision's SetStatus is running
+	lctx     workflow.Context
+	recorded *activities.RecordOutput // the conversion as Record stored it; nil before
+	busy     bool                     // a decision's SetStatus is running
 	decided *activities.RecordOutput // the stored decision
 	signal  *Review                  // a review signal received (older API processes send one)
 }
 
 // validate refuses a decision once another one is being stored or was stored. It runs before the
 // Update is accepted, so a refused Update leaves nothing in the history.
+// An Update that arrives before Record (a worker replaying the history) is accepted and waits.
 func (h *held) validate() error {
-	if h.busy || h.decided != nil {
-		status := domain.ConversionPending
-		if h.decided != nil {
-			status = h.decided.Conversion.Status
-		}
-		return temporal.NewApplicationError(fmt.Sprintf("status: conversion is %s, not pending", status), ErrTypeNotPending)
+	status := domain.ConversionPending
+	switch {
+	case h.decided != nil:
+		status = h.decided.Conversion.Status
+	case h.recorded != nil:
+		status = h.recorded.Conversion.Status
+	}
+	if h.busy || status != domain.ConversionPending {
+		return notPending(status)
 	}
 	return nil
+}
+
+func notPending(status string) error {
+	return temporal.NewApplicationError(fmt.Sprintf("status: conversion is %s, not pending", status), ErrTypeNotPending)
+}
+
+// review is an Update's decision: it waits for the conversion to be recorded, then stores the
+// decision if the conversion is still held.
+func (h *held) review(ctx workflow.Context, r Review) (domain.Conversion, error) {
+	if err := workflow.Await(ctx, func() bool { return h.recorded != nil }); err != nil {
+		return domain.Conversion{}, err
+	}
+	if err := h.validate(); err != nil {
+		return domain.Conversion{}, err
+	}
+	out, err := h.decide(ctx, reviewChange(h.recorded.Conversion.ID, r))
+	return out.Conversion, err
+}
+
+// handleReviews registers the approve and reject Updates. It runs first thing in the workflow, so
+// an Update delivered while a new worker replays the history finds its handler.
+func (h *held) handleReviews(ctx workflow.Context) error {
+	// Approve and reject answer with the conversion as stored, so the API needs no second read.
+	err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateApprove,
+		func(ctx workflow.Context) (domain.Conversion, error) { return h.review(ctx, Review{Approve: true}) },
+		workflow.UpdateHandlerOptions{Validator: func(workflow.Context) error { return h.validate() }})
+	if err != nil {
+		return err
+	}
+	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateReject,
+		func(ctx workflow.Context, reason string) (domain.Conversion, error) { return h.review(ctx, Review{Reason: reason}) },
+		workflow.UpdateHandlerOptions{Validator: func(workflow.Context, string) error { return h.validate() }})
 }
 
 // decide stores a decision (SetStatus, a local activity) and shows it in the UI.
@@ -85,27 +121,8 @@ func reviewChange(id string, r Review) activities.StatusChange {
 // awaitReview holds a pending conversion until an admin's decision (an Update, or the review
 // signal of older API processes) or, when the offer sets hold_seconds, the hold's expiry,
 // whichever comes first; it returns the stored decision.
-func awaitReview(ctx, lctx workflow.Context, rec activities.RecordOutput) (activities.RecordOutput, error) {
-	h := &held{lctx: lctx, conv: rec.Conversion}
+func awaitReview(ctx workflow.Context, h *held, rec activities.RecordOutput) (activities.RecordOutput, error) {
 	id := rec.Conversion.ID
-	// Approve and reject answer with the conversion as stored, so the API needs no second read.
-	err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateApprove,
-		func(ctx workflow.Context) (domain.Conversion, error) {
-			out, err := h.decide(ctx, reviewChange(id, Review{Approve: true}))
-			return out.Conversion, err
-		},
-		workflow.UpdateHandlerOptions{Validator: func(workflow.Context) error { return h.validate() }})
-	if err == nil {
-		err = workflow.SetUpdateHandlerWithOptions(ctx, UpdateReject,
-			func(ctx workflow.Context, reason string) (domain.Conversion, error) {
-				out, err := h.decide(ctx, reviewChange(id, Review{Reason: reason}))
-				return out.Conversion, err
-			},
-			workflow.UpdateHandlerOptions{Validator: func(workflow.Context, string) error { return h.validate() }})
-	}
-	if err != nil {
-		return rec, err
-	}
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		var r Review
 		workflow.GetSignalChannel(ctx, SignalReview).Receive(ctx, &r)
