@@ -135,4 +135,3 @@ func history(t *testing.T, s *testenv.Stack, workflowID string) *historypb.Histo
 	}
 	return h
 }
-

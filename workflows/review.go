@@ -37,8 +37,8 @@ type held struct {
 	lctx     workflow.Context
 	recorded *activities.RecordOutput // the conversion as Record stored it; nil before
 	busy     bool                     // a decision's SetStatus is running
-	decided *activities.RecordOutput // the stored decision
-	signal  *Review                  // a review signal received (older API processes send one)
+	decided  *activities.RecordOutput // the stored decision
+	signal   *Review                  // a review signal received (older API processes send one)
 }
 
 // validate refuses a decision once another one is being stored or was stored. It runs before the
@@ -86,7 +86,9 @@ func (h *held) handleReviews(ctx workflow.Context) error {
 		return err
 	}
 	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateReject,
-		func(ctx workflow.Context, reason string) (domain.Conversion, error) { return h.review(ctx, Review{Reason: reason}) },
+		func(ctx workflow.Context, reason string) (domain.Conversion, error) {
+			return h.review(ctx, Review{Reason: reason})
+		},
 		workflow.UpdateHandlerOptions{Validator: func(workflow.Context, string) error { return h.validate() }})
 }
 
