@@ -7,7 +7,7 @@ LOCAL := deployments/local
 BIN   := .dev/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help run test build vet temporal bench stop-dev clean-dev record-histories
+.PHONY: help run test build vet lint temporal bench bench-scale stop-dev clean-dev record-histories
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  make %-10s %s\n", $$1, $$2 }'
@@ -15,7 +15,7 @@ help: ## list the targets
 run: build ## run API + worker with demo data (starts dev Postgres :55432 and Temporal :7233, UI :8233, unless DATABASE_URL / TEMPORAL_ADDRESS are set)
 	$(LOCAL)/run.sh $(BIN)/trackflow
 
-test: ## what CI runs: go vet, go test -race against test Postgres :55433 and Temporal :7244, a short fuzz run
+test: ## what CI runs: go vet, gofmt/staticcheck/workflowcheck, go test -race against test Postgres :55433 and Temporal :7244, a short fuzz run
 	$(LOCAL)/test.sh
 
 record-histories: ## run every workflow shape on the test servers (TRACKFLOW_TEST_* exported, see test.sh) and write the histories to workflows/testdata
@@ -27,12 +27,18 @@ build: ## build the binary into .dev/bin/trackflow
 vet: ## go vet
 	go vet ./...
 
+lint: ## gofmt -l, staticcheck, workflowcheck (pinned in deployments/tools, built into .dev/bin)
+	$(LOCAL)/lint.sh
+
 temporal: ## build the pinned Temporal CLI (dev server + Web UI) into .dev/bin/temporal
 	$(LOCAL)/temporal.sh build
 
 bench: ## performance figures vs baselines in one run (bench Postgres :55450, Temporal :7260, UI :8260); see BENCHMARKS.md
 	$(LOCAL)/bench.sh
 	go test -run '^$$' -bench . -benchmem ./domain/ ./store/ ./api/
+
+bench-scale: ## issue 11's data-growth figures: SCALE_MILLIONS million clicks (default 20) over 30 days, reports and lookups at 1 M and N M (bench Postgres :55450)
+	$(LOCAL)/bench-scale.sh
 
 stop-dev: ## stop every local server that these scripts started
 	-$(LOCAL)/temporal.sh stop .dev/temporal

@@ -49,7 +49,7 @@ func nonRetryableNotFound(err error) error {
 	return err
 }
 
-// cookieClickWait bounds how long Attribute waits for a cookie's click to be stored. API.md makes
+// cookieClickWait bounds how long Attribute waits for a cookie's click to be stored. docs/API.md makes
 // a click visible within a second of its redirect; a click writer recovering from a Postgres
 // outage stores what it holds within its 1 s back-off of the database's return. Only a cookie
 // whose click is not (yet) in Postgres waits: a forged one, or one redirected during an outage.

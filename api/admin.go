@@ -67,7 +67,7 @@ func (s *server) createAffiliate(c *gin.Context) error {
 }
 
 // updateAffiliate handles PATCH /api/v1/affiliates/:id. Fields are checked before the affiliate
-// is looked up: API.md's order is parameters (400) before existence (404).
+// is looked up: docs/API.md's order is parameters (400) before existence (404).
 func (s *server) updateAffiliate(c *gin.Context) error {
 	ctx := c.Request.Context()
 	b, err := readBody(c)
@@ -271,7 +271,7 @@ func (s *server) createPixel(c *gin.Context) error {
 	return nil
 }
 
-// validWebhookSecret reports a secret API.md accepts: whsec_ and the base64 of 24 to 64 bytes.
+// validWebhookSecret reports a secret docs/API.md accepts: whsec_ and the base64 of 24 to 64 bytes.
 func validWebhookSecret(s string) bool {
 	key, ok := domain.WebhookKey(s)
 	return ok && len(key) >= 24 && len(key) <= 64

@@ -12,13 +12,13 @@ import (
 	"github.com/trackflow/trackflow/store"
 )
 
-// cacheTTL is how long an offer or affiliate read serves the tracking endpoints. API.md wants an
+// cacheTTL is how long an offer or affiliate read serves the tracking endpoints. docs/API.md wants an
 // admin change in effect within five seconds on every process; this process's own admin writes
 // clear the cache at once (invalidateCache), so the next request it serves sees them.
 const cacheTTL = time.Second
 
 // cacheStaleGrace is how long past its TTL an entry may still be served while one request
-// reloads it: 1 s + 1 s stays well inside API.md's five seconds.
+// reloads it: 1 s + 1 s stays well inside docs/API.md's five seconds.
 const cacheStaleGrace = time.Second
 
 // cacheStaleIfError is how long past its TTL an entry still answers when Postgres cannot be
@@ -40,6 +40,8 @@ type lookupCache struct {
 	size       atomic.Int64
 	// gen changes at every invalidation; a read that began before it is not cached.
 	gen atomic.Uint64
+	// now is the cache's clock (time.Now); tests set it to age entries.
+	now func() time.Time
 }
 
 type cacheEntry[T any] struct {
@@ -52,7 +54,7 @@ type cacheEntry[T any] struct {
 	refreshing atomic.Bool
 }
 
-func newLookupCache(st *store.Store) *lookupCache { return &lookupCache{store: st} }
+func newLookupCache(st *store.Store) *lookupCache { return &lookupCache{store: st, now: time.Now} }
 
 // offer reads an offer through the cache.
 func (c *lookupCache) offer(ctx context.Context, id int64) (*store.Offer, error) {
@@ -66,7 +68,7 @@ func (c *lookupCache) affiliate(ctx context.Context, id int64) (*store.Affiliate
 
 func cached[T any](c *lookupCache, m *sync.Map, ctx context.Context, id int64,
 	load func(context.Context, int64) (*T, error)) (*T, error) {
-	now := time.Now().UnixNano()
+	now := c.now().UnixNano()
 	gen := c.gen.Load()
 	var stale *cacheEntry[T]
 	if v, ok := m.Load(id); ok {

@@ -11,12 +11,35 @@ import (
 	"github.com/trackflow/trackflow/store"
 )
 
-// TestCacheFreshnessBound: API.md wants an admin change in effect within five seconds on every
-// process; a cached entry is served at most its TTL plus the grace while one request reloads it.
+// TestCacheFreshnessBound: docs/API.md wants an admin change (made on another process, so no
+// invalidation here) in effect within five seconds, even when the request that reloads an expired
+// entry hangs and the others keep serving the old value.
 func TestCacheFreshnessBound(t *testing.T) {
 	t.Parallel()
-	if worst := cacheTTL + cacheStaleGrace; worst > 5*time.Second {
-		t.Fatalf("a cached offer may be %s old; API.md allows 5 s", worst)
+	c := newLookupCache(nil)
+	clock := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	c.now = func() time.Time { return clock }
+	var m sync.Map
+	name := "v1"
+	load := func(_ context.Context, id int64) (*store.Offer, error) { return &store.Offer{ID: id, Name: name}, nil }
+	get := func() string {
+		o, err := cached(c, &m, context.Background(), 1, load)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return o.Name
+	}
+	get()
+	changed := clock
+	name = "v2"
+	for get() != "v2" {
+		// The worst case: a reload is always under way elsewhere, so only the grace's end forces one.
+		v, _ := m.Load(int64(1))
+		v.(*cacheEntry[store.Offer]).refreshing.Store(true)
+		clock = clock.Add(100 * time.Millisecond)
+		if clock.Sub(changed) > 5*time.Second {
+			t.Fatalf("the change is not served %s after it was made; docs/API.md allows 5 s", clock.Sub(changed))
+		}
 	}
 }
 
@@ -26,6 +49,8 @@ func TestCacheFreshnessBound(t *testing.T) {
 func TestCacheServesLastAnswerWhilePostgresIsDown(t *testing.T) {
 	t.Parallel()
 	c := newLookupCache(nil)
+	clock := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	c.now = func() time.Time { return clock }
 	var m sync.Map
 	calls, name, fail := 0, "v1", error(nil)
 	load := func(_ context.Context, id int64) (*store.Offer, error) {
@@ -39,10 +64,7 @@ func TestCacheServesLastAnswerWhilePostgresIsDown(t *testing.T) {
 		return &store.Offer{ID: id, Name: name}, nil
 	}
 	get := func(id int64) (*store.Offer, error) { return cached(c, &m, context.Background(), id, load) }
-	age := func(id int64, by time.Duration) {
-		v, _ := m.Load(id)
-		v.(*cacheEntry[store.Offer]).expires = time.Now().Add(-by).UnixNano()
-	}
+	age := func(_ int64, by time.Duration) { clock = clock.Add(cacheTTL + by) }
 
 	if o, err := get(1); err != nil || o.Name != "v1" || calls != 1 {
 		t.Fatalf("first read: %+v %v, %d loads", o, err, calls)

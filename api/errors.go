@@ -40,7 +40,7 @@ func message(c *gin.Context, err error) string {
 }
 
 // handlerFunc is a handler that returns its error instead of answering it: the adapter it is
-// registered with (asJSON, asText, asGIF) answers the error in the body type API.md requires of
+// registered with (asJSON, asText, asGIF) answers the error in the body type docs/API.md requires of
 // its route, so every error reaches HTTP here.
 type handlerFunc func(c *gin.Context) error
 

@@ -222,7 +222,7 @@ func parseID(name, s string) (int64, error) {
 	return v, nil
 }
 
-// Money reads an amount of API.md's money pattern; absent (or empty) is not ok, or an error when
+// Money reads an amount of docs/API.md's money pattern; absent (or empty) is not ok, or an error when
 // required.
 func (p Params) Money(name string, required bool) (domain.Money, bool, error) {
 	s, _, err := p.lookup(name)

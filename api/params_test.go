@@ -22,7 +22,7 @@ func noDBRouter() http.Handler {
 	return New(Config{AdminToken: "unit-admin-token"}, &store.Store{}, nil)
 }
 
-// TestMalformedTrackingInput sends every malformed input of API.md's common rules to every
+// TestMalformedTrackingInput sends every malformed input of docs/API.md's common rules to every
 // tracking endpoint it applies to: each answer is 400, keeps the endpoint's body type, and names
 // the canonical field first in its message.
 func TestMalformedTrackingInput(t *testing.T) {
@@ -347,7 +347,7 @@ func checkFieldError(t *testing.T, where string, err error, want ...string) {
 
 // FuzzParseParams feeds the parser arbitrary query strings, content types and bodies, then reads
 // every parameter through its accessor. Invariants: no panic; every error is an Invalid
-// *domain.Error naming a field; every accepted value obeys API.md's rules.
+// *domain.Error naming a field; every accepted value obeys docs/API.md's rules.
 func FuzzParseParams(f *testing.F) {
 	id := domain.NewID()
 	for _, s := range [][3]string{

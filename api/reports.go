@@ -42,7 +42,8 @@ type dayReportRow struct {
 }
 
 // report handles GET /api/v1/reports: group_by offer, affiliate or day (default day), from and to
-// as UTC days, inclusive (default today). By day, every day of the range has a row.
+// as days in tz (IANA, default UTC), inclusive (default today there), offer_id and aff_id filters.
+// By day, every day of the range has a row.
 func (s *server) report(c *gin.Context) error {
 	group := c.DefaultQuery("group_by", store.GroupDay)
 	switch group {
@@ -50,7 +51,12 @@ func (s *server) report(c *gin.Context) error {
 	default:
 		return domain.FieldError("group_by", "must be offer, affiliate or day")
 	}
-	today := time.Now().UTC().Truncate(24 * time.Hour)
+	zone, err := reportZone(c.Query("tz"))
+	if err != nil {
+		return err
+	}
+	now := time.Now().In(zone)
+	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
 	from, err := reportDay(c, "from", today)
 	if err != nil {
 		return err
@@ -65,7 +71,14 @@ func (s *server) report(c *gin.Context) error {
 	case days > maxReportDays:
 		return domain.FieldError("to", "must be at most %d days after from", maxReportDays-1)
 	}
-	rows, err := s.store.Report(c.Request.Context(), group, from, to.AddDate(0, 0, 1))
+	rq := store.ReportQuery{Group: group, From: from, To: to, Zone: zone}
+	if rq.OfferID, err = queryID(c, "offer_id"); err != nil {
+		return err
+	}
+	if rq.AffID, err = queryID(c, "aff_id"); err != nil {
+		return err
+	}
+	rows, err := s.store.Report(c.Request.Context(), rq)
 	if err != nil {
 		return err
 	}
@@ -90,8 +103,7 @@ func (s *server) report(c *gin.Context) error {
 			byDay[r.Key] = r
 		}
 		for d := from; !d.After(to); d = d.AddDate(0, 0, 1) {
-			key := d.Unix() / 86400 // the store's key: days since 1970-01-01
-			items = append(items, dayReportRow{Day: d.Format(time.DateOnly), reportMetrics: reportFigures(byDay[key])})
+			items = append(items, dayReportRow{Day: d.Format(time.DateOnly), reportMetrics: reportFigures(byDay[store.DayKey(d)])})
 		}
 	}
 	c.JSON(http.StatusOK, gin.H{
@@ -100,7 +112,20 @@ func (s *server) report(c *gin.Context) error {
 	return nil
 }
 
-// reportDay reads a YYYY-MM-DD query parameter as the start of that UTC day.
+// reportZone reads tz: an IANA zone name, UTC when empty. "Local" (the server's own zone) and
+// other names the zone database does not hold are refused.
+func reportZone(name string) (*time.Location, error) {
+	if name == "" {
+		return time.UTC, nil
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil || name == "Local" {
+		return nil, domain.FieldError("tz", "must be an IANA time zone name, e.g. America/New_York")
+	}
+	return loc, nil
+}
+
+// reportDay reads a YYYY-MM-DD query parameter as a date (midnight UTC stands for the day).
 func reportDay(c *gin.Context, name string, def time.Time) (time.Time, error) {
 	s := c.Query(name)
 	if s == "" {
@@ -108,7 +133,7 @@ func reportDay(c *gin.Context, name string, def time.Time) (time.Time, error) {
 	}
 	d, err := time.Parse(time.DateOnly, s)
 	if err != nil || len(s) != len(time.DateOnly) {
-		return time.Time{}, domain.FieldError(name, "must be a date YYYY-MM-DD (UTC)")
+		return time.Time{}, domain.FieldError(name, "must be a date YYYY-MM-DD")
 	}
 	return d, nil
 }

@@ -1,5 +1,5 @@
 // Package api is trackflow's HTTP server: tracking endpoints (clicks, impressions, conversions,
-// postbacks), the admin API and the ops endpoints of API.md, on one Gin router.
+// postbacks), the admin API and the ops endpoints of docs/API.md, on one Gin router.
 package api
 
 import (
@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/trackflow/trackflow/domain"
+	"github.com/trackflow/trackflow/internal/codec"
 	"github.com/trackflow/trackflow/internal/logging"
 	"github.com/trackflow/trackflow/internal/metrics"
 	"github.com/trackflow/trackflow/store"
@@ -40,6 +41,13 @@ type Config struct {
 	// ReviewWait bounds how long approve and reject wait for a worker to store the decision
 	// before answering 503 (REVIEW_WAIT); zero: DefaultReviewWait.
 	ReviewWait time.Duration
+	// Codec is the payload codec that /codec/decode and /codec/encode apply (TEMPORAL_CODEC_KEYS);
+	// nil: payloads pass through unchanged, as they do in the client.
+	Codec *codec.Codec
+	// UIOrigins are the Temporal UI's origins, allowed by CORS on /codec (TEMPORAL_UI_ORIGIN).
+	UIOrigins []string
+	// CodecLoopbackNoAuth lets loopback peers call /codec without the admin token (make run).
+	CodecLoopbackNoAuth bool
 }
 
 // server holds the handlers' dependencies.
@@ -75,7 +83,14 @@ func New(cfg Config, st *store.Store, tc client.Client) http.Handler {
 		s.impressions = store.NewImpressionWriter(st.DB, store.BatchOptions{})
 	}
 
-	// Each handler is adapted to the body type its errors must have (API.md, "Errors").
+	s.routes(r)
+	return r
+}
+
+// routes registers every route of docs/API.md on r. Each route is also in api/openapi.yaml:
+// TestRoutesMatchOpenAPI fails when the two differ.
+func (s *server) routes(r *gin.Engine) {
+	// Each handler is adapted to the body type its errors must have (docs/API.md, "Errors").
 	r.GET("/click", asText(s.click))
 	r.GET("/impression", asGIF(s.impression))
 	// The routes that read clicks first wait for the clicks this process has redirected.
@@ -86,7 +101,14 @@ func New(cfg Config, st *store.Store, tc client.Client) http.Handler {
 
 	r.GET("/healthz", asJSON(s.healthz))
 	r.GET("/readyz", asJSON(s.readyz))
-	r.GET("/metrics", gin.WrapH(cfg.Metrics.Handler()))
+	r.GET("/metrics", gin.WrapH(s.cfg.Metrics.Handler()))
+	r.GET("/openapi.yaml", openAPI)
+
+	cdc := r.Group("/codec", s.codecCORS)
+	cdc.OPTIONS("/decode")
+	cdc.OPTIONS("/encode")
+	cdc.POST("/decode", asJSON(s.requireCodecAuth), asJSON(s.codecDecode))
+	cdc.POST("/encode", asJSON(s.requireCodecAuth), asJSON(s.codecEncode))
 
 	v1 := r.Group("/api/v1", asJSON(s.requireAdmin), s.invalidateCache)
 	v1.POST("/advertisers", asJSON(s.createAdvertiser))
@@ -110,7 +132,6 @@ func New(cfg Config, st *store.Store, tc client.Client) http.Handler {
 	r.NoMethod(func(c *gin.Context) {
 		c.JSON(http.StatusMethodNotAllowed, gin.H{"error": "method: not allowed"})
 	})
-	return r
 }
 
 // clientIP is the TCP peer, or the left-most X-Forwarded-For entry when the peer is a trusted proxy.
@@ -157,7 +178,7 @@ func (s *server) trusted(ip netip.Addr) bool {
 // syncClicks is the middleware of the routes that read clicks: it waits (a few milliseconds at
 // most, and only when clicks wait) until the clicks this process has redirected are in Postgres,
 // so a conversion right after its click always finds it. Past a second it lets the request go
-// on: API.md promises visibility within one second, and Postgres may be stalled.
+// on: docs/API.md promises visibility within one second, and Postgres may be stalled.
 func (s *server) syncClicks(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), time.Second)
 	defer cancel()

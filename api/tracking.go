@@ -72,7 +72,7 @@ type visit struct {
 	creativeID     int64
 }
 
-// readVisit reads the shared part of /click and /impression, in API.md's order: the parameters
+// readVisit reads the shared part of /click and /impression, in docs/API.md's order: the parameters
 // (400), then the offer and the affiliate, both known and active (404).
 func (s *server) readVisit(c *gin.Context) (visit, error) {
 	ctx := c.Request.Context()

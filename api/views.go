@@ -7,17 +7,17 @@ import (
 	"github.com/trackflow/trackflow/store"
 )
 
-// apiTime is a time as API.md writes it: UTC, to the second, "2026-11-21T10:00:00Z".
+// apiTime is a time as docs/API.md writes it: UTC, to the second, "2026-11-21T10:00:00Z".
 type apiTime time.Time
 
-// MarshalJSON writes the time as API.md's RFC 3339 UTC string.
+// MarshalJSON writes the time as docs/API.md's RFC 3339 UTC string.
 func (t apiTime) MarshalJSON() ([]byte, error) {
 	return []byte(`"` + time.Time(t).UTC().Format("2006-01-02T15:04:05Z") + `"`), nil
 }
 
 // conversionJSON is a conversion as the API shows it. Its time fields shadow the embedded ones
 // (encoding/json prefers the shallower field), so domain.Conversion keeps full precision in
-// workflow payloads while responses match API.md.
+// workflow payloads while responses match docs/API.md.
 type conversionJSON struct {
 	*domain.Conversion
 	CreatedAt apiTime `json:"created_at"`

@@ -11,7 +11,7 @@ const (
 	StatusPaused = "paused"
 )
 
-// Conversion statuses and rejection reasons of API.md.
+// Conversion statuses and rejection reasons of docs/API.md.
 const (
 	ConversionPending  = "pending"
 	ConversionApproved = "approved"
@@ -33,7 +33,7 @@ const (
 	HoldExpiryReject  = "reject"
 )
 
-// Attribution methods of API.md.
+// Attribution methods of docs/API.md.
 const (
 	MethodCookie  = "cookie"
 	MethodBackup  = "backup"
@@ -64,7 +64,7 @@ type Conversion struct {
 	UpdatedAt          time.Time `json:"updated_at" db:"updated_at"`
 }
 
-// Macros are the values of API.md's affiliate-pixel macros for one event of the conversion: for
+// Macros are the values of docs/API.md's affiliate-pixel macros for one event of the conversion: for
 // a reversal, {payout} is the commission withdrawn.
 func (c *Conversion) Macros() map[string]string {
 	m := map[string]string{

@@ -36,7 +36,7 @@ type Decision struct {
 	Commission Money
 }
 
-// Decide applies API.md's conversion rules in their order; the first that applies is the reason.
+// Decide applies docs/API.md's conversion rules in their order; the first that applies is the reason.
 // It is the one place a conversion's status and commission are decided. It is pure, so it runs
 // where its inputs are exact: inside the transaction that records the conversion, holding the
 // click's row lock (ClickUsed is then the truth under concurrency).

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// TestDecide has one row per rule of API.md's "Conversion rules", in the order API.md gives,
+// TestDecide has one row per rule of docs/API.md's "Conversion rules", in the order docs/API.md gives,
 // then the cases where several rules apply and the first must win.
 func TestDecide(t *testing.T) {
 	t.Parallel()
@@ -24,7 +24,7 @@ func TestDecide(t *testing.T) {
 		edit func(*DecideInput)
 		want Decision
 	}{
-		// One row per rule, in API.md's order.
+		// One row per rule, in docs/API.md's order.
 		{"unattributed", func(in *DecideInput) { in.Method, in.ClickFound = "", false },
 			Decision{Status: "rejected", Reason: "unattributed"}},
 		{"click_used", func(in *DecideInput) { in.ClickUsed = true },

@@ -8,7 +8,7 @@ import (
 // Kind classifies a domain error; api maps each kind to one HTTP status in one place.
 type Kind int
 
-// The kinds of domain error, in API.md's validation order.
+// The kinds of domain error, in docs/API.md's validation order.
 const (
 	Internal Kind = iota
 	Invalid

@@ -35,7 +35,7 @@ func ExpandMacros(template string, values map[string]string) string {
 	}
 }
 
-// knownMacros are the macro names of API.md: a known macro with no value expands to empty, an
+// knownMacros are the macro names of docs/API.md: a known macro with no value expands to empty, an
 // unknown {word} is left alone.
 var knownMacros = map[string]struct{}{
 	"click_id": {}, "offer_id": {}, "aff_id": {}, "sub_id": {}, "creative_id": {},

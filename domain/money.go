@@ -16,12 +16,12 @@ type Money int64
 // Percent is a percentage in hundredths of a percent (1050 = 10.50%).
 type Percent int64
 
-// MaxMoney is the largest amount API.md accepts: 9999999999.99.
+// MaxMoney is the largest amount docs/API.md accepts: 9999999999.99.
 const MaxMoney Money = 999999999999
 
 var moneyPattern = regexp.MustCompile(`^(0|[1-9][0-9]{0,9})(\.[0-9]{1,2})?$`)
 
-// ParseMoney parses a decimal string of API.md's money pattern.
+// ParseMoney parses a decimal string of docs/API.md's money pattern.
 func ParseMoney(s string) (Money, error) {
 	if !moneyPattern.MatchString(s) {
 		return 0, fmt.Errorf("must be a decimal amount like 19.95 (digits, optional point and one or two decimals, no sign)")
@@ -70,7 +70,7 @@ func (p Percent) String() string { return Money(p).String() }
 func (m Money) MarshalJSON() ([]byte, error) { return json.Marshal(m.String()) }
 
 // UnmarshalJSON reads what MarshalJSON wrote (workflow payloads, API answers): any decimal with at
-// most two decimals. It does not enforce API.md's input bounds — a commission may exceed the
+// most two decimals. It does not enforce docs/API.md's input bounds — a commission may exceed the
 // largest amount a client may send — so input is checked with ParseMoney / ParseMoneyJSON.
 func (m *Money) UnmarshalJSON(b []byte) error {
 	v, err := scanDecimal(jsonText(b))
@@ -160,7 +160,7 @@ func scanDecimal(src any) (int64, error) {
 // PayoutType is how an offer pays its affiliates.
 type PayoutType string
 
-// The payout types of API.md.
+// The payout types of docs/API.md.
 const (
 	PayoutCPA    PayoutType = "cpa"     // flat amount per conversion
 	PayoutCPS    PayoutType = "cps"     // percent of the sale

@@ -53,11 +53,11 @@ func (s RetrySchedule) Timeout() time.Duration {
 	return PixelTimeout
 }
 
-// DefaultRetrySchedule is API.md's: first retry after 1 s, doubling, at most 1 h apart, for 72 h,
+// DefaultRetrySchedule is docs/API.md's: first retry after 1 s, doubling, at most 1 h apart, for 72 h,
 // 10 s per attempt.
 var DefaultRetrySchedule = RetrySchedule{Initial: time.Second, MaxInterval: time.Hour, For: 72 * time.Hour,
 	AttemptTimeout: PixelTimeout}
 
-// PixelTimeout is the default bound of one attempt to fire an affiliate pixel (API.md: 10 s per
+// PixelTimeout is the default bound of one attempt to fire an affiliate pixel (docs/API.md: 10 s per
 // attempt); POSTBACK_TIMEOUT changes it (RetrySchedule.AttemptTimeout).
 const PixelTimeout = 10 * time.Second

@@ -15,7 +15,7 @@ import (
 )
 
 // TestAdminChangeReachesNextClick: offers and affiliates are cached for the click path, and an
-// admin change through this process is in effect for the very next click (API.md, Freshness).
+// admin change through this process is in effect for the very next click (docs/API.md, Freshness).
 func TestAdminChangeReachesNextClick(t *testing.T) {
 	t.Parallel()
 	s := testenv.Shared(t)

@@ -16,7 +16,7 @@ import (
 	"github.com/trackflow/trackflow/store"
 )
 
-// conversionKeys are the keys of API.md's conversion object; the detail adds deliveries.
+// conversionKeys are the keys of docs/API.md's conversion object; the detail adds deliveries.
 var conversionKeys = []string{"id", "offer_id", "aff_id", "sub_id", "creative_id", "click_id", "invoice_id",
 	"amount", "currency", "commission", "reversed_commission", "status", "reason", "attribution_method",
 	"workflow_id", "ip", "created_at", "updated_at"}
@@ -66,7 +66,7 @@ func checkConversionJSON(t *testing.T, what string, obj map[string]json.RawMessa
 	}
 }
 
-// TestConversionObject: the list item and the detail are API.md's conversion object exactly: every
+// TestConversionObject: the list item and the detail are docs/API.md's conversion object exactly: every
 // key present, nulls as null, money as two-decimal strings, ids as numbers; the detail lists the
 // pixel deliveries oldest first, [] when there are none.
 func TestConversionObject(t *testing.T) {

@@ -36,7 +36,7 @@ const (
 // postbackAnswer is what /postback answered.
 type postbackAnswer struct {
 	Code int
-	// Keys is the JSON body's object, to check that it holds exactly the keys API.md names.
+	// Keys is the JSON body's object, to check that it holds exactly the keys docs/API.md names.
 	Keys       map[string]any
 	Status     string `json:"status"`
 	WorkflowID string `json:"workflow_id"`

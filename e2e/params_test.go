@@ -11,7 +11,7 @@ import (
 	"github.com/trackflow/trackflow/internal/testenv"
 )
 
-// TestMalformedInputOnTheRealStack sends malformed input of API.md's common rules to every
+// TestMalformedInputOnTheRealStack sends malformed input of docs/API.md's common rules to every
 // tracking endpoint of a real, existing offer that allows custom parameters: every answer is a
 // 400 naming the field (never a 5xx), and nothing at all is stored. Then the valid money forms
 // are accepted and stored exactly.

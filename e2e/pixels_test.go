@@ -27,7 +27,7 @@ import (
 	"github.com/trackflow/trackflow/store"
 )
 
-// TestPixelMacrosEscapedAndScoped fires GET pixels and checks that every macro of API.md arrives
+// TestPixelMacrosEscapedAndScoped fires GET pixels and checks that every macro of docs/API.md arrives
 // intact, values with &, #, spaces, + and unicode included; that an affiliate's pixels for this
 // offer and for all offers fire once each, and that pixels for another offer or another
 // affiliate do not.

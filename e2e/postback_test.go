@@ -18,7 +18,7 @@ import (
 	"github.com/trackflow/trackflow/workflows"
 )
 
-// TestPostbackAuthentication walks API.md's validation order for /postback: parameters (400),
+// TestPostbackAuthentication walks docs/API.md's validation order for /postback: parameters (400),
 // the advertiser's token (401), its IP allow-list (403), then the click or offer (404).
 func TestPostbackAuthentication(t *testing.T) {
 	t.Parallel()

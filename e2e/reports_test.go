@@ -215,6 +215,28 @@ func TestReports(t *testing.T) {
 			t.Errorf("day row %d: %s\nwant           %s", i, got, wantDays[i])
 		}
 	}
+	// The same days in Asia/Kathmandu (+05:45): each row moves to the day it is there.
+	ktm := report(t, s, "group_by=day&tz=Asia/Kathmandu&from="+date(0)+"&to="+date(2)+fmt.Sprintf("&offer_id=%d&aff_id=%d", f.Offer.ID, f.Affiliate.ID), "day")
+	wantKtm := []string{
+		`day="` + date(0) + `" clicks=3 impressions=0 conversions=1 duplicates=0 revenue="10.00" commission="1.00" conversion_rate="0.3333" epc="0.33"`,
+		`day="` + date(1) + `" clicks=1 impressions=0 conversions=0 duplicates=0 revenue="0.00" commission="0.00" conversion_rate="0.0000" epc="0.00"`,
+		`day="` + date(2) + `" clicks=2 impressions=1 conversions=2 duplicates=1 revenue="10.00" commission="0.50" conversion_rate="1.0000" epc="0.25"`,
+	}
+	if len(ktm) != len(wantKtm) {
+		t.Fatalf("%d Kathmandu day rows, want %d: %v", len(ktm), len(wantKtm), ktm)
+	}
+	for i, r := range ktm {
+		if got := "day=" + string(r["day"]) + " " + r.figures(); got != wantKtm[i] {
+			t.Errorf("Kathmandu day row %d: %s\nwant                     %s", i, got, wantKtm[i])
+		}
+	}
+	// Filtered on another offer, the days are there and empty.
+	for _, r := range report(t, s, "group_by=day&from="+date(0)+"&to="+date(2)+fmt.Sprintf("&offer_id=%d", f.Offer.ID+1000000), "day") {
+		if string(r["clicks"]) != "0" || string(r["conversions"]) != "0" {
+			t.Errorf("another offer's day row: %s", r.figures())
+		}
+	}
+
 	// One day, as from and to both default to today (the backdated rows are not in it).
 	if rows := report(t, s, "", "day"); len(rows) != 1 || string(rows[0]["day"]) != `"`+today+`"` {
 		t.Errorf("default report: %v", rows)
@@ -223,6 +245,8 @@ func TestReports(t *testing.T) {
 	for q, field := range map[string]string{
 		"group_by=week": "group_by:", "from=2001-3-1": "from:", "from=2001-02-30": "from:", "to=yesterday": "to:",
 		"from=2001-03-02&to=2001-03-01": "to:", "from=2001-01-01&to=2002-01-02": "to:",
+		"tz=Mars/Olympus_Mons": "tz:", "tz=Local": "tz:", "tz=../../etc/passwd": "tz:",
+		"offer_id=x": "offer_id:", "aff_id=-1": "aff_id:", "offer_id=0": "offer_id:",
 	} {
 		code, body := rawAdmin(t, s, "/api/v1/reports?"+q)
 		var msg string

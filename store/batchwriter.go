@@ -22,7 +22,7 @@ type BatchOptions struct {
 	// FlushInterval is the longest a row waits for a batch to fill (default 2 ms). A flush also
 	// takes every row that arrived while the previous one ran, so under load batches grow by
 	// themselves and at low load a click is in Postgres a few milliseconds after its redirect, far
-	// inside API.md's one second.
+	// inside docs/API.md's one second.
 	FlushInterval time.Duration
 	// MaxPending bounds the rows waiting in memory (default 50,000: more than a second of the
 	// busiest load one process serves). Past it, or past MaxPendingBytes, Add refuses with
@@ -351,7 +351,8 @@ func (w *Writer[T]) copyRows(rows []T) error {
 		return fmt.Errorf("copy %ss: %w", w.kind.noun, err)
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
-	stmt, err := tx.PrepareContext(ctx, pq.CopyIn(w.kind.table, w.kind.columns...))
+	// The table and column names are constants of this package, never input.
+	stmt, err := tx.PrepareContext(ctx, "COPY "+w.kind.table+" ("+strings.Join(w.kind.columns, ", ")+") FROM STDIN")
 	if err != nil {
 		return fmt.Errorf("copy %ss: %w", w.kind.noun, err)
 	}

@@ -2,8 +2,12 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
+
+	"github.com/trackflow/trackflow/domain"
 )
 
 // Click is one visit through a tracking link: the cookie's target and the cookie-less backup.
@@ -20,7 +24,8 @@ type Click struct {
 	ConvertedBy *string   `json:"converted_by" db:"converted_by"`
 }
 
-const clickColumns = `click_id, offer_id, aff_id, sub_id, creative_id, host(ip) AS ip, user_agent, referer,
+// clickColumns reads a click; click_id is stored as a uuid (16 bytes) and read as 32 hex characters.
+const clickColumns = `translate(click_id::text, '-', '') AS click_id, offer_id, aff_id, sub_id, creative_id, host(ip) AS ip, user_agent, referer,
 	created_at, converted_by`
 
 // InsertClick stores one click.
@@ -33,28 +38,46 @@ func (s *Store) InsertClick(ctx context.Context, c *Click) error {
 	return nil
 }
 
-// Click reads one click, or NotFound.
+// clickByIDQuery is Click's query: the time range names the partition (see clickTimeRange); a
+// test EXPLAINs it.
+const clickByIDQuery = `SELECT ` + clickColumns + ` FROM clicks WHERE click_id = $1 AND created_at >= $2 AND created_at < $3`
+
+// Click reads one click, or NotFound. The time in its ID names the partition to look in; an ID
+// whose time is not that of a stored click (an older, random ID) is looked up in every partition,
+// as is one not found where its time says (the same older IDs, random bytes that look like a time).
 func (s *Store) Click(ctx context.Context, clickID string) (*Click, error) {
-	const q = `SELECT ` + clickColumns + ` FROM clicks WHERE click_id = $1`
+	if !domain.IsID(clickID) {
+		return nil, domain.Errorf(domain.NotFound, "click not found")
+	}
+	now := time.Now()
+	from, to, narrowed := clickTimeRange(clickID, now)
 	var c Click
-	if err := s.DB.GetContext(ctx, &c, q, clickID); err != nil {
+	err := s.DB.GetContext(ctx, &c, clickByIDQuery, clickID, from, to)
+	if errors.Is(err, sql.ErrNoRows) && narrowed {
+		from, to, _ = clickTimeRange("", now) // every partition
+		err = s.DB.GetContext(ctx, &c, clickByIDQuery, clickID, from, to)
+	}
+	if err != nil {
 		return nil, notFound(err, "click")
 	}
 	return &c, nil
 }
 
 // backupClickQuery is BackupClick's query; a test EXPLAINs it to prove it uses clicks_backup_idx.
-// md5(user_agent) matches the index expression; the user agent itself is compared too, so an md5
-// collision cannot attribute a sale to another browser.
+// user_agent_key(user_agent) matches the index expression; the user agent itself is compared too,
+// so a collision of the key cannot attribute a sale to another browser. The upper bound ($5, a
+// little after now) lets the planner prune the default partition, and then scan the daily ones
+// newest first and stop at the first that has the click, instead of probing every one.
 const backupClickQuery = `SELECT ` + clickColumns + ` FROM clicks
-	WHERE offer_id = $1 AND ip = $2 AND md5(user_agent) = md5($3) AND user_agent = $3 AND created_at >= $4
+	WHERE offer_id = $1 AND ip = $2 AND user_agent_key(user_agent) = user_agent_key($3) AND user_agent = $3
+		AND created_at >= $4 AND created_at < $5
 	ORDER BY created_at DESC LIMIT 1`
 
 // BackupClick finds the latest click on an offer from one IP and user agent made since a time:
-// the cookie-less backup attribution. It is one index scan on clicks_backup_idx.
+// the cookie-less backup attribution. It scans clicks_backup_idx, newest partition first.
 func (s *Store) BackupClick(ctx context.Context, offerID int64, ip, userAgent string, since time.Time) (*Click, error) {
 	var c Click
-	if err := s.DB.GetContext(ctx, &c, backupClickQuery, offerID, ip, userAgent, since); err != nil {
+	if err := s.DB.GetContext(ctx, &c, backupClickQuery, offerID, ip, userAgent, since, time.Now().Add(time.Hour)); err != nil {
 		return nil, notFound(err, "click")
 	}
 	return &c, nil

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/trackflow/trackflow/domain"
 )
@@ -49,11 +50,10 @@ func (s *Store) RecordConversion(ctx context.Context, c domain.Conversion, in do
 	}
 
 	in.ClickUsed = false
+	var clickAt time.Time // the locked click's created_at: names its partition for the claim
 	if in.ClickFound && !in.MultiConversion && c.ClickID != nil {
-		const lock = `SELECT converted_by IS NOT NULL FROM clicks WHERE click_id = $1 FOR UPDATE`
-		err := tx.GetContext(ctx, &in.ClickUsed, lock, *c.ClickID)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return RecordResult{}, fmt.Errorf("lock click: %w", err)
+		if clickAt, in.ClickUsed, err = lockClickTx(ctx, tx, *c.ClickID); err != nil {
+			return RecordResult{}, err
 		}
 	}
 	d := domain.Decide(in)
@@ -78,9 +78,8 @@ func (s *Store) RecordConversion(ctx context.Context, c domain.Conversion, in do
 	}
 
 	if in.ClaimsClick(d) && c.ClickID != nil {
-		const claim = `UPDATE clicks SET converted_by = $2 WHERE click_id = $1 AND converted_by IS NULL`
-		if _, err := tx.ExecContext(ctx, claim, *c.ClickID, c.ID); err != nil {
-			return RecordResult{}, fmt.Errorf("claim click: %w", err)
+		if err := claimClickTx(ctx, tx, *c.ClickID, c.ID, clickAt); err != nil {
+			return RecordResult{}, err
 		}
 	}
 	var out domain.Conversion

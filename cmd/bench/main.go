@@ -3,6 +3,8 @@
 //	bench baseline -addr HOST:PORT     serve the bare Gin baseline: one Set-Cookie and a 302
 //	bench run [flags]                  measure everything against a running trackflow and print
 //	                                   one Markdown table with both sides of every ratio
+//	bench scale -db URL -millions N    store N million clicks through the batch writer and time
+//	                                   reports, lookups and the writer at 1 M and N M (issue 11)
 //
 // Numbers on a shared 2-core machine are noisy: every ratio is taken between runs made here, in
 // one go, interleaved where they compete for the same cores.
@@ -19,7 +21,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: bench baseline -addr HOST:PORT | bench run [flags]")
+		fmt.Fprintln(os.Stderr, "usage: bench baseline -addr HOST:PORT | bench run [flags] | bench scale [flags]")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -36,6 +38,12 @@ func main() {
 		cfg.flags(fs)
 		_ = fs.Parse(os.Args[2:])
 		err = run(ctx, cfg)
+	case "scale":
+		var cfg scaleConfig
+		fs := flag.NewFlagSet("scale", flag.ExitOnError)
+		cfg.flags(fs)
+		_ = fs.Parse(os.Args[2:])
+		err = scale(ctx, cfg)
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}

@@ -9,17 +9,32 @@ import (
 	"strings"
 	"time"
 
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/contrib/envconfig"
+
 	"github.com/trackflow/trackflow/api"
 	"github.com/trackflow/trackflow/domain"
+	"github.com/trackflow/trackflow/internal/codec"
+	"github.com/trackflow/trackflow/store"
 )
 
 // Config is every setting trackflow reads from the environment, loaded once in run.
 type Config struct {
-	HTTPAddr             string
-	DatabaseURL          string
-	DBMaxConns           int
-	TemporalAddress      string
-	TemporalNamespace    string
+	HTTPAddr    string
+	DatabaseURL string
+	DBMaxConns  int
+	// Temporal is the client's connection: address, namespace, TLS and API key, loaded by the
+	// SDK's envconfig (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*,
+	// TEMPORAL_PROFILE and TEMPORAL_CONFIG_FILE).
+	Temporal client.Options
+	// Codec encrypts every payload sent to Temporal (TEMPORAL_CODEC_KEYS); nil: none.
+	Codec *codec.Codec
+	// UIOrigins are the Temporal UI's origins (TEMPORAL_UI_ORIGIN, comma-separated), allowed by
+	// CORS to call /codec.
+	UIOrigins []string
+	// CodecLoopbackNoAuth lets loopback peers call /codec without the admin token
+	// (CODEC_LOOPBACK_NO_AUTH, set by make run: the dev server's UI cannot send a token).
+	CodecLoopbackNoAuth  bool
 	AdminToken           string
 	TrustedProxies       []netip.Prefix
 	PostbackAllowPrivate bool
@@ -37,18 +52,19 @@ type Config struct {
 	ReviewWait time.Duration
 	// LogFormat is json (the default) or text (make run): LOG_FORMAT.
 	LogFormat string
+	// ClickRetentionDays is how many days of clicks and impressions are kept (API.md, "Data
+	// retention"): older daily partitions are dropped; reports keep counting them.
+	ClickRetentionDays int
 }
 
 func loadConfig() (Config, error) {
 	c := Config{
-		HTTPAddr:          env("HTTP_ADDR", ":8080"),
-		DatabaseURL:       os.Getenv("DATABASE_URL"),
-		TemporalAddress:   env("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
-		TemporalNamespace: env("TEMPORAL_NAMESPACE", "default"),
-		AdminToken:        os.Getenv("ADMIN_TOKEN"),
-		Role:              env("ROLE", "all"),
-		PprofAddr:         os.Getenv("PPROF_ADDR"),
-		LogFormat:         env("LOG_FORMAT", "json"),
+		HTTPAddr:    env("HTTP_ADDR", ":8080"),
+		DatabaseURL: os.Getenv("DATABASE_URL"),
+		AdminToken:  os.Getenv("ADMIN_TOKEN"),
+		Role:        env("ROLE", "all"),
+		PprofAddr:   os.Getenv("PPROF_ADDR"),
+		LogFormat:   env("LOG_FORMAT", "json"),
 	}
 	var errs []string
 	check := func(name string, err error) {
@@ -73,6 +89,31 @@ func loadConfig() (Config, error) {
 	check("POSTBACK_ALLOW_PRIVATE", err)
 	c.Demo, err = strconv.ParseBool(env("DEMO", "false"))
 	check("DEMO", err)
+	c.ClickRetentionDays, err = strconv.Atoi(env("CLICK_RETENTION_DAYS", strconv.Itoa(store.DefaultRetentionDays)))
+	check("CLICK_RETENTION_DAYS", err)
+	if err == nil && (c.ClickRetentionDays < store.MinRetentionDays || c.ClickRetentionDays > store.MaxRetentionDays) {
+		errs = append(errs, fmt.Sprintf("CLICK_RETENTION_DAYS: must be from %d (no cookie window outlives its click) to %d",
+			store.MinRetentionDays, store.MaxRetentionDays))
+	}
+	c.Temporal, err = loadTemporal(nil)
+	check("TEMPORAL_*", err)
+	c.Codec, err = codec.Parse(os.Getenv(codec.EnvKeys))
+	if err != nil {
+		errs = append(errs, err.Error()) // it names the variable
+	}
+	c.CodecLoopbackNoAuth, err = strconv.ParseBool(env("CODEC_LOOPBACK_NO_AUTH", "false"))
+	check("CODEC_LOOPBACK_NO_AUTH", err)
+	for _, o := range strings.Split(os.Getenv("TEMPORAL_UI_ORIGIN"), ",") {
+		if o = strings.TrimRight(strings.TrimSpace(o), "/"); o == "" {
+			continue
+		}
+		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+			u.Path != "" || u.RawQuery != "" || u.User != nil {
+			errs = append(errs, "TEMPORAL_UI_ORIGIN: must be origins, scheme://host[:port], such as http://127.0.0.1:8233")
+			break
+		}
+		c.UIOrigins = append(c.UIOrigins, o)
+	}
 	d := domain.DefaultRetrySchedule
 	c.Retry.Initial, err = time.ParseDuration(env("POSTBACK_RETRY_INITIAL", d.Initial.String()))
 	check("POSTBACK_RETRY_INITIAL", err)
@@ -111,6 +152,25 @@ func loadConfig() (Config, error) {
 		return c, fmt.Errorf("config: %s", strings.Join(errs, "; "))
 	}
 	return c, nil
+}
+
+// loadTemporal reads the Temporal connection the way every Temporal tool does (the SDK's
+// envconfig: a profile of the TOML file at TEMPORAL_CONFIG_FILE, or the user's
+// temporalio/temporal.toml, then TEMPORAL_* variables over it), so one set of settings serves
+// trackflow, the CLI and Temporal Cloud. Unset, it is the local dev server: 127.0.0.1:7233,
+// namespace default. lookup replaces the environment in tests; nil reads the process's.
+func loadTemporal(lookup envconfig.EnvLookup) (client.Options, error) {
+	o, err := envconfig.LoadClientOptions(envconfig.LoadClientOptionsRequest{EnvLookup: lookup})
+	if err != nil {
+		return o, err
+	}
+	if o.HostPort == "" {
+		o.HostPort = "127.0.0.1:7233"
+	}
+	if o.Namespace == "" {
+		o.Namespace = "default"
+	}
+	return o, nil
 }
 
 func env(name, def string) string {

@@ -59,23 +59,29 @@ func run(ctx context.Context) error {
 		return err
 	}
 	st := &store.Store{DB: db}
+	// Today's and the coming days' partitions exist before anything is served; then every hour
+	// (any number of processes may do it: it is idempotent and serialised in Postgres).
+	if err := st.MaintainPartitions(ctx, time.Now(), cfg.ClickRetentionDays); err != nil {
+		return err
+	}
+	go st.RunPartitionUpkeep(ctx, time.Hour, cfg.ClickRetentionDays)
 	if cfg.PprofAddr != "" {
 		go servePprof(cfg.PprofAddr)
 	}
 
-	tc, err := client.DialContext(ctx, client.Options{
-		HostPort:  cfg.TemporalAddress,
-		Namespace: cfg.TemporalNamespace,
-		Logger:    tlog.NewStructuredLogger(temporalLogger(logger, cfg.LogFormat)),
-	})
+	// One registry for the process: with ROLE=all, GET /metrics shows the API's and the worker's
+	// counters together, and the Temporal SDK's client and worker metrics beside them.
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg)
+	sdkMetrics, closeSDKMetrics := metrics.NewSDKHandler(reg)
+	defer closeSDKMetrics.Close()
+
+	tc, err := client.DialContext(ctx, temporalOptions(cfg, logger, sdkMetrics))
 	if err != nil {
-		return fmt.Errorf("dial temporal %s: %w", cfg.TemporalAddress, err)
+		return fmt.Errorf("dial temporal %s: %w", cfg.Temporal.HostPort, err)
 	}
 	defer tc.Close()
 
-	// One registry for the process: with ROLE=all, GET /metrics shows the API's and the worker's
-	// counters together.
-	m := metrics.New(prometheus.NewRegistry())
 	if cfg.Role != "api" {
 		acts := &activities.Activities{Store: st, HTTP: activities.NewPixelClient(cfg.PostbackAllowPrivate), Temporal: tc, Metrics: m}
 		w := worker.New(tc, acts, worker.Options{})
@@ -83,7 +89,8 @@ func run(ctx context.Context) error {
 			return fmt.Errorf("start worker: %w", err)
 		}
 		defer w.Stop()
-		logger.Info("worker started", "task_queue", "conversions", "temporal", cfg.TemporalAddress)
+		logger.Info("worker started", "task_queue", "conversions", "temporal", cfg.Temporal.HostPort,
+			"namespace", cfg.Temporal.Namespace, "payload_codec", cfg.Codec != nil)
 	}
 	var handler http.Handler
 	// Clicks and impressions are stored in batches off the request path; the writers outlive the
@@ -105,6 +112,7 @@ func run(ctx context.Context) error {
 		handler = api.New(api.Config{
 			AdminToken: cfg.AdminToken, TrustedProxies: cfg.TrustedProxies, Retry: cfg.Retry, Metrics: m,
 			PublicURL: cfg.PublicURL, ReviewWait: cfg.ReviewWait, Clicks: clicks, Impressions: impressions, Logger: logger,
+			Codec: cfg.Codec, UIOrigins: cfg.UIOrigins, CodecLoopbackNoAuth: cfg.CodecLoopbackNoAuth,
 		}, st, tc)
 	}
 	if cfg.Demo && cfg.Role != "worker" {
@@ -153,6 +161,17 @@ func run(ctx context.Context) error {
 		return fmt.Errorf("http shutdown: %w", httpErr)
 	}
 	return nil
+}
+
+// temporalOptions is the process's one Temporal client (the worker is made from it): the
+// connection from envconfig, the payload codec when TEMPORAL_CODEC_KEYS is set, the SDK's metrics
+// on the process's registry, and a logger that only speaks of warnings.
+func temporalOptions(cfg Config, logger *slog.Logger, sdkMetrics client.MetricsHandler) client.Options {
+	o := cfg.Temporal
+	cfg.Codec.Apply(&o)
+	o.MetricsHandler = sdkMetrics
+	o.Logger = tlog.NewStructuredLogger(temporalLogger(logger, cfg.LogFormat))
+	return o
 }
 
 // servePprof serves the runtime profiles on their own address (PPROF_ADDR), for `make bench`.

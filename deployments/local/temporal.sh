@@ -3,17 +3,19 @@
 # built from the version pinned in deployments/temporal/go.mod.
 #
 #   temporal.sh build                                         build .dev/bin/temporal if missing or stale
-#   temporal.sh start  <statedir> <grpc-port> <ui-port> [--ephemeral]
+#   temporal.sh start  <statedir> <grpc-port> <ui-port> [--ephemeral] [--ui-codec-endpoint <url>]
 #   temporal.sh stop   <statedir>
 #   temporal.sh status <statedir>                            exit 0 when the server we started runs
 #
 # start keeps the state in <statedir>/temporal.db (--ephemeral: in memory, lost at stop), a pid
 # file and the log in <statedir>, registers trackflow's search attributes and waits until the
-# server and the UI answer. It is idempotent. The address (127.0.0.1:<grpc-port>) goes to stdout;
-# everything else goes to stderr.
+# server and the UI answer. --ui-codec-endpoint points the UI at a codec server (trackflow's
+# /codec) to show encrypted payloads decoded; a server already running keeps its own setting. It
+# is idempotent. The address (127.0.0.1:<grpc-port>) goes to stdout; everything else goes to
+# stderr.
 set -euo pipefail
 
-usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 log() { echo "temporal.sh: $*" >&2; }
 die() { log "$*"; exit 1; }
 
@@ -26,7 +28,7 @@ root=$(cd "$here/../.." && pwd -P)
 mod="$root/deployments/temporal"
 bin="$root/.dev/bin/temporal"
 
-# The search attributes the conversion workflow sets (API.md, "Temporal conventions").
+# The search attributes the conversion workflow sets (docs/API.md, "Temporal conventions").
 search_attributes=(OfferId AffiliateId ClickId InvoiceId AttributionMethod ConversionStatus)
 
 pinned_version() {
@@ -106,7 +108,7 @@ wait_ready() {
 }
 
 start() {
-  local port=$1 ui=$2 ephemeral=$3 args a
+  local port=$1 ui=$2 ephemeral=$3 codec=$4 args a
   build
   mkdir -p "$statedir"
   if pid; then
@@ -128,6 +130,7 @@ start() {
     # workflow is gone in about a second (the DB-only duplicate test deletes one).
     $ephemeral && args+=(--dynamic-config-value 'history.transferProcessorUpdateAckInterval="1s"')
     $ephemeral || args+=(--db-filename "$statedir/temporal.db")
+    [ -z "$codec" ] || args+=(--ui-codec-endpoint "$codec")
     log "starting on 127.0.0.1:$port, UI http://127.0.0.1:$ui ($statedir)"
     echo "--- $(date -u +%FT%TZ) ${args[*]}" >>"$statedir/temporal.log"
     # setsid: a Ctrl-C in the terminal that started it must not reach the server; whoever
@@ -167,16 +170,25 @@ case $1 in
     build
     ;;
   start)
-    [ $# -eq 4 ] || [ $# -eq 5 ] || usage
+    [ $# -ge 4 ] || usage
     mkdir -p "$2"
     statedir=$(cd "$2" && pwd -P)
     case $3$4 in ''|*[!0-9]*) usage ;; esac
-    ephemeral=false
-    if [ $# -eq 5 ]; then
-      [ "$5" = --ephemeral ] || usage
-      ephemeral=true
-    fi
-    start "$3" "$4" "$ephemeral"
+    grpc_port=$3 ui_port=$4 ephemeral=false codec=
+    shift 4
+    while [ $# -gt 0 ]; do
+      case $1 in
+        --ephemeral) ephemeral=true ;;
+        --ui-codec-endpoint)
+          [ $# -ge 2 ] || usage
+          codec=$2
+          shift
+          ;;
+        *) usage ;;
+      esac
+      shift
+    done
+    start "$grpc_port" "$ui_port" "$ephemeral" "$codec"
     ;;
   stop)
     [ $# -eq 2 ] || usage

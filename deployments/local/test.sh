@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# test.sh — `make test`, what CI runs: go vet, the whole suite with the race detector against a
-# real Postgres and a real Temporal dev server, then a short fuzz run.
+# test.sh — `make test`, what CI runs: go vet, lint.sh (gofmt, staticcheck, workflowcheck), the
+# whole suite with the race detector against a real Postgres and a real Temporal dev server (it
+# includes the route/OpenAPI test and the e2e validation against api/openapi.yaml), then a short
+# fuzz run.
 #
 # Unless given, it starts a test Postgres (.dev/test-pg, 127.0.0.1:55433, fsync off) and a test
 # Temporal server (.dev/test-temporal, 127.0.0.1:7244, UI :8244, in memory), and stops the ones
@@ -40,6 +42,7 @@ export TRACKFLOW_TEST_DATABASE_URL
 rc=0
 echo "== go vet ./..."
 go vet ./... || rc=$?
+"$local_dir/lint.sh" 8>&- || rc=$?
 
 if ! wait "$build"; then
   cat .dev/temporal-build.log >&2

@@ -1,6 +1,6 @@
 // Package testenv is the one test harness: a fresh PostgreSQL database per call, and a shared
 // stack per test binary (its own database and Temporal namespace, a real worker and the real
-// router on an httptest server). `make test` starts the servers and sets
+// router on an httptest server, every exchange validated against api/openapi.yaml). `make test` starts the servers and sets
 // TRACKFLOW_TEST_DATABASE_URL and TRACKFLOW_TEST_TEMPORAL_ADDRESS.
 package testenv
 
@@ -222,14 +222,19 @@ func startStack(t testing.TB, addr string, o Options) (s *Stack, err error) {
 	clicks := store.NewClickWriter(db, store.BatchOptions{})
 	impressions := store.NewImpressionWriter(db, store.BatchOptions{})
 	h := api.New(api.Config{AdminToken: AdminToken, Retry: Retry, Metrics: m, Clicks: clicks, Impressions: impressions}, st, tc)
-	srv := httptest.NewServer(storedRows(h, clicks, impressions))
+	k, err := loadContract()
+	if err != nil {
+		return nil, err
+	}
+	// Every request the tests make is checked against api/openapi.yaml (contract.go).
+	srv := httptest.NewServer(k.checked(storedRows(h, clicks, impressions)))
 	t.Cleanup(srv.Close)
 	return &Stack{DB: db, Store: st, Temporal: tc, Namespace: ns, URL: srv.URL,
 		DatabaseURL: dbURL, TemporalAddress: addr, Clicks: clicks}, nil
 }
 
 // storedRows answers a /click or /impression only once its row is in Postgres. The API stores
-// them in batches a few milliseconds after the answer (API.md allows a second for clicks); here a
+// them in batches a few milliseconds after the answer (docs/API.md allows a second for clicks); here a
 // test may read the tables as soon as it has the answer. The batching itself is tested in store.
 func storedRows(h http.Handler, clicks *store.ClickWriter, impressions *store.ImpressionWriter) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
