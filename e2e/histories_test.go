@@ -29,6 +29,7 @@ const recordHistoriesEnv = "TRACKFLOW_RECORD_HISTORIES"
 func TestWorkflowShapesReplay(t *testing.T) {
 	t.Parallel()
 	s := testenv.Shared(t)
+	t.Logf("Temporal namespace %s (its workflows stay for the UI until the server's retention ends)", s.Namespace)
 	cpa := map[string]any{"type": "cpa", "amount": "2"}
 	held := map[string]any{"allow_custom_params": true}
 	pending := url.Values{"status": {"pending"}}
