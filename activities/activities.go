@@ -21,4 +21,12 @@ type Activities struct {
 	Temporal client.Client
 	// Metrics counts stored conversions and the duplicates only the database caught; may be nil.
 	Metrics *metrics.Metrics
+	// ClickIDKey authenticates click IDs (CLICK_ID_KEY, shared with the API): only an authentic,
+	// fresh cookie's click is waited for. Nil: no ID is authentic, none is waited for.
+	ClickIDKey []byte
+	// Clicks is the click writer of this process's API (ROLE=all), nil otherwise: a wait for a
+	// cookie's click then wakes when the writer commits instead of polling.
+	Clicks *store.ClickWriter
+	// ClickWriter are the click writers' settings, whose Freshness bounds that wait.
+	ClickWriter store.BatchOptions
 }

@@ -8,6 +8,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/trackflow/trackflow/domain"
+	"github.com/trackflow/trackflow/internal/metrics"
 	"github.com/trackflow/trackflow/store"
 )
 
@@ -49,26 +50,66 @@ func nonRetryableNotFound(err error) error {
 	return err
 }
 
-// cookieClickWait bounds how long Attribute waits for a cookie's click to be stored. docs/API.md makes
-// a click visible within a second of its redirect; a click writer recovering from a Postgres
-// outage stores what it holds within its 1 s back-off of the database's return. Only a cookie
-// whose click is not (yet) in Postgres waits: a forged one, or one redirected during an outage.
-const cookieClickWait = 3 * time.Second
+// cookieClickPoll is how often a wait for a cookie's click looks again when no writer of this
+// process can wake it (the click was redirected by another API process).
+const cookieClickPoll = 50 * time.Millisecond
 
-// cookieClick reads the click a tf_ cookie names, waiting up to cookieClickWait for a click that
-// is not stored yet, so that a sale right after a database outage is credited to the click in its
-// cookie rather than to whatever the backup lookup finds first.
-func (a *Activities) cookieClick(ctx context.Context, clickID string) (*store.Click, error) {
-	deadline := time.Now().Add(cookieClickWait)
-	for {
-		c, err := a.Store.Click(ctx, clickID)
-		if err == nil || domain.ErrorKind(err) != domain.NotFound || time.Now().After(deadline) {
-			return c, err
+// cookieClick reads the click a tf_ cookie names. A click not stored yet is waited for only when
+// its ID is authentic (minted with CLICK_ID_KEY) and fresh: until its creation time (to the
+// second) plus the writers' Freshness bound, or, while no click created after it is stored yet
+// (the writers are catching up after a Postgres outage), one more Freshness from now. A forged,
+// pre-format or old unknown ID costs one index lookup and no wait (issue 8, finding 2).
+func (a *Activities) cookieClick(ctx context.Context, clickID string, since time.Time) (*store.Click, error) {
+	c, err := a.Store.Click(ctx, clickID)
+	if err == nil {
+		a.Metrics.CookieClick(metrics.CookieClickFound)
+		return c, nil
+	}
+	if domain.ErrorKind(err) != domain.NotFound {
+		return nil, err
+	}
+	createdAt, authentic := domain.VerifyClickID(a.ClickIDKey, clickID)
+	if !authentic || createdAt.Before(since.Add(-time.Second)) {
+		a.Metrics.CookieClick(metrics.CookieClickUnknown)
+		return nil, err
+	}
+	freshness := a.ClickWriter.Freshness()
+	deadline := createdAt.Add(time.Second + freshness)
+	if !time.Now().Before(deadline) {
+		behind, berr := a.Store.ClickStoredAfter(ctx, createdAt.Add(time.Second))
+		if berr != nil || behind {
+			a.Metrics.CookieClick(metrics.CookieClickUnknown)
+			return nil, err
 		}
-		select {
-		case <-ctx.Done():
+		deadline = time.Now().Add(freshness)
+	}
+	wctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	synced := a.Clicks == nil
+	for {
+		if !synced {
+			// A click this process redirected is stored when Sync returns; one redirected by
+			// another process is looked for every cookieClickPoll.
+			synced = a.Clicks.Sync(wctx) == nil
+		} else {
+			select {
+			case <-wctx.Done():
+			case <-time.After(cookieClickPoll):
+			}
+		}
+		if wctx.Err() != nil && ctx.Err() != nil {
 			return nil, ctx.Err()
-		case <-time.After(200 * time.Millisecond):
+		}
+		c, err = a.Store.Click(ctx, clickID)
+		switch {
+		case err == nil:
+			a.Metrics.CookieClick(metrics.CookieClickFoundAfterWait)
+			return c, nil
+		case domain.ErrorKind(err) != domain.NotFound:
+			return nil, err
+		case wctx.Err() != nil:
+			a.Metrics.CookieClick(metrics.CookieClickLost)
+			return nil, err
 		}
 	}
 }
@@ -97,7 +138,7 @@ func (a *Activities) Attribute(ctx context.Context, in domain.ConversionRequest)
 		out.AffID, out.SubID, out.CreativeID = in.AffID, in.SubID, in.CreativeID
 	default:
 		if in.CookieClickID != "" {
-			c, err := a.cookieClick(ctx, in.CookieClickID)
+			c, err := a.cookieClick(ctx, in.CookieClickID, since)
 			switch {
 			case err == nil && c.OfferID == in.OfferID && !c.CreatedAt.Before(since):
 				click, out.Method = c, domain.MethodCookie

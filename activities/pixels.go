@@ -111,7 +111,7 @@ func (a *Activities) FirePixel(ctx context.Context, in FireInput) (FireResult, e
 	case err != nil:
 		d.Error = attemptError(ctx, err, timeout)
 		a.finishDelivery(ctx, &d)
-		return FireResult{}, temporal.NewApplicationError(fmt.Sprintf("%s %s: %s", d.Method, d.URL, d.Error), ErrTypePixelRetry)
+		return FireResult{}, temporal.NewApplicationError(fmt.Sprintf("%s: %s", pixelRef(in.Pixel.ID, d.Method, target), d.Error), ErrTypePixelRetry)
 	}
 
 	d.StatusCode, d.Error = resp.StatusCode, ""
@@ -119,7 +119,7 @@ func (a *Activities) FirePixel(ctx context.Context, in FireInput) (FireResult, e
 		d.Error = "redirect not followed: Location " + resp.Header.Get("Location")
 	}
 	a.finishDelivery(ctx, &d)
-	msg := fmt.Sprintf("%s %s: affiliate answered %d", d.Method, d.URL, resp.StatusCode)
+	msg := fmt.Sprintf("%s: affiliate answered %d", pixelRef(in.Pixel.ID, d.Method, target), resp.StatusCode)
 	switch {
 	case resp.StatusCode >= 200 && resp.StatusCode < 300:
 		return FireResult{Method: d.Method, URL: d.URL, StatusCode: resp.StatusCode, Attempt: attempt}, nil
@@ -131,6 +131,17 @@ func (a *Activities) FirePixel(ctx context.Context, in FireInput) (FireResult, e
 			ErrTypePixelRetry, temporal.ApplicationErrorOptions{NextRetryDelay: delay})
 	}
 	return FireResult{}, temporal.NewApplicationError(msg, ErrTypePixelRetry)
+}
+
+// pixelRef names an attempt in errors, which Temporal and the worker log: the pixel's id, the
+// method and the target's host only. The expanded URL can carry an affiliate's key and the
+// visitor's IP; it stays in the delivery log, which only admins read (issue 8, finding 8).
+func pixelRef(pixelID int64, method, target string) string {
+	host := "?"
+	if u, err := url.Parse(target); err == nil && u.Host != "" {
+		host = u.Host
+	}
+	return fmt.Sprintf("pixel %d: %s %s", pixelID, method, host)
 }
 
 // attemptError says why an attempt got no answer, without repeating the URL the log row holds.

@@ -92,6 +92,8 @@ func TestFirePixelRefusesInternalTargets(t *testing.T) {
 		"http://[fe80::1]/pb",                       // IPv6 link-local
 		"http://[fd00::1]/pb",                       // IPv6 unique local
 		"http://[::ffff:127.0.0.1]:" + port + "/pb", // IPv4-mapped loopback
+		"http://[64:ff9b::7f00:1]:" + port + "/pb",  // NAT64 of loopback (issue 8, finding 7)
+		"http://[2002:a00:1::1]/pb",                 // 6to4 of 10.0.0.1
 	} {
 		p, err := fire(t, guarded, conv, target)
 		var appErr *temporal.ApplicationError
@@ -113,6 +115,30 @@ func TestFirePixelRefusesInternalTargets(t *testing.T) {
 	open := &activities.Activities{Store: st, HTTP: activities.NewPixelClient(true)}
 	if _, err := fire(t, open, conv, "http://localhost:"+port+"/pb"); err != nil || hits.Load() != 1 {
 		t.Fatalf("with private targets allowed: %v, %d requests", err, hits.Load())
+	}
+}
+
+// TestFirePixelErrorsHideTheURL (issue 8, finding 8): a failed attempt's error, which Temporal
+// and the worker log, names the pixel and the host but not the expanded URL (an affiliate's key,
+// the visitor's IP); the delivery log keeps the whole URL for admins.
+func TestFirePixelErrorsHideTheURL(t *testing.T) {
+	t.Parallel()
+	st := &store.Store{DB: testenv.NewDB(t)}
+	conv := seedConversion(t, st)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(503) }))
+	defer srv.Close()
+	dead := testenv.FreeAddr(t)
+	a := &activities.Activities{Store: st, HTTP: activities.NewPixelClient(true)}
+	for _, base := range []string{srv.URL, "http://" + dead} {
+		p, err := fire(t, a, conv, base+"/pb?key=AFFILIATE-SECRET&tx={transaction_id}")
+		host := strings.TrimPrefix(base, "http://")
+		if err == nil || strings.Contains(err.Error(), "AFFILIATE-SECRET") || strings.Contains(err.Error(), conv.ID) ||
+			!strings.Contains(err.Error(), host) || !strings.Contains(err.Error(), "pixel "+itoa(p.ID)) {
+			t.Errorf("%s: error %v, want the pixel id and host, no query", base, err)
+		}
+		if d := deliveriesOf(t, st, conv, p.ID); len(d) != 1 || !strings.Contains(d[0].URL, "AFFILIATE-SECRET") {
+			t.Errorf("%s: delivery log %+v, want the full URL", base, d)
+		}
 	}
 }
 

@@ -27,8 +27,8 @@ func (s *server) createAdvertiser(c *gin.Context) error {
 		b.str("postback_token", false, 255, &a.PostbackToken),
 		b.cidrs("allowed_ips", (*[]string)(&a.AllowedIPs)),
 	)
-	if err == nil && b.has("postback_token") && len(a.PostbackToken) < 16 {
-		err = domain.FieldError("postback_token", "must be at least 16 characters")
+	if err == nil && b.has("postback_token") {
+		err = checkPostbackToken(a.PostbackToken)
 	}
 	if err != nil {
 		return firstError(err)

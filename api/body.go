@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strings"
 	"unicode/utf8"
@@ -14,23 +14,49 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/trackflow/trackflow/domain"
+	"github.com/trackflow/trackflow/internal/metrics"
 )
 
-// requireAdmin guards the admin API with Authorization: Bearer <ADMIN_TOKEN>.
+// requireAdmin guards the admin API with Authorization: Bearer <ADMIN_TOKEN>. It answers before
+// the body is read: a refused request also closes its connection, so that net/http does not
+// read (up to 256 KB of) the body first to keep the connection, however slowly it is sent.
 func (s *server) requireAdmin(c *gin.Context) error {
+	ip := s.clientIP(c.Request)
+	if err := s.adminAuth.check(c, ip); err != nil {
+		s.cfg.Metrics.AuthRateLimited(metrics.RealmAdmin)
+		closeUnread(c)
+		return err
+	}
 	got, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
 	if !ok || s.cfg.AdminToken == "" || subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.AdminToken)) != 1 {
+		s.adminAuth.failed(ip)
+		closeUnread(c)
 		return domain.Errorf(domain.Unauthorized, "authorization: a valid admin bearer token is required")
 	}
 	c.Next()
 	return nil
 }
 
+// closeUnread makes a refused request's answer close the connection when its body is left
+// unread, instead of net/http draining the body before answering.
+func closeUnread(c *gin.Context) {
+	if c.Request.ContentLength != 0 {
+		c.Header("Connection", "close")
+	}
+}
+
 // body is an admin request's JSON object, read field by field so that every error names its field.
 type body map[string]json.RawMessage
 
+// maxAdminBody bounds an admin request's body.
+const maxAdminBody = 1 << 20
+
 func readBody(c *gin.Context) (body, error) {
-	raw, err := io.ReadAll(io.LimitReader(c.Request.Body, 1<<20))
+	raw, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxAdminBody))
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return nil, domain.FieldError("body", "is larger than %d bytes", maxAdminBody)
+	}
 	if err != nil {
 		return nil, domain.FieldError("body", "could not be read")
 	}
@@ -69,6 +95,9 @@ func (b body) str(name string, required bool, max int, dst *string) error {
 	var s string
 	if err := json.Unmarshal(b[name], &s); err != nil {
 		return domain.FieldError(name, "must be a string")
+	}
+	if !validJSONText(b[name]) { // decoding replaced what was invalid: refuse, never store it altered
+		return domain.FieldError(name, "must be valid UTF-8")
 	}
 	if required && strings.TrimSpace(s) == "" {
 		return domain.FieldError(name, "must not be empty")
@@ -210,20 +239,16 @@ func (b body) cidrs(name string, dst *[]string) error {
 		return nil
 	}
 	var list []string
-	if err := json.Unmarshal(b[name], &list); err != nil {
+	if err := json.Unmarshal(b[name], &list); err != nil || !validJSONText(b[name]) {
 		return domain.FieldError(name, "must be a list of CIDR strings")
 	}
 	out := make([]string, 0, len(list))
 	for _, s := range list {
-		p, err := netip.ParsePrefix(s)
+		p, err := ParsePrefix(s)
 		if err != nil {
-			ip, err2 := netip.ParseAddr(s)
-			if err2 != nil {
-				return domain.FieldError(name, "%q is not a CIDR", s)
-			}
-			p = netip.PrefixFrom(ip, ip.BitLen())
+			return domain.FieldError(name, "%q is not a CIDR", s)
 		}
-		out = append(out, p.Masked().String())
+		out = append(out, p.String())
 	}
 	*dst = out
 	return nil

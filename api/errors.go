@@ -24,6 +24,8 @@ func status(err error) int {
 		return http.StatusConflict
 	case domain.Unavailable:
 		return http.StatusServiceUnavailable
+	case domain.RateLimited:
+		return http.StatusTooManyRequests
 	default:
 		return http.StatusInternalServerError
 	}

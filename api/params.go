@@ -146,6 +146,12 @@ func (p *Params) addJSON(body []byte) error {
 func jsonScalar(raw json.RawMessage) (v string, isNull bool, err error) {
 	switch raw[0] {
 	case '"':
+		if !validJSONText(raw) {
+			// Kept invalid (its raw text behind a byte that is never UTF-8) rather than decoded
+			// with U+FFFD: the parameter's reader then answers "<name>: must be valid UTF-8" as
+			// for a query string, and two different invalid values stay different.
+			return "\xff" + string(raw), false, nil
+		}
 		err = json.Unmarshal(raw, &v)
 		return v, false, err
 	case 'n':

@@ -90,6 +90,13 @@ func TestMalformedTrackingInput(t *testing.T) {
 		tc{"id NUL", "POST", "/conversion", "application/x-www-form-urlencoded", "offer_id=1&amount=1&id=a%00", "id"},
 		tc{"JSON id NUL escape", "POST", "/conversion", "application/json", `{"offer_id": 1, "amount": 1, "id": "a\u0000"}`, "id"},
 		tc{"JSON id empty", "POST", "/postback", "application/json", `{"click_id": "` + domain.NewID() + `", "amount": 1, "id": ""}`, "id"},
+		// JSON text that encoding/json would decode with U+FFFD (issue 8, finding 3).
+		tc{"JSON id invalid UTF-8", "POST", "/conversion", "application/json", "{\"offer_id\": 1, \"amount\": 1, \"id\": \"\xffCOLL-1\"}", "id"},
+		tc{"JSON id lone high surrogate", "POST", "/conversion", "application/json", `{"offer_id": 1, "amount": 1, "id": "\ud800COLL-1"}`, "id"},
+		tc{"JSON id lone low surrogate", "POST", "/postback", "application/json", `{"click_id": "` + domain.NewID() + `", "amount": 1, "id": "\udc00"}`, "id"},
+		tc{"JSON id reversed pair", "POST", "/conversion", "application/json", `{"offer_id": 1, "amount": 1, "id": "\ude00\ud83d"}`, "id"},
+		tc{"JSON sub_id invalid UTF-8", "POST", "/postback", "application/json", "{\"offer_id\": 1, \"aff_id\": 1, \"amount\": 1, \"sub_id\": \"a\xfe\"}", "sub_id"},
+		tc{"JSON invalid id twice differently", "POST", "/conversion", "application/json", "{\"offer_id\": 1, \"amount\": 1, \"id\": \"\xff\", \"id\": \"\xfe\"}", "id"},
 		tc{"postback id 129 bytes", "GET", "/postback?click_id=" + domain.NewID() + "&amount=1&id=" + long(129), "", "", "id"},
 	)
 	// click_id: 32 lowercase hex characters.
@@ -367,6 +374,8 @@ func FuzzParseParams(f *testing.F) {
 		{"", "multipart/form-data; boundary=x", "--x\r\nContent-Disposition: form-data; name=\"CID\"\r\n\r\n5\r\n--x--\r\n"},
 		{"", "text/plain", "offer_id=1"},
 		{"token=a", "", ""},
+		{"", "application/json", "{\"offer_id\": 1, \"amount\": 1, \"id\": \"\xffCOLL-1\"}"},
+		{"", "application/json", `{"offer_id": 1, "amount": 1, "id": "\ud800", "sub_id": "\udc00\ud83d"}`},
 	} {
 		f.Add(s[0], s[1], []byte(s[2]))
 	}

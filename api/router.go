@@ -48,6 +48,14 @@ type Config struct {
 	UIOrigins []string
 	// CodecLoopbackNoAuth lets loopback peers call /codec without the admin token (make run).
 	CodecLoopbackNoAuth bool
+	// Timeouts bound body reads per route class (NewHTTPServer sets the connection's); zero
+	// fields: DefaultTimeouts.
+	Timeouts Timeouts
+	// AuthLimit bounds failed authentications per client IP; zero: DefaultAuthLimit.
+	AuthLimit AuthLimit
+	// ClickIDKey authenticates the click IDs the API mints (CLICK_ID_KEY, shared with the
+	// workers); nil: New makes a random one (tests, a single ROLE=all process).
+	ClickIDKey []byte
 }
 
 // server holds the handlers' dependencies.
@@ -59,13 +67,17 @@ type server struct {
 	impressions *store.ImpressionWriter
 	cache       *lookupCache
 	log         *slog.Logger
+	// adminAuth and postbackAuth count failed authentications per client IP, one budget each.
+	adminAuth, postbackAuth *authLimiter
 }
 
 // New builds the router with its dependencies.
 func New(cfg Config, st *store.Store, tc client.Client) http.Handler {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
-	r.Use(requestID, gin.Recovery())
+	to := cfg.Timeouts.withDefaults()
+	// Every request gets the tightest body deadline first; the routes that take a body widen it.
+	r.Use(requestID, gin.Recovery(), bodyDeadline(to.Tiny))
 	r.HandleMethodNotAllowed = true
 	_ = r.SetTrustedProxies(nil) // client IPs come from clientIP, which honours TRUSTED_PROXIES
 	if cfg.Metrics == nil {
@@ -75,7 +87,11 @@ func New(cfg Config, st *store.Store, tc client.Client) http.Handler {
 		cfg.Logger = slog.Default()
 	}
 	s := &server{cfg: cfg, store: st, temporal: tc, clicks: cfg.Clicks, impressions: cfg.Impressions,
-		cache: newLookupCache(st), log: cfg.Logger}
+		cache: newLookupCache(st), adminAuth: newAuthLimiter(cfg.AuthLimit), postbackAuth: newAuthLimiter(cfg.AuthLimit),
+		log: cfg.Logger}
+	if len(s.cfg.ClickIDKey) == 0 {
+		s.cfg.ClickIDKey = domain.NewClickIDKey()
+	}
 	if s.clicks == nil {
 		s.clicks = store.NewClickWriter(st.DB, store.BatchOptions{})
 	}
@@ -90,14 +106,15 @@ func New(cfg Config, st *store.Store, tc client.Client) http.Handler {
 // routes registers every route of docs/API.md on r. Each route is also in api/openapi.yaml:
 // TestRoutesMatchOpenAPI fails when the two differ.
 func (s *server) routes(r *gin.Engine) {
+	to := s.cfg.Timeouts.withDefaults()
 	// Each handler is adapted to the body type its errors must have (docs/API.md, "Errors").
 	r.GET("/click", asText(s.click))
 	r.GET("/impression", asGIF(s.impression))
 	// The routes that read clicks first wait for the clicks this process has redirected.
 	r.GET("/pixel", s.syncClicks, asGIF(s.pixel))
-	r.POST("/conversion", s.syncClicks, asText(s.conversion))
+	r.POST("/conversion", bodyDeadline(to.Body), s.syncClicks, asText(s.conversion))
 	r.GET("/postback", s.syncClicks, asJSON(s.postback))
-	r.POST("/postback", s.syncClicks, asJSON(s.postback))
+	r.POST("/postback", bodyDeadline(to.Body), s.syncClicks, asJSON(s.postback))
 
 	r.GET("/healthz", asJSON(s.healthz))
 	r.GET("/readyz", asJSON(s.readyz))
@@ -110,7 +127,7 @@ func (s *server) routes(r *gin.Engine) {
 	cdc.POST("/decode", asJSON(s.requireCodecAuth), asJSON(s.codecDecode))
 	cdc.POST("/encode", asJSON(s.requireCodecAuth), asJSON(s.codecEncode))
 
-	v1 := r.Group("/api/v1", asJSON(s.requireAdmin), s.invalidateCache)
+	v1 := r.Group("/api/v1", asJSON(s.requireAdmin), bodyDeadline(to.Admin), s.invalidateCache)
 	v1.POST("/advertisers", asJSON(s.createAdvertiser))
 	v1.POST("/affiliates", asJSON(s.createAffiliate))
 	v1.PATCH("/affiliates/:id", asJSON(s.updateAffiliate))

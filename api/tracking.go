@@ -21,10 +21,11 @@ func (s *server) click(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	now := time.Now().UTC()
 	click := store.Click{
-		ClickID: domain.NewID(), OfferID: v.offerID, AffID: v.affID,
+		ClickID: domain.NewClickID(s.cfg.ClickIDKey, now), OfferID: v.offerID, AffID: v.affID,
 		IP: s.clientIP(c.Request), UserAgent: userAgent(c.Request), Referer: store.StorableText(c.Request.Referer(), maxReferer),
-		CreatedAt: time.Now().UTC(),
+		CreatedAt: now,
 	}
 	click.SubID, click.CreativeID = v.optional()
 	if err := s.clicks.Add(click); err != nil {
@@ -191,11 +192,18 @@ func (s *server) postback(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	ip := s.clientIP(c.Request)
+	if err := s.postbackAuth.check(c, ip); err != nil {
+		s.cfg.Metrics.AuthRateLimited(metrics.RealmPostback)
+		return err
+	}
 	adv, err := s.advertiser(ctx, token)
+	if domain.ErrorKind(err) == domain.Unauthorized {
+		s.postbackAuth.failed(ip)
+	}
 	if err != nil {
 		return err
 	}
-	ip := s.clientIP(c.Request)
 	if !ipAllowed(adv.AllowedIPs, ip) {
 		return domain.Errorf(domain.Forbidden, "ip: %s is not in the advertiser's allow-list", ip)
 	}
@@ -371,7 +379,8 @@ func ipAllowed(allowed []string, ip string) bool {
 		return false
 	}
 	for _, cidr := range allowed {
-		if p, err := netip.ParsePrefix(cidr); err == nil && p.Contains(addr) {
+		// ParsePrefix also reads an entry stored before mapped forms were normalised.
+		if p, err := ParsePrefix(cidr); err == nil && p.Contains(addr.Unmap()) {
 			return true
 		}
 	}

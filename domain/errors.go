@@ -18,6 +18,8 @@ const (
 	Conflict
 	// Unavailable is a temporary refusal (503): the server is overloaded or shutting down.
 	Unavailable
+	// RateLimited refuses a client that failed authentication too often (429, with Retry-After).
+	RateLimited
 )
 
 // Error is a domain error whose message is safe to show a client. Messages of Invalid errors start

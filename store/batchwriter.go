@@ -53,6 +53,14 @@ func (o *BatchOptions) defaults() {
 	}
 }
 
+// Freshness bounds how long after its redirect a click is in Postgres while the database is up:
+// one flush interval, plus one back-off of a batch Postgres refused. The worker waits for a
+// cookie's click not yet stored no longer than the click ID's creation time plus this.
+func (o BatchOptions) Freshness() time.Duration {
+	o.defaults()
+	return o.FlushInterval + o.RetryMax
+}
+
 // Writer stores rows of one kind (clicks, impressions) in batches, off the request path: the
 // handler hands a row to Add and answers at once; one goroutine writes what waits with a single
 // COPY per batch. Close stores every row Add accepted before it returns, so an acknowledged click

@@ -63,6 +63,15 @@ func (s *Store) Click(ctx context.Context, clickID string) (*Click, error) {
 	return &c, nil
 }
 
+// ClickStoredAfter reports whether any click created after t is stored: when none is, the click
+// writers may be holding rows back (Postgres just returned from an outage). One index lookup
+// (clicks_created_idx).
+func (s *Store) ClickStoredAfter(ctx context.Context, t time.Time) (bool, error) {
+	var ok bool
+	err := s.DB.GetContext(ctx, &ok, `SELECT EXISTS (SELECT 1 FROM clicks WHERE created_at > $1)`, t)
+	return ok, err
+}
+
 // backupClickQuery is BackupClick's query; a test EXPLAINs it to prove it uses clicks_backup_idx.
 // user_agent_key(user_agent) matches the index expression; the user agent itself is compared too,
 // so a collision of the key cannot attribute a sale to another browser. The upper bound ($5, a

@@ -181,11 +181,13 @@ type ConversionFilter struct {
 
 // ListConversions returns conversions newest first.
 func (s *Store) ListConversions(ctx context.Context, f ConversionFilter) ([]domain.Conversion, error) {
+	// Every parameter compared with a literal is cast to its column's type: an untyped parameter
+	// compared with 0 is typed int4 by Postgres, and an offer_id above 2^31-1 failed the query.
 	const q = `SELECT ` + conversionColumns + ` FROM conversions
-		WHERE (:offer_id = 0 OR offer_id = :offer_id)
-		  AND (:aff_id = 0 OR aff_id = :aff_id)
-		  AND (:invoice_id = '' OR invoice_id = :invoice_id)
-		  AND (:status = '' OR status = :status)
+		WHERE (CAST(:offer_id AS bigint) = 0 OR offer_id = :offer_id)
+		  AND (CAST(:aff_id AS bigint) = 0 OR aff_id = :aff_id)
+		  AND (CAST(:invoice_id AS text) = '' OR invoice_id = :invoice_id)
+		  AND (CAST(:status AS text) = '' OR status = :status)
 		ORDER BY created_at DESC, id DESC LIMIT :limit`
 	query, args, err := s.DB.BindNamed(q, f)
 	if err != nil {

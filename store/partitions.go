@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -85,23 +84,14 @@ func (s *Store) RunPartitionUpkeep(ctx context.Context, interval time.Duration, 
 	}
 }
 
-// clickIDTime is the creation time a click ID carries: bytes 0–3, big-endian Unix seconds
-// (issue 8's format). ok is false when the ID is not 32 hex characters or its time is not
-// plausible for a stored click (an older, fully random ID), and the lookup then searches every
-// partition.
-// TODO(integrator): unify with issue 8's parser of the same bytes.
+// clickIDTime is the creation time a click ID carries (domain.ClickIDTime) when it is plausible
+// for a stored click; ok is false otherwise (an older, fully random ID), and the lookup then
+// searches every partition.
 func clickIDTime(id string, now time.Time) (t time.Time, ok bool) {
-	if !domain.IsID(id) {
-		return time.Time{}, false
-	}
-	var b [4]byte
-	if _, err := hex.Decode(b[:], []byte(id[:8])); err != nil {
-		return time.Time{}, false
-	}
-	t = time.Unix(int64(b[0])<<24|int64(b[1])<<16|int64(b[2])<<8|int64(b[3]), 0).UTC()
+	t, ok = domain.ClickIDTime(id)
 	// A stored click is at most the longest retention old, and not from the future (an hour of
 	// clock skew between processes allowed).
-	if t.Before(now.AddDate(0, 0, -MaxRetentionDays)) || t.After(now.Add(time.Hour)) {
+	if !ok || t.Before(now.AddDate(0, 0, -MaxRetentionDays)) || t.After(now.Add(time.Hour)) {
 		return time.Time{}, false
 	}
 	return t, true

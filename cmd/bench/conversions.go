@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/trackflow/trackflow/domain"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/workflow"
 )
@@ -59,7 +60,7 @@ func adminCall(ctx context.Context, api, token, method, path string, in, out any
 // newFixture creates the benchmark's offer (cpa 2.00, the same landing URL shape as the bare
 // baseline's redirect) and an affiliate whose one GET pixel points at the local affiliate server.
 func newFixture(ctx context.Context, api, adminToken, pixelURL string) (fixture, error) {
-	f := fixture{Token: "bench-" + fmt.Sprint(time.Now().UnixNano())}
+	f := fixture{Token: "bench-" + domain.NewID()}
 	var adv, aff, offer struct{ ID int64 }
 	if err := adminCall(ctx, api, adminToken, "POST", "/api/v1/advertisers",
 		map[string]any{"name": "bench advertiser", "postback_token": f.Token}, &adv); err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net/netip"
 	"net/url"
@@ -41,10 +42,22 @@ type Config struct {
 	Retry                domain.RetrySchedule
 	// PublicURL is the base URL that tracking-code snippets use; empty: the request's own.
 	PublicURL string
-	// Role is all (API and worker), api or worker.
+	// Role is all (API and worker), api, worker, or migrate (`trackflow migrate`: apply the
+	// migrations, register the search attributes, exit).
 	Role string
+	// Migrate (MIGRATE, default true) applies the migrations at start. With false, as when a
+	// release's `trackflow migrate` runs once before the pods roll, the process only checks that
+	// the schema is recent enough and refuses to start otherwise.
+	Migrate bool
 	// Demo seeds demo data and serves a stand-in affiliate under /demo/ (make run).
 	Demo bool
+	// HTTP are the server's timeouts (HTTP_*_TIMEOUT).
+	HTTP api.Timeouts
+	// ClickIDKey authenticates click IDs (CLICK_ID_KEY, base64 of at least 32 bytes); every API
+	// and worker process of a deployment must share it. Unset: a random key for this process.
+	ClickIDKey []byte
+	// ClickIDKeyGenerated is true when CLICK_ID_KEY was unset (run warns).
+	ClickIDKeyGenerated bool
 	// PprofAddr, when set (PPROF_ADDR, e.g. 127.0.0.1:6060), serves net/http/pprof there, on its
 	// own listener so profiles are never reachable through the public API address.
 	PprofAddr string
@@ -87,6 +100,8 @@ func loadConfig() (Config, error) {
 	check("DB_MAX_CONNS", err)
 	c.PostbackAllowPrivate, err = strconv.ParseBool(env("POSTBACK_ALLOW_PRIVATE", "false"))
 	check("POSTBACK_ALLOW_PRIVATE", err)
+	c.Migrate, err = strconv.ParseBool(env("MIGRATE", "true"))
+	check("MIGRATE", err)
 	c.Demo, err = strconv.ParseBool(env("DEMO", "false"))
 	check("DEMO", err)
 	c.ClickRetentionDays, err = strconv.Atoi(env("CLICK_RETENTION_DAYS", strconv.Itoa(store.DefaultRetentionDays)))
@@ -139,14 +154,43 @@ func loadConfig() (Config, error) {
 		if s = strings.TrimSpace(s); s == "" {
 			continue
 		}
-		p, err := netip.ParsePrefix(s)
+		p, err := api.ParsePrefix(s)
 		check("TRUSTED_PROXIES", err)
 		c.TrustedProxies = append(c.TrustedProxies, p)
 	}
+	dt := api.DefaultTimeouts
+	for _, d := range []struct {
+		name string
+		dst  *time.Duration
+		def  time.Duration
+	}{
+		{"HTTP_HEADER_TIMEOUT", &c.HTTP.Header, dt.Header},
+		{"HTTP_BODY_TIMEOUT", &c.HTTP.Body, dt.Body},
+		{"HTTP_ADMIN_BODY_TIMEOUT", &c.HTTP.Admin, dt.Admin},
+		{"HTTP_WRITE_TIMEOUT", &c.HTTP.Write, dt.Write},
+		{"HTTP_IDLE_TIMEOUT", &c.HTTP.Idle, dt.Idle},
+	} {
+		v, err := time.ParseDuration(env(d.name, d.def.String()))
+		if err == nil && v <= 0 {
+			err = fmt.Errorf("must be positive")
+		}
+		check(d.name, err)
+		*d.dst = v
+	}
+	// The routes that take no body get a second, or the body bound when that is shorter.
+	c.HTTP.Tiny = min(dt.Tiny, c.HTTP.Body)
+	if k := os.Getenv("CLICK_ID_KEY"); k != "" {
+		c.ClickIDKey, err = base64.StdEncoding.DecodeString(k)
+		if err != nil || len(c.ClickIDKey) < domain.ClickIDKeySize {
+			errs = append(errs, fmt.Sprintf("CLICK_ID_KEY: must be base64 of at least %d bytes (openssl rand -base64 32)", domain.ClickIDKeySize))
+		}
+	} else {
+		c.ClickIDKey, c.ClickIDKeyGenerated = domain.NewClickIDKey(), true
+	}
 	switch c.Role {
-	case "all", "api", "worker":
+	case "all", "api", "worker", "migrate":
 	default:
-		errs = append(errs, "ROLE: must be all, api or worker")
+		errs = append(errs, "ROLE: must be all, api, worker or migrate")
 	}
 	if len(errs) > 0 {
 		return c, fmt.Errorf("config: %s", strings.Join(errs, "; "))

@@ -25,7 +25,7 @@ func demo(ctx context.Context, cfg Config, st *store.Store, apiHandler http.Hand
 	}
 	base := "http://" + net.JoinHostPort(host, port)
 
-	const token = "demo-postback-token-0000000000000"
+	const token = "demo-3f9c1a7be2d84c6f9a1e5b7d20c4e8f1"
 	adv, err := st.AdvertiserByToken(ctx, token)
 	offerID, affID := int64(1), int64(1)
 	switch {
@@ -64,6 +64,8 @@ trackflow demo is up.
   Admin token:     %[5]s
   Temporal UI:     http://localhost:8233
 The demo affiliate's pixel prints "affiliate pixel received" here when it fires.
+The tokens above are printed because this is the demo (DEMO=true, make run); without DEMO
+trackflow never prints or logs a token.
 
 `, base, offerID, affID, token, cfg.AdminToken)
 

@@ -1,4 +1,9 @@
 // Command trackflow runs the API and the Temporal worker (ROLE=all, api or worker).
+//
+//	trackflow                     serve, as ROLE says
+//	trackflow migrate             apply the migrations, register the search attributes, exit (ROLE=migrate)
+//	trackflow healthcheck [path]  GET path (default /healthz) on HTTP_ADDR; exit 0 on a 2xx, for
+//	                              container healthchecks in an image that has no curl
 package main
 
 import (
@@ -26,11 +31,12 @@ import (
 	"github.com/trackflow/trackflow/schema"
 	"github.com/trackflow/trackflow/store"
 	"github.com/trackflow/trackflow/worker"
+	"github.com/trackflow/trackflow/workflows"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx)
+	err := run(ctx, os.Args[1:])
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "trackflow:", err)
@@ -38,7 +44,18 @@ func main() {
 	}
 }
 
-func run(ctx context.Context) error {
+func run(ctx context.Context, args []string) error {
+	command := ""
+	if len(args) > 0 {
+		command = args[0]
+	}
+	switch command {
+	case "", "migrate":
+	case "healthcheck":
+		return healthcheck(ctx, args[1:])
+	default:
+		return fmt.Errorf("unknown command %q: usage: trackflow [migrate | healthcheck [path]]", command)
+	}
 	cfg, err := loadConfig()
 	if err != nil {
 		return err
@@ -50,12 +67,21 @@ func run(ctx context.Context) error {
 		return fmt.Errorf("LOG_FORMAT: %w", err)
 	}
 	slog.SetDefault(logger)
+	if command == "migrate" {
+		cfg.Role = "migrate"
+	}
 	db, err := store.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if err := schema.Migrate(ctx, db); err != nil {
+	// With MIGRATE=false a release migrates once (`trackflow migrate`) before its pods roll, so
+	// several replicas never race to migrate; each only checks that the schema is not older than it needs.
+	if cfg.Role == "migrate" || cfg.Migrate {
+		if err := schema.Migrate(ctx, db); err != nil {
+			return err
+		}
+	} else if err := schema.Check(ctx, db); err != nil {
 		return err
 	}
 	st := &store.Store{DB: db}
@@ -81,9 +107,31 @@ func run(ctx context.Context) error {
 		return fmt.Errorf("dial temporal %s: %w", cfg.Temporal.HostPort, err)
 	}
 	defer tc.Close()
+	if cfg.Role == "migrate" {
+		rctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		if err := workflows.RegisterSearchAttributes(rctx, tc, cfg.Temporal.Namespace); err != nil {
+			return err
+		}
+		logger.Info("migrated", "schema", schema.Latest(), "namespace", cfg.Temporal.Namespace,
+			"search_attributes", workflows.SearchAttributeNames)
+		return nil
+	}
 
+	if cfg.ClickIDKeyGenerated {
+		logger.Warn("CLICK_ID_KEY is not set: using a random key for this process; a deployment of several API or worker processes must give them all the same CLICK_ID_KEY")
+	}
+	// Clicks and impressions are stored in batches off the request path; the writers outlive the
+	// HTTP server so that every click answered with a redirect is stored before the process exits.
+	var clicks *store.ClickWriter
+	var impressions *store.ImpressionWriter
+	if cfg.Role != "worker" {
+		clicks = store.NewClickWriter(db, store.BatchOptions{})
+		impressions = store.NewImpressionWriter(db, store.BatchOptions{})
+	}
 	if cfg.Role != "api" {
-		acts := &activities.Activities{Store: st, HTTP: activities.NewPixelClient(cfg.PostbackAllowPrivate), Temporal: tc, Metrics: m}
+		acts := &activities.Activities{Store: st, HTTP: activities.NewPixelClient(cfg.PostbackAllowPrivate), Temporal: tc, Metrics: m,
+			ClickIDKey: cfg.ClickIDKey, Clicks: clicks}
 		w := worker.New(tc, acts, worker.Options{})
 		if err := w.Start(); err != nil {
 			return fmt.Errorf("start worker: %w", err)
@@ -93,10 +141,6 @@ func run(ctx context.Context) error {
 			"namespace", cfg.Temporal.Namespace, "payload_codec", cfg.Codec != nil)
 	}
 	var handler http.Handler
-	// Clicks and impressions are stored in batches off the request path; the writers outlive the
-	// HTTP server so that every click answered with a redirect is stored before the process exits.
-	var clicks *store.ClickWriter
-	var impressions *store.ImpressionWriter
 	if cfg.Role == "worker" {
 		// A worker alone serves only what ops scrape and probe: its metrics and liveness.
 		mux := http.NewServeMux()
@@ -107,11 +151,10 @@ func run(ctx context.Context) error {
 		})
 		handler = mux
 	} else {
-		clicks = store.NewClickWriter(db, store.BatchOptions{})
-		impressions = store.NewImpressionWriter(db, store.BatchOptions{})
 		handler = api.New(api.Config{
 			AdminToken: cfg.AdminToken, TrustedProxies: cfg.TrustedProxies, Retry: cfg.Retry, Metrics: m,
 			PublicURL: cfg.PublicURL, ReviewWait: cfg.ReviewWait, Clicks: clicks, Impressions: impressions, Logger: logger,
+			ClickIDKey: cfg.ClickIDKey, Timeouts: cfg.HTTP,
 			Codec: cfg.Codec, UIOrigins: cfg.UIOrigins, CodecLoopbackNoAuth: cfg.CodecLoopbackNoAuth,
 		}, st, tc)
 	}
@@ -120,7 +163,7 @@ func run(ctx context.Context) error {
 			return err
 		}
 	}
-	srv := &http.Server{Addr: cfg.HTTPAddr, Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	srv := api.NewHTTPServer(handler, cfg.HTTP)
 	// Listen before saying so: "http listening" means connections are accepted, and a taken port
 	// fails the start instead of a background goroutine.
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
@@ -196,4 +239,37 @@ func temporalLogger(logger *slog.Logger, format string) *slog.Logger {
 		return logger
 	}
 	return l
+}
+
+// healthcheck is `trackflow healthcheck [path]`: it GETs path (default /healthz) from this
+// container's own listener (HTTP_ADDR) and fails unless the answer is a 2xx. The image is
+// distroless, so compose healthchecks run the binary itself instead of curl.
+func healthcheck(ctx context.Context, args []string) error {
+	path := "/healthz"
+	if len(args) > 0 {
+		path = args[0]
+	}
+	host, port, err := net.SplitHostPort(env("HTTP_ADDR", ":8080"))
+	if err != nil {
+		return fmt.Errorf("HTTP_ADDR: %w", err)
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	url := "http://" + net.JoinHostPort(host, port) + path
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("healthcheck: %s answered %s", url, resp.Status)
+	}
+	return nil
 }

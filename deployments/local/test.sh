@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # test.sh — `make test`, what CI runs: go vet, lint.sh (gofmt, staticcheck, workflowcheck), the
 # whole suite with the race detector against a real Postgres and a real Temporal dev server (it
-# includes the route/OpenAPI test and the e2e validation against api/openapi.yaml), then a short
-# fuzz run.
+# includes the route/OpenAPI test and the e2e validation against api/openapi.yaml), the deployment
+# files' validation (its own module, deployments/validate: no cluster or Docker engine needed),
+# then a short fuzz run.
 #
 # Unless given, it starts a test Postgres (.dev/test-pg, 127.0.0.1:55433, fsync off) and a test
 # Temporal server (.dev/test-temporal, 127.0.0.1:7244, UI :8244, in memory), and stops the ones
@@ -60,6 +61,10 @@ echo "== test servers: Postgres $TRACKFLOW_TEST_DATABASE_URL, Temporal $TRACKFLO
 
 echo "== go test -race ./..."
 go test -race -count=1 -timeout 30m ./... || rc=$?
+
+# A module of its own (the Kubernetes, kustomize and compose libraries stay out of go.mod).
+echo "== deployments/validate: compose, kustomize builds, Helm values"
+(cd deployments/validate && go vet ./... && go test -count=1 ./...) || rc=$?
 
 if [ "$rc" -eq 0 ] && grep -rqsE --include='*_test.go' '^func FuzzParseParams\(' api/; then
   echo "== fuzz FuzzParseParams (20s)"

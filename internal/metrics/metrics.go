@@ -19,6 +19,20 @@ const (
 	LayerDatabase = "database"
 )
 
+// Outcomes of a cookie click lookup, the label of the cookie_click_lookups counter.
+const (
+	CookieClickFound          = "found"
+	CookieClickFoundAfterWait = "found_after_wait"
+	CookieClickUnknown        = "unknown"
+	CookieClickLost           = "lost"
+)
+
+// Realms of authentication, the label of the auth_rate_limited counter.
+const (
+	RealmAdmin    = "admin"
+	RealmPostback = "postback"
+)
+
 // Metrics are trackflow's counters. A nil *Metrics counts nothing, so code paths that do not care
 // (unit tests) need not build one.
 type Metrics struct {
@@ -28,6 +42,8 @@ type Metrics struct {
 	conversionsStarted *prometheus.CounterVec
 	conversions        *prometheus.CounterVec
 	duplicates         *prometheus.CounterVec
+	cookieClicks       *prometheus.CounterVec
+	authRefused        *prometheus.CounterVec
 }
 
 // New registers trackflow's counters, and the Go runtime and process collectors, on reg.
@@ -54,11 +70,25 @@ func New(reg *prometheus.Registry) *Metrics {
 			Namespace: "trackflow", Name: "duplicates_total",
 			Help: "Duplicate conversion requests (an (offer_id, id) already used), by the layer that caught them: temporal at start, or database in the workflow.",
 		}, []string{"layer"}),
+		cookieClicks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "trackflow", Name: "cookie_click_lookups_total",
+			Help: "Lookups of a tf_ cookie's click by the worker, by outcome: found, found_after_wait, unknown (not stored and not waited for: forged, old or pre-format ID), lost (waited for, never stored).",
+		}, []string{"outcome"}),
+		authRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "trackflow", Name: "auth_rate_limited_total",
+			Help: "Requests refused 429 because their client failed authentication too often, by realm: admin or postback.",
+		}, []string{"realm"}),
 	}
 	// Both layers appear from the start, at 0, so a dashboard's rate() has a series to work on.
 	m.duplicates.WithLabelValues(LayerTemporal)
 	m.duplicates.WithLabelValues(LayerDatabase)
-	reg.MustRegister(m.clicks, m.impressions, m.conversionsStarted, m.conversions, m.duplicates,
+	for _, o := range []string{CookieClickFound, CookieClickFoundAfterWait, CookieClickUnknown, CookieClickLost} {
+		m.cookieClicks.WithLabelValues(o)
+	}
+	for _, r := range []string{RealmAdmin, RealmPostback} {
+		m.authRefused.WithLabelValues(r)
+	}
+	reg.MustRegister(m.clicks, m.impressions, m.conversionsStarted, m.conversions, m.duplicates, m.cookieClicks, m.authRefused,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -100,5 +130,19 @@ func (m *Metrics) Conversion(status string) {
 func (m *Metrics) Duplicate(layer string) {
 	if m != nil {
 		m.duplicates.WithLabelValues(layer).Inc()
+	}
+}
+
+// CookieClick counts a lookup of a cookie's click by its outcome.
+func (m *Metrics) CookieClick(outcome string) {
+	if m != nil {
+		m.cookieClicks.WithLabelValues(outcome).Inc()
+	}
+}
+
+// AuthRateLimited counts a request refused for too many failed authentications in a realm.
+func (m *Metrics) AuthRateLimited(realm string) {
+	if m != nil {
+		m.authRefused.WithLabelValues(realm).Inc()
 	}
 }

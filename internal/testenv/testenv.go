@@ -12,7 +12,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -20,7 +19,6 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
@@ -39,6 +37,14 @@ import (
 
 // AdminToken is the admin bearer token of the shared stack's API.
 const AdminToken = "test-admin-token"
+
+// ClickIDKey is the CLICK_ID_KEY of every stack of the test binary (API and worker share it).
+var ClickIDKey = domain.NewClickIDKey()
+
+// SharedAuthLimit is the shared stack's failed-authentication budget: every test calls from
+// 127.0.0.1, and the suite's own 401 cases must not exhaust it. The limiter is tested on a router
+// of its own (api's TestAuthFailuresRateLimited).
+var SharedAuthLimit = api.AuthLimit{Burst: 100_000, Every: time.Millisecond}
 
 // Retry is the compressed pixel retry schedule the shared stack's API gives its workflows. Its
 // 2 s attempt timeout (10 s in production) keeps a test of a hanging affiliate short, and is
@@ -97,8 +103,28 @@ func NewDBURL(t testing.TB) (*sqlx.DB, string) {
 	if templateErr != nil {
 		t.Fatalf("template database: %v", templateErr)
 	}
+	return createDB(t, adminURL, "TEMPLATE "+templateName)
+}
+
+// NewEmptyDBURL is a fresh database with no migrations applied (dropped afterwards), for a test
+// of `trackflow migrate`.
+func NewEmptyDBURL(t testing.TB) (*sqlx.DB, string) {
+	t.Helper()
+	return createDB(t, env(t, "TRACKFLOW_TEST_DATABASE_URL"), "")
+}
+
+// createDB creates a database on the test cluster with the given CREATE DATABASE options, opens
+// it and drops it when t ends.
+func createDB(t testing.TB, adminURL, options string) (*sqlx.DB, string) {
+	t.Helper()
+	ctx := context.Background()
+	admin, err := sqlx.Open("postgres", adminURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
 	name := "tf_test_" + domain.NewID()[:12]
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name+" TEMPLATE "+templateName); err != nil {
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name+" "+options); err != nil {
 		t.Fatalf("create database: %v", err)
 	}
 	dbURL := withDB(adminURL, name)
@@ -211,17 +237,19 @@ func startStack(t testing.TB, addr string, o Options) (s *Stack, err error) {
 	st := &store.Store{DB: db}
 	// One registry for the worker and the API, as in a ROLE=all process: GET /metrics shows both.
 	m := metrics.New(prometheus.NewRegistry())
+	clicks := store.NewClickWriter(db, store.BatchOptions{})
 	if !o.NoWorker {
-		acts := &activities.Activities{Store: st, HTTP: activities.NewPixelClient(true), Temporal: tc, Metrics: m}
+		acts := &activities.Activities{Store: st, HTTP: activities.NewPixelClient(true), Temporal: tc, Metrics: m,
+			ClickIDKey: ClickIDKey, Clicks: clicks}
 		w := worker.New(tc, acts, worker.Options{})
 		if err := w.Start(); err != nil {
 			return nil, err
 		}
 		t.Cleanup(w.Stop)
 	}
-	clicks := store.NewClickWriter(db, store.BatchOptions{})
 	impressions := store.NewImpressionWriter(db, store.BatchOptions{})
-	h := api.New(api.Config{AdminToken: AdminToken, Retry: Retry, Metrics: m, Clicks: clicks, Impressions: impressions}, st, tc)
+	h := api.New(api.Config{AdminToken: AdminToken, Retry: Retry, Metrics: m, Clicks: clicks, Impressions: impressions,
+		ClickIDKey: ClickIDKey, AuthLimit: SharedAuthLimit}, st, tc)
 	k, err := loadContract()
 	if err != nil {
 		return nil, err
@@ -261,41 +289,20 @@ func Dial(addr, namespace string) (client.Client, error) {
 func NewNamespace(addr string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	ns := "test-" + domain.NewID()[:12]
-	c, err := Dial(addr, "default")
+	ns, err := RegisterNamespace(addr)
 	if err != nil {
 		return "", err
 	}
-	defer c.Close()
-	_, err = c.WorkflowService().RegisterNamespace(ctx, &workflowservice.RegisterNamespaceRequest{
-		Namespace: ns, WorkflowExecutionRetentionPeriod: durationpb.New(24 * time.Hour),
-	})
-	if err != nil {
-		return "", fmt.Errorf("register namespace: %w", err)
-	}
-	sas := map[string]enums.IndexedValueType{}
-	for _, name := range workflows.SearchAttributeNames {
-		sas[name] = enums.INDEXED_VALUE_TYPE_KEYWORD
-	}
-	for {
-		_, err = c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
-			SearchAttributes: sas, Namespace: ns,
-		})
-		if err == nil || strings.Contains(err.Error(), "already exists") {
-			break
-		}
-		if ctx.Err() != nil {
-			return "", fmt.Errorf("add search attributes: %w", err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	// The namespace and its attributes reach the frontend's caches a moment later: wait until a
-	// workflow with them starts.
 	nc, err := Dial(addr, ns)
 	if err != nil {
 		return "", err
 	}
 	defer nc.Close()
+	if err := workflows.RegisterSearchAttributes(ctx, nc, ns); err != nil {
+		return "", err
+	}
+	// The namespace and its attributes reach the frontend's caches a moment later: wait until a
+	// workflow with them starts.
 	for {
 		_, err := nc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 			ID: "probe", TaskQueue: "probe", WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
@@ -310,6 +317,26 @@ func NewNamespace(addr string) (string, error) {
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
+}
+
+// RegisterNamespace registers a fresh namespace without trackflow's search attributes (what
+// `trackflow migrate` adds) and returns its name.
+func RegisterNamespace(addr string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ns := "test-" + domain.NewID()[:12]
+	c, err := Dial(addr, "default")
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	_, err = c.WorkflowService().RegisterNamespace(ctx, &workflowservice.RegisterNamespaceRequest{
+		Namespace: ns, WorkflowExecutionRetentionPeriod: durationpb.New(24 * time.Hour),
+	})
+	if err != nil {
+		return "", fmt.Errorf("register namespace: %w", err)
+	}
+	return ns, nil
 }
 
 func workflowsProbeAttributes() temporal.SearchAttributes {

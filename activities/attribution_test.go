@@ -1,0 +1,108 @@
+package activities_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/trackflow/trackflow/activities"
+	"github.com/trackflow/trackflow/domain"
+	"github.com/trackflow/trackflow/internal/metrics"
+	"github.com/trackflow/trackflow/internal/testenv"
+	"github.com/trackflow/trackflow/store"
+)
+
+// cookieOutcomes reads trackflow_cookie_click_lookups_total by outcome.
+func cookieOutcomes(t *testing.T, reg *prometheus.Registry) map[string]float64 {
+	t.Helper()
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, f := range fams {
+		if f.GetName() != "trackflow_cookie_click_lookups_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			out[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
+		}
+	}
+	return out
+}
+
+// TestCookieClickWaitsOnlyForAuthenticFreshIDs (issue 8, finding 2): Attribute waits for a
+// cookie's click that is not stored yet only when the click ID is authentic and fresh (here: held
+// by the click writer, and found once it commits); a forged ID, an authentic ID older than the
+// freshness bound and a pre-format ID are looked up once, never waited for.
+func TestCookieClickWaitsOnlyForAuthenticFreshIDs(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := testenv.NewDB(t)
+	st := &store.Store{DB: db}
+	seeded := testenv.Seed(t, st, nil)
+	key := domain.NewClickIDKey()
+	reg := prometheus.NewRegistry()
+	// A writer whose batch waits 300 ms: the fresh click is not in Postgres when Attribute starts.
+	opts := store.BatchOptions{FlushInterval: 300 * time.Millisecond}
+	clicks := store.NewClickWriter(db, opts)
+	defer clicks.Close(ctx)
+	a := &activities.Activities{Store: st, Metrics: metrics.New(reg), ClickIDKey: key, Clicks: clicks, ClickWriter: opts}
+	attribute := func(cookie string) activities.Attribution {
+		t.Helper()
+		att, err := a.Attribute(ctx, domain.ConversionRequest{OfferID: seeded.Offer.ID, Source: domain.SourcePage,
+			CookieClickID: cookie, IP: "198.51.100.7", UserAgent: "UA", ReceivedAt: time.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return att
+	}
+	click := func(id string, at time.Time) store.Click {
+		return store.Click{ClickID: id, OfferID: seeded.Offer.ID, AffID: seeded.Affiliate.ID, IP: "203.0.113.1",
+			UserAgent: "other", CreatedAt: at}
+	}
+	check := func(what string, want map[string]float64) {
+		t.Helper()
+		got := cookieOutcomes(t, reg)
+		for k, v := range want {
+			if got[k] != v {
+				t.Fatalf("after %s: outcomes %v, want %v", what, got, want)
+			}
+		}
+	}
+
+	fresh := domain.NewClickID(key, time.Now())
+	if err := clicks.Add(click(fresh, time.Now().UTC())); err != nil {
+		t.Fatal(err)
+	}
+	if att := attribute(fresh); att.Method != domain.MethodCookie || att.ClickID != fresh {
+		t.Fatalf("fresh authentic cookie: %+v, want its click", att)
+	}
+	check("a fresh click held by the writer", map[string]float64{"found_after_wait": 1, "unknown": 0})
+
+	forged := domain.NewClickID(domain.NewClickIDKey(), time.Now())
+	if att := attribute(forged); att.Method != "" || att.ClickID != "" {
+		t.Fatalf("forged cookie: %+v, want unattributed", att)
+	}
+	check("a forged ID", map[string]float64{"found_after_wait": 1, "unknown": 1, "lost": 0})
+
+	// Older than the freshness bound, and a newer click is stored: the writers are not behind.
+	old := domain.NewClickID(key, time.Now().Add(-time.Hour))
+	if att := attribute(old); att.Method == domain.MethodCookie {
+		t.Fatalf("old unknown cookie: %+v", att)
+	}
+	check("an old unknown ID", map[string]float64{"found_after_wait": 1, "unknown": 2, "lost": 0})
+
+	legacy := domain.NewID()
+	if err := st.InsertClick(ctx, ptr(click(legacy, time.Now().UTC()))); err != nil {
+		t.Fatal(err)
+	}
+	if att := attribute(legacy); att.Method != domain.MethodCookie || att.ClickID != legacy {
+		t.Fatalf("pre-format stored ID: %+v, want its click", att)
+	}
+	check("a pre-format stored ID", map[string]float64{"found": 1, "found_after_wait": 1, "unknown": 2, "lost": 0})
+}
+
+func ptr[T any](v T) *T { return &v }
