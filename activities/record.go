@@ -24,6 +24,15 @@ type RecordOutput struct {
 	Conversion domain.Conversion `json:"conversion"`
 	Duplicate  bool              `json:"duplicate"`
 	Pixels     []store.Pixel     `json:"pixels"`
+	// Hold is the offer's hold setting, read when the conversion is held (pending); histories
+	// recorded before holds expired lack it, and a zero Hold waits for a decision.
+	Hold Hold `json:"hold,omitzero"`
+}
+
+// Hold is how long a held conversion waits for a decision and what it becomes when none came.
+type Hold struct {
+	Seconds int64  `json:"seconds,omitempty"` // 0: wait until a decision comes
+	Expiry  string `json:"expiry,omitempty"`  // domain.HoldExpiryApprove or HoldExpiryReject
 }
 
 // Record decides and stores the conversion (reserving its invoice and claiming its click in one
@@ -46,6 +55,13 @@ func (a *Activities) Record(ctx context.Context, in RecordInput) (RecordOutput, 
 		if out.Pixels, err = a.Store.ActivePixels(ctx, *res.Conversion.AffID, res.Conversion.OfferID); err != nil {
 			return RecordOutput{}, fmt.Errorf("record: %w", err)
 		}
+	}
+	if !res.Duplicate && res.Conversion.Status == domain.ConversionPending {
+		offer, err := a.Store.Offer(ctx, res.Conversion.OfferID)
+		if err != nil {
+			return RecordOutput{}, nonRetryableNotFound(err)
+		}
+		out.Hold = Hold{Seconds: offer.HoldSeconds, Expiry: offer.HoldExpiry}
 	}
 	return out, nil
 }
@@ -110,12 +126,19 @@ type StatusChange struct {
 	From         string  `json:"from"`
 	To           string  `json:"to"`
 	Reason       *string `json:"reason,omitempty"`
+	// Note is the admin's text (a reject's or a reversal's reason), kept as the conversion's note.
+	Note *string `json:"note,omitempty"`
 }
 
 // SetStatus applies a status change and lists the pixels to fire for it; it is idempotent (a
 // retry after success returns the row).
 func (a *Activities) SetStatus(ctx context.Context, in StatusChange) (RecordOutput, error) {
-	c, err := a.Store.SetConversionStatus(ctx, in.ConversionID, in.From, in.To, in.Reason)
+	reason, note := in.Reason, in.Note
+	if in.To == domain.ConversionReversed && note == nil {
+		// A reversal started before notes existed put its text in Reason: it is a note.
+		reason, note = nil, in.Reason
+	}
+	c, err := a.Store.SetConversionStatus(ctx, in.ConversionID, in.From, in.To, reason, note)
 	if err != nil {
 		if domain.ErrorKind(err) == domain.Conflict || domain.ErrorKind(err) == domain.NotFound {
 			return RecordOutput{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeConflict, nil)

@@ -126,6 +126,19 @@ func (b body) id(name string, required bool, dst *int64) error {
 	return nil
 }
 
+// intRange reads an integer field (a JSON number) that must lie in [lo, hi].
+func (b body) intRange(name string, lo, hi int64, dst *int64) error {
+	if !b.has(name) {
+		return nil
+	}
+	var v int64
+	if err := json.Unmarshal(b[name], &v); err != nil || v < lo || v > hi {
+		return domain.FieldError(name, "must be an integer from %d to %d", lo, hi)
+	}
+	*dst = v
+	return nil
+}
+
 // boolean reads a true/false field.
 func (b body) boolean(name string, dst *bool) error {
 	if !b.has(name) {
@@ -181,19 +194,6 @@ func (b body) timezone(name string, dst *string) error {
 		return domain.FieldError(name, "must be an IANA time zone name like Europe/Berlin")
 	}
 	*dst = s
-	return nil
-}
-
-// intRange reads an integer field from min to max.
-func (b body) intRange(name string, min, max int, dst *int) error {
-	if !b.has(name) {
-		return nil
-	}
-	var v int64
-	if err := json.Unmarshal(b[name], &v); err != nil || v < int64(min) || v > int64(max) {
-		return domain.FieldError(name, "must be an integer from %d to %d", min, max)
-	}
-	*dst = int(v)
 	return nil
 }
 

@@ -43,6 +43,9 @@ type Config struct {
 	// (activities.NewPixelClient with POSTBACK_ALLOW_PRIVATE). Nil: one that refuses private
 	// targets.
 	PixelClient *http.Client
+	// ReviewWait bounds how long approve and reject wait for a worker to store the decision
+	// before answering 503 (REVIEW_WAIT); zero: DefaultReviewWait.
+	ReviewWait time.Duration
 	// Codec is the payload codec that /codec/decode and /codec/encode apply (TEMPORAL_CODEC_KEYS);
 	// nil: payloads pass through unchanged, as they do in the client.
 	Codec *codec.Codec

@@ -26,6 +26,13 @@ const (
 	ReasonOverCap           = "over_cap"
 	ReasonAdvertiser        = "advertiser"
 	ReasonAdmin             = "admin"
+	ReasonHoldExpired       = "hold_expired"
+)
+
+// What a held conversion becomes when its offer's hold_seconds run out (API.md, Held conversions).
+const (
+	HoldExpiryApprove = "approve"
+	HoldExpiryReject  = "reject"
 )
 
 // Attribution methods of docs/API.md.
@@ -55,6 +62,7 @@ type Conversion struct {
 	ReversedCommission *Money    `json:"reversed_commission" db:"reversed_commission"`
 	Status             string    `json:"status" db:"status"`
 	Reason             *string   `json:"reason" db:"reason"`
+	Note               *string   `json:"note" db:"note"` // the admin's text with a reject or a reversal
 	AttributionMethod  *string   `json:"attribution_method" db:"attribution_method"`
 	WorkflowID         string    `json:"workflow_id" db:"workflow_id"`
 	IP                 *string   `json:"ip" db:"ip"`

@@ -87,7 +87,7 @@ func TestConversionObject(t *testing.T) {
 		"id": `"` + conv.ID + `"`, "offer_id": fmt.Sprint(f.Offer.ID), "aff_id": fmt.Sprint(f.Affiliate.ID),
 		"sub_id": `"s1"`, "creative_id": "null", "click_id": `"` + clickID + `"`, "invoice_id": `"` + inv + `"`,
 		"amount": `"19.95"`, "currency": `"USD"`, "commission": `"2.00"`, "reversed_commission": "null",
-		"status": `"approved"`, "reason": "null", "attribution_method": `"click_id"`,
+		"status": `"approved"`, "reason": "null", "note": "null", "attribution_method": `"click_id"`,
 		"workflow_id": `"` + a.WorkflowID + `"`, "ip": `"127.0.0.1"`,
 		"sub2": "null", "sub3": "null", "sub4": "null", "sub5": "null", "event": "null", "test": "false",
 	}

@@ -504,7 +504,7 @@ func TestReversal(t *testing.T) {
 		return after.Status == domain.ConversionReversed
 	})
 	if after.Commission.String() != "0.00" || after.ReversedCommission == nil || after.ReversedCommission.String() != "2.00" ||
-		after.Reason == nil || *after.Reason != "chargeback" {
+		after.Reason != nil || after.Note == nil || *after.Note != "chargeback" {
 		t.Fatalf("reversed conversion %+v", after.Conversion)
 	}
 	if code, msg := adminError(t, s, "POST", "/api/v1/conversions/"+conv.ID+"/reverse", nil); code != 409 || !strings.HasPrefix(msg, "status: ") {

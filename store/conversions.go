@@ -12,7 +12,7 @@ import (
 
 const conversionColumns = `id, offer_id, aff_id, sub_id, sub2, sub3, sub4, sub5, creative_id, click_id,
 	NULLIF(event, '') AS event, invoice_id, amount, currency,
-	commission, reversed_commission, status, reason, attribution_method, workflow_id, host(ip) AS ip,
+	commission, reversed_commission, status, reason, note, attribution_method, workflow_id, host(ip) AS ip,
 	created_at, updated_at, test`
 
 // RecordResult is what RecordConversion decided and stored.
@@ -179,10 +179,10 @@ func (s *Store) CountDuplicate(ctx context.Context, d Duplicate) error {
 }
 
 // SetConversionStatus moves a conversion from one status to another (approve or reject a held
-// conversion, reverse an approved one). A conversion not in status from is a Conflict. A
+// conversion, reverse an approved one). A conversion not in status from is a Conflict; note is the admin's text (nil: none). A
 // rejection gives back the cap slots the conversion held, in the same transaction; a reversal
 // keeps them (API.md, Caps).
-func (s *Store) SetConversionStatus(ctx context.Context, id, from, to string, reason *string) (*domain.Conversion, error) {
+func (s *Store) SetConversionStatus(ctx context.Context, id, from, to string, reason, note *string) (*domain.Conversion, error) {
 	tx, err := s.DB.BeginTxx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("set conversion status: %w", err)
@@ -215,7 +215,7 @@ func (s *Store) SetConversionStatus(ctx context.Context, id, from, to string, re
 			return nil, err
 		}
 	}
-	const q = `UPDATE conversions SET status = $3, reason = $4, updated_at = now(),
+	const q = `UPDATE conversions SET status = $3, reason = $4, note = $6, updated_at = now(),
 			reversed_commission = CASE WHEN $3 = 'reversed' THEN commission ELSE reversed_commission END,
 			commission = CASE WHEN $3 IN ('reversed', 'rejected') THEN 0 ELSE commission END,
 			cap_day = CASE WHEN $5 THEN NULL ELSE cap_day END,
@@ -223,7 +223,7 @@ func (s *Store) SetConversionStatus(ctx context.Context, id, from, to string, re
 		WHERE id = $1 AND status = $2
 		RETURNING ` + conversionColumns
 	var c domain.Conversion
-	if err := tx.GetContext(ctx, &c, q, id, from, to, reason, frees); err != nil {
+	if err := tx.GetContext(ctx, &c, q, id, from, to, reason, frees, note); err != nil {
 		return nil, fmt.Errorf("set conversion status: %w", err)
 	}
 	if err := tx.Commit(); err != nil {

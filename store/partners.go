@@ -132,9 +132,13 @@ type Offer struct {
 	Caps          domain.Caps `json:"caps" db:"caps"`
 	AffiliateCaps domain.Caps `json:"affiliate_caps" db:"affiliate_caps"`
 	// MinConversionSeconds rejects a conversion sooner than this after its click (too_fast).
-	MinConversionSeconds int `json:"min_conversion_seconds" db:"min_conversion_seconds"`
+	MinConversionSeconds int64 `json:"min_conversion_seconds" db:"min_conversion_seconds"`
 	// Attribution is last_click or first_click.
-	Attribution string    `json:"attribution" db:"attribution"`
+	Attribution string `json:"attribution" db:"attribution"`
+	// HoldSeconds bounds how long a held conversion waits for a decision (0: until one comes);
+	// HoldExpiry is what it becomes then: domain.HoldExpiryApprove or HoldExpiryReject.
+	HoldSeconds int64     `json:"hold_seconds" db:"hold_seconds"`
+	HoldExpiry  string    `json:"hold_expiry" db:"hold_expiry"`
 	CreatedAt   time.Time `json:"created_at" db:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at" db:"updated_at"`
 }
@@ -146,16 +150,19 @@ func (o *Offer) CookieWindow() time.Duration {
 
 const offerColumns = `id, advertiser_id, name, landing_url, thank_you_url, cookie_days, payout_type,
 	payout_amount, payout_percent, currency, multi_conversion, allow_custom_params, status,
-	fallback_url, timezone, caps, affiliate_caps, min_conversion_seconds, attribution, created_at, updated_at`
+	fallback_url, timezone, caps, affiliate_caps, min_conversion_seconds, attribution, hold_seconds, hold_expiry, created_at, updated_at`
 
 // CreateOffer inserts a new offer; an unknown advertiser is a 400 on advertiser_id.
 func (s *Store) CreateOffer(ctx context.Context, o *Offer) error {
+	if o.HoldExpiry == "" {
+		o.HoldExpiry = domain.HoldExpiryApprove
+	}
 	const q = `INSERT INTO offers (advertiser_id, name, landing_url, thank_you_url, cookie_days,
 			payout_type, payout_amount, payout_percent, currency, multi_conversion, allow_custom_params, status,
-			fallback_url, timezone, caps, affiliate_caps, min_conversion_seconds, attribution)
+			fallback_url, timezone, caps, affiliate_caps, min_conversion_seconds, attribution, hold_seconds, hold_expiry)
 		VALUES (:advertiser_id, :name, :landing_url, :thank_you_url, :cookie_days, :payout_type,
 			:payout_amount, :payout_percent, :currency, :multi_conversion, :allow_custom_params, :status,
-			:fallback_url, :timezone, :caps, :affiliate_caps, :min_conversion_seconds, :attribution)
+			:fallback_url, :timezone, :caps, :affiliate_caps, :min_conversion_seconds, :attribution, :hold_seconds, :hold_expiry)
 		RETURNING id, created_at, updated_at`
 	if o.Timezone == "" {
 		o.Timezone = "UTC"
@@ -185,7 +192,8 @@ func (s *Store) UpdateOffer(ctx context.Context, o *Offer) error {
 			payout_percent = :payout_percent, currency = :currency, multi_conversion = :multi_conversion,
 			allow_custom_params = :allow_custom_params, status = :status, fallback_url = :fallback_url,
 			timezone = :timezone, caps = :caps, affiliate_caps = :affiliate_caps,
-			min_conversion_seconds = :min_conversion_seconds, attribution = :attribution, updated_at = now()
+			min_conversion_seconds = :min_conversion_seconds, attribution = :attribution,
+			hold_seconds = :hold_seconds, hold_expiry = :hold_expiry, updated_at = now()
 		WHERE id = :id`
 	res, err := s.DB.NamedExecContext(ctx, q, o)
 	if err != nil {

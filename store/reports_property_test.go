@@ -114,17 +114,17 @@ func TestReportsMatchRawRows(t *testing.T) {
 		}{c.OfferID, inv})
 		switch r := rng.IntN(10); {
 		case r < 2 && c.Status == domain.ConversionPending:
-			_, err := st.SetConversionStatus(ctx, c.ID, domain.ConversionPending, domain.ConversionApproved, nil)
+			_, err := st.SetConversionStatus(ctx, c.ID, domain.ConversionPending, domain.ConversionApproved, nil, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 		case r < 4 && c.Status == domain.ConversionPending:
 			reason := domain.ReasonAdmin
-			if _, err := st.SetConversionStatus(ctx, c.ID, domain.ConversionPending, domain.ConversionRejected, &reason); err != nil {
+			if _, err := st.SetConversionStatus(ctx, c.ID, domain.ConversionPending, domain.ConversionRejected, &reason, nil); err != nil {
 				t.Fatal(err)
 			}
 		case r < 6 && c.Status == domain.ConversionApproved:
-			if _, err := st.SetConversionStatus(ctx, c.ID, domain.ConversionApproved, domain.ConversionReversed, nil); err != nil {
+			if _, err := st.SetConversionStatus(ctx, c.ID, domain.ConversionApproved, domain.ConversionReversed, nil, nil); err != nil {
 				t.Fatal(err)
 			}
 		case r == 6:

@@ -79,10 +79,10 @@ func TestCapCountersUnderConcurrency(t *testing.T) {
 		t.Fatal(err)
 	}
 	reason := domain.ReasonAdmin
-	if _, err := st.SetConversionStatus(ctx, ids[0], domain.ConversionApproved, domain.ConversionRejected, &reason); err != nil {
+	if _, err := st.SetConversionStatus(ctx, ids[0], domain.ConversionApproved, domain.ConversionRejected, &reason, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.SetConversionStatus(ctx, ids[1], domain.ConversionApproved, domain.ConversionReversed, nil); err != nil {
+	if _, err := st.SetConversionStatus(ctx, ids[1], domain.ConversionApproved, domain.ConversionReversed, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	held, err := record(other.ID, domain.ConversionPending)
@@ -93,10 +93,10 @@ func TestCapCountersUnderConcurrency(t *testing.T) {
 		t.Fatalf("conversion while the freed slot is held: %+v %v (a reversal keeps its slot)", c, err)
 	}
 	// Rejecting it again is a retry: the slot is freed once.
-	if _, err := st.SetConversionStatus(ctx, held.ID, domain.ConversionPending, domain.ConversionRejected, &reason); err != nil {
+	if _, err := st.SetConversionStatus(ctx, held.ID, domain.ConversionPending, domain.ConversionRejected, &reason, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.SetConversionStatus(ctx, held.ID, domain.ConversionPending, domain.ConversionRejected, &reason); err != nil {
+	if _, err := st.SetConversionStatus(ctx, held.ID, domain.ConversionPending, domain.ConversionRejected, &reason, nil); err != nil {
 		t.Fatal(err)
 	}
 	var used int

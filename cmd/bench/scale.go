@@ -240,7 +240,7 @@ func scaleConversions(ctx context.Context, st *store.Store, offers []int64, affs
 			return err
 		}
 		if i%10 == 0 {
-			if _, err := st.SetConversionStatus(ctx, c.ID, domain.ConversionApproved, domain.ConversionReversed, nil); err != nil {
+			if _, err := st.SetConversionStatus(ctx, c.ID, domain.ConversionApproved, domain.ConversionReversed, nil, nil); err != nil {
 				return err
 			}
 		}

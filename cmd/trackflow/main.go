@@ -153,7 +153,7 @@ func run(ctx context.Context, args []string) error {
 	} else {
 		handler = api.New(api.Config{
 			AdminToken: cfg.AdminToken, TrustedProxies: cfg.TrustedProxies, Retry: cfg.Retry, Metrics: m,
-			PublicURL: cfg.PublicURL, Clicks: clicks, Impressions: impressions, Logger: logger,
+			PublicURL: cfg.PublicURL, ReviewWait: cfg.ReviewWait, Clicks: clicks, Impressions: impressions, Logger: logger,
 			PixelClient: activities.NewPixelClient(cfg.PostbackAllowPrivate),
 			ClickIDKey:  cfg.ClickIDKey, Timeouts: cfg.HTTP,
 			Codec: cfg.Codec, UIOrigins: cfg.UIOrigins, CodecLoopbackNoAuth: cfg.CodecLoopbackNoAuth,
