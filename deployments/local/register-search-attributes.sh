@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # register-search-attributes.sh <address> <namespace> [temporal CLI flags...]
 #
-# Registers trackflow's custom search attributes (all Keyword) on a real Temporal cluster, e.g.
+# Registers trackflow's custom search attributes (workflows.SearchAttributeNames, all Keyword;
+# deployments/validate checks the list below against it) on a real Temporal cluster, e.g.
 #   deployments/local/register-search-attributes.sh temporal-frontend:7233 trackflow
 #   deployments/local/register-search-attributes.sh ns.acct.tmprl.cloud:7233 ns.acct --tls --api-key "$KEY"
 # Attributes that already exist are fine. Uses `temporal` from PATH, else .dev/bin/temporal
@@ -9,7 +10,7 @@
 # them itself at start. (On Temporal Cloud, attributes may also be added in the Cloud UI or tcld.)
 set -euo pipefail
 
-[ $# -ge 2 ] || { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+[ $# -ge 2 ] || { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 address=$1 namespace=$2
 shift 2
 
