@@ -10,7 +10,7 @@
 # them itself at start. (On Temporal Cloud, attributes may also be added in the Cloud UI or tcld.)
 set -euo pipefail
 
-[ $# -ge 2 ] || { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+[ $# -ge 2 ] || { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 address=$1 namespace=$2
 shift 2
 
