@@ -24,13 +24,12 @@ import (
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 
-	"github.com/trackflow/trackflow/activities"
 	"github.com/trackflow/trackflow/api"
+	"github.com/trackflow/trackflow/internal/app"
 	"github.com/trackflow/trackflow/internal/logging"
 	"github.com/trackflow/trackflow/internal/metrics"
 	"github.com/trackflow/trackflow/schema"
 	"github.com/trackflow/trackflow/store"
-	"github.com/trackflow/trackflow/worker"
 	"github.com/trackflow/trackflow/workflows"
 )
 
@@ -121,18 +120,17 @@ func run(ctx context.Context, args []string) error {
 	if cfg.ClickIDKeyGenerated {
 		logger.Warn("CLICK_ID_KEY is not set: using a random key for this process; a deployment of several API or worker processes must give them all the same CLICK_ID_KEY")
 	}
-	// Clicks and impressions are stored in batches off the request path; the writers outlive the
-	// HTTP server so that every click answered with a redirect is stored before the process exits.
-	var clicks *store.ClickWriter
-	var impressions *store.ImpressionWriter
-	if cfg.Role != "worker" {
-		clicks = store.NewClickWriter(db, store.BatchOptions{})
-		impressions = store.NewImpressionWriter(db, store.BatchOptions{})
-	}
-	if cfg.Role != "api" {
-		acts := &activities.Activities{Store: st, HTTP: activities.NewPixelClient(cfg.PostbackAllowPrivate), Temporal: tc, Metrics: m,
-			ClickIDKey: cfg.ClickIDKey, Clicks: clicks}
-		w := worker.New(tc, acts, worker.Options{})
+	proc := app.New(st, tc, app.Config{
+		RunAPI: cfg.Role != "worker", RunWorker: cfg.Role != "api", PostbackAllowPrivate: cfg.PostbackAllowPrivate,
+		API: api.Config{
+			AdminToken: cfg.AdminToken, TrustedProxies: cfg.TrustedProxies, Retry: cfg.Retry, Metrics: m,
+			PublicURL: cfg.PublicURL, Logger: logger,
+			ClickIDKey: cfg.ClickIDKey, Timeouts: cfg.HTTP,
+			Codec: cfg.Codec, UIOrigins: cfg.UIOrigins, CodecLoopbackNoAuth: cfg.CodecLoopbackNoAuth,
+		},
+	})
+	clicks, impressions := proc.Clicks, proc.Impressions
+	if w := proc.Worker; w != nil {
 		if err := w.Start(); err != nil {
 			return fmt.Errorf("start worker: %w", err)
 		}
@@ -140,7 +138,7 @@ func run(ctx context.Context, args []string) error {
 		logger.Info("worker started", "task_queue", "conversions", "temporal", cfg.Temporal.HostPort,
 			"namespace", cfg.Temporal.Namespace, "payload_codec", cfg.Codec != nil)
 	}
-	var handler http.Handler
+	handler := proc.Handler
 	if cfg.Role == "worker" {
 		// A worker alone serves only what ops scrape and probe: its metrics and liveness.
 		mux := http.NewServeMux()
@@ -150,13 +148,6 @@ func run(ctx context.Context, args []string) error {
 			_, _ = w.Write([]byte(`{"status":"ok"}`))
 		})
 		handler = mux
-	} else {
-		handler = api.New(api.Config{
-			AdminToken: cfg.AdminToken, TrustedProxies: cfg.TrustedProxies, Retry: cfg.Retry, Metrics: m,
-			PublicURL: cfg.PublicURL, Clicks: clicks, Impressions: impressions, Logger: logger,
-			ClickIDKey: cfg.ClickIDKey, Timeouts: cfg.HTTP,
-			Codec: cfg.Codec, UIOrigins: cfg.UIOrigins, CodecLoopbackNoAuth: cfg.CodecLoopbackNoAuth,
-		}, st, tc)
 	}
 	if cfg.Demo && cfg.Role != "worker" {
 		if handler, err = demo(ctx, cfg, st, handler); err != nil {
