@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trackflow/trackflow/api"
 	"github.com/trackflow/trackflow/domain"
 	"github.com/trackflow/trackflow/internal/testenv"
 	"github.com/trackflow/trackflow/store"
@@ -73,7 +74,7 @@ func mustAdmin(t *testing.T, s *testenv.Stack, want int, method, path string, in
 
 // fixture is one advertiser with one offer and one affiliate, made through the admin API.
 type fixture struct {
-	Advertiser store.Advertiser
+	Advertiser api.AdvertiserCreated
 	Offer      store.Offer
 	Affiliate  store.Affiliate
 }

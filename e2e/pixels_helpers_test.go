@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trackflow/trackflow/api"
 	"github.com/trackflow/trackflow/domain"
 	"github.com/trackflow/trackflow/internal/testenv"
 	"github.com/trackflow/trackflow/store"
@@ -111,9 +112,9 @@ func (e *affiliateEndpoint) successes() int {
 }
 
 // addPixel creates an affiliate pixel through the admin API.
-func addPixel(t *testing.T, s *testenv.Stack, affID int64, body map[string]any) store.Pixel {
+func addPixel(t *testing.T, s *testenv.Stack, affID int64, body map[string]any) api.PixelCreated {
 	t.Helper()
-	var p store.Pixel
+	var p api.PixelCreated
 	mustAdmin(t, s, 201, "POST", fmt.Sprintf("/api/v1/affiliates/%d/pixels", affID), body, &p)
 	return p
 }
