@@ -19,7 +19,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/bytedance/gopkg/util/logger"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
@@ -91,7 +90,7 @@ func run(ctx context.Context, args []string) error {
 	}
 	go st.RunPartitionUpkeep(ctx, time.Hour, cfg.ClickRetentionDays)
 	if cfg.PprofAddr != "" {
-		go servePprof(cfg.PprofAddr)
+		go servePprof(cfg.PprofAddr, logger)
 	}
 
 	// One registry for the process: with ROLE=all, GET /metrics shows the API's and the worker's
@@ -209,7 +208,7 @@ func temporalOptions(cfg Config, logger *slog.Logger, sdkMetrics client.MetricsH
 }
 
 // servePprof serves the runtime profiles on their own address (PPROF_ADDR), for `make bench`.
-func servePprof(addr string) {
+func servePprof(addr string, logger *slog.Logger) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
