@@ -83,8 +83,18 @@ type fixture struct {
 // extra offer fields.
 func newFixture(t *testing.T, s *testenv.Stack, payout map[string]any, offerExtra map[string]any) fixture {
 	t.Helper()
+	return newFixtureWith(t, s, nil, payout, offerExtra)
+}
+
+// newFixtureWith is newFixture with extra advertiser fields (allowed_ips, postback_token).
+func newFixtureWith(t *testing.T, s *testenv.Stack, advExtra, payout, offerExtra map[string]any) fixture {
+	t.Helper()
 	var f fixture
-	mustAdmin(t, s, 201, "POST", "/api/v1/advertisers", map[string]any{"name": "adv " + t.Name()}, &f.Advertiser)
+	adv := map[string]any{"name": "adv " + t.Name()}
+	for k, v := range advExtra {
+		adv[k] = v
+	}
+	mustAdmin(t, s, 201, "POST", "/api/v1/advertisers", adv, &f.Advertiser)
 	mustAdmin(t, s, 201, "POST", "/api/v1/affiliates", map[string]any{"name": "aff " + t.Name()}, &f.Affiliate)
 	offer := map[string]any{
 		"advertiser_id": f.Advertiser.ID, "name": "offer " + t.Name(),

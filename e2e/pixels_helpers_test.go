@@ -137,18 +137,6 @@ func afidConversion(t *testing.T, s *testenv.Stack, f fixture, extra url.Values)
 	return workflows.ConversionWorkflowID(f.Offer.ID, q.Get("id"), ""), q.Get("id")
 }
 
-// awaitResult waits for a workflow to end and returns its result.
-func awaitResult(t *testing.T, s *testenv.Stack, workflowID string) workflows.ConversionResult {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	var res workflows.ConversionResult
-	if err := s.Temporal.GetWorkflow(ctx, workflowID, "").Get(ctx, &res); err != nil {
-		t.Fatalf("workflow %s: %v", workflowID, err)
-	}
-	return res
-}
-
 // conversionWithDeliveries is GET /api/v1/conversions/:id.
 type conversionWithDeliveries struct {
 	domain.Conversion
