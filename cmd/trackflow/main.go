@@ -23,6 +23,7 @@ import (
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 
+	"github.com/trackflow/trackflow/activities"
 	"github.com/trackflow/trackflow/api"
 	"github.com/trackflow/trackflow/internal/app"
 	"github.com/trackflow/trackflow/internal/logging"
@@ -123,8 +124,9 @@ func run(ctx context.Context, args []string) error {
 		RunAPI: cfg.Role != "worker", RunWorker: cfg.Role != "api", PostbackAllowPrivate: cfg.PostbackAllowPrivate,
 		API: api.Config{
 			AdminToken: cfg.AdminToken, TrustedProxies: cfg.TrustedProxies, Retry: cfg.Retry, Metrics: m,
-			PublicURL: cfg.PublicURL, Logger: logger,
-			ClickIDKey: cfg.ClickIDKey, Timeouts: cfg.HTTP,
+			PublicURL: cfg.PublicURL, ReviewWait: cfg.ReviewWait, Logger: logger,
+			PixelClient: activities.NewPixelClient(cfg.PostbackAllowPrivate),
+			ClickIDKey:  cfg.ClickIDKey, Timeouts: cfg.HTTP,
 			Codec: cfg.Codec, UIOrigins: cfg.UIOrigins, CodecLoopbackNoAuth: cfg.CodecLoopbackNoAuth,
 		},
 	})

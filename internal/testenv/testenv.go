@@ -24,6 +24,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/trackflow/trackflow/activities"
 	"github.com/trackflow/trackflow/api"
 	"github.com/trackflow/trackflow/domain"
 	"github.com/trackflow/trackflow/internal/app"
@@ -168,6 +169,9 @@ type Options struct {
 	// NoWorker leaves out the in-process worker, for a test that runs cmd/trackflow as the stack's
 	// worker process (StartWorker) and kills it.
 	NoWorker bool
+	// RefusePrivate runs the worker and the API with POSTBACK_ALLOW_PRIVATE=false, so pixels to
+	// loopback are refused (the shared stack allows them: its affiliate servers are on loopback).
+	RefusePrivate bool
 }
 
 var (
@@ -234,8 +238,9 @@ func startStack(t testing.TB, addr string, o Options) (s *Stack, err error) {
 	st := &store.Store{DB: db}
 	// Worker and API in one process, as with ROLE=all: GET /metrics shows both.
 	p := app.New(st, tc, app.Config{
-		RunAPI: true, RunWorker: !o.NoWorker, PostbackAllowPrivate: true,
-		API: api.Config{AdminToken: AdminToken, Retry: Retry, ClickIDKey: ClickIDKey, AuthLimit: SharedAuthLimit},
+		RunAPI: true, RunWorker: !o.NoWorker, PostbackAllowPrivate: !o.RefusePrivate,
+		API: api.Config{AdminToken: AdminToken, Retry: Retry, ClickIDKey: ClickIDKey, AuthLimit: SharedAuthLimit,
+			PixelClient: activities.NewPixelClient(!o.RefusePrivate)},
 	})
 	clicks, impressions := p.Clicks, p.Impressions
 	if p.Worker != nil {
