@@ -12,11 +12,12 @@ import (
 	"github.com/trackflow/trackflow/domain"
 )
 
-// Advertiser owns offers and authenticates postbacks with its token.
+// Advertiser owns offers and authenticates postbacks with its token. The token is never encoded
+// (json:"-"): only the create answer shows it, once, through its own view type (api.AdvertiserCreated).
 type Advertiser struct {
 	ID            int64          `json:"id" db:"id"`
 	Name          string         `json:"name" db:"name"`
-	PostbackToken string         `json:"postback_token" db:"postback_token"`
+	PostbackToken string         `json:"-" db:"postback_token"`
 	AllowedIPs    pq.StringArray `json:"allowed_ips" db:"allowed_ips"`
 	CreatedAt     time.Time      `json:"created_at" db:"created_at"`
 	UpdatedAt     time.Time      `json:"updated_at" db:"updated_at"`
@@ -245,14 +246,16 @@ func (s *Store) PayoutFor(ctx context.Context, o *Offer, affID int64) (domain.Pa
 	return p, nil
 }
 
-// Pixel is an affiliate's own pixel or postback URL, fired for its approved conversions.
+// Pixel is an affiliate's own pixel or postback URL, fired for its approved conversions. It travels
+// in workflow payloads, so its signing secret is never encoded (json:"-"): only the create answer
+// shows it, through its own view type (api.PixelCreated).
 type Pixel struct {
 	ID        int64     `json:"id" db:"id"`
 	AffID     int64     `json:"aff_id" db:"aff_id"`
 	OfferID   *int64    `json:"offer_id" db:"offer_id"`
 	URL       string    `json:"url" db:"url"`
 	Method    string    `json:"method" db:"method"`
-	Secret    string    `json:"secret,omitempty" db:"secret"`
+	Secret    string    `json:"-" db:"secret"`
 	Status    string    `json:"status" db:"status"`
 	CreatedAt time.Time `json:"created_at" db:"created_at"`
 }
