@@ -47,7 +47,7 @@ type Config struct {
 	Namespace string
 	// HTTPS reports whether a request reached the API over https (directly, or through a
 	// trusted proxy's X-Forwarded-Proto): the session cookie is then Secure.
-	HTTPS func(*http.Request) bool
+	HTTPS  func(*http.Request) bool
 	Logger *slog.Logger
 }
 
@@ -249,4 +249,3 @@ func (c *Console) call(r *http.Request, token, method, path string, in any) apiR
 	c.cfg.API.ServeHTTP(rec, req)
 	return apiResult{Code: rec.Code, Body: rec.Body.Bytes()}
 }
-

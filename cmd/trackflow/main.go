@@ -156,6 +156,7 @@ func run(ctx context.Context, args []string) error {
 			PublicURL: cfg.PublicURL, Clicks: clicks, Impressions: impressions, Logger: logger,
 			ClickIDKey: cfg.ClickIDKey, Timeouts: cfg.HTTP,
 			Codec: cfg.Codec, UIOrigins: cfg.UIOrigins, CodecLoopbackNoAuth: cfg.CodecLoopbackNoAuth,
+			TemporalUIURL: cfg.TemporalUIURL, Namespace: cfg.Temporal.Namespace,
 		}, st, tc)
 	}
 	if cfg.Demo && cfg.Role != "worker" {
