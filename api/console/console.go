@@ -235,7 +235,7 @@ func (c *Console) call(r *http.Request, token, method, path string, in any) apiR
 		body = bytes.NewReader(b)
 	}
 	req := httptest.NewRequestWithContext(r.Context(), method, path, body)
-	req.RemoteAddr = r.RemoteAddr
+	req.RemoteAddr, req.Host, req.TLS = r.RemoteAddr, r.Host, r.TLS // tracking code is written for the host the operator uses
 	for _, h := range []string{"X-Forwarded-For", "X-Forwarded-Proto", "X-Request-Id"} {
 		if v := r.Header.Get(h); v != "" {
 			req.Header.Set(h, v)
