@@ -178,6 +178,13 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("the delivery timeline is %q, want the pixel's 200", text)
 	}
 	page("conversion")
+	run("reverse", chromedp.SendKeys(`#reason`, "chargeback", chromedp.ByID),
+		chromedp.Click(`//button[@value="reverse"]`, chromedp.BySearch),
+		chromedp.WaitVisible(`.notice`, chromedp.ByQuery))
+	eventually(t, 30*time.Second, "the reversed conversion in the console", func() bool {
+		run("reload", chromedp.Reload(), chromedp.Text(`#conv-status`, &text, chromedp.ByID))
+		return text == "reversed"
+	})
 
 	var points int
 	run("reports", chromedp.Navigate(s.URL+"/console/reports?offer_id="+offerID),

@@ -276,6 +276,9 @@ func reports(q *request) {
 			qs.Set(f.Name, v)
 		}
 	}
+	if qs.Get("group_by") == "" {
+		qs.Set("group_by", "day")
+	}
 	if qs.Get("from") == "" && qs.Get("to") == "" {
 		today := q.c.now().UTC()
 		qs.Set("from", today.AddDate(0, 0, -13).Format(time.DateOnly))
