@@ -321,9 +321,7 @@ func measureScale(ctx context.Context, st *store.Store, cfg scaleConfig, end tim
 	if err != nil {
 		return f, err
 	}
-	for _, s := range sizes {
-		f.rows = append(f.rows, s)
-	}
+	f.rows = append(f.rows, sizes...)
 	return f, nil
 }
 
