@@ -148,6 +148,29 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	page("affiliate")
 
+	// Edit the offer, and give the affiliate its own payout (a bad amount first).
+	run("edit offer",
+		chromedp.Navigate(s.URL+"/console/offer?id="+offerID),
+		chromedp.SetValue(`#f-name`, "Browser Offer v2", chromedp.ByID),
+		chromedp.Submit(`#f-name`, chromedp.ByID),
+		chromedp.WaitVisible(`.notice`, chromedp.ByQuery),
+		chromedp.Value(`#f-name`, &text, chromedp.ByID))
+	if text != "Browser Offer v2" {
+		t.Errorf("after the edit the offer's name is %q", text)
+	}
+	run("payout override",
+		chromedp.SendKeys(`#f-aff_id`, affID, chromedp.ByID),
+		chromedp.SetValue(`#f-type`, "cpa", chromedp.ByID),
+		chromedp.SendKeys(`#f-amount`, "seven", chromedp.ByID),
+		chromedp.Submit(`#f-amount`, chromedp.ByID),
+		chromedp.WaitVisible(`#e-amount`, chromedp.ByID),
+		chromedp.Text(`#e-amount`, &text, chromedp.ByID))
+	if !strings.HasPrefix(text, "amount: ") {
+		t.Errorf("a bad override amount shows %q beside the field", text)
+	}
+	run("payout override", chromedp.SetValue(`#f-amount`, "7.00", chromedp.ByID),
+		chromedp.Submit(`#f-amount`, chromedp.ByID), chromedp.WaitVisible(`.notice`, chromedp.ByQuery))
+
 	var link string
 	run("tracking code",
 		chromedp.Navigate(s.URL+"/console/offer?id="+offerID+"&aff_id="+affID),
@@ -174,8 +197,8 @@ func TestConsoleInBrowser(t *testing.T) {
 	run("conversion", chromedp.Click(`//a[contains(@href, "/console/conversion?id=")]`, chromedp.BySearch),
 		chromedp.WaitVisible(`#deliveries li.ok`, chromedp.ByQuery),
 		chromedp.Text(`#deliveries`, &text, chromedp.ByID))
-	if !strings.Contains(text, "HTTP 200") || !strings.Contains(text, pixelEnd.URL+"/px") {
-		t.Errorf("the delivery timeline is %q, want the pixel's 200", text)
+	if !strings.Contains(text, "HTTP 200") || !strings.Contains(text, pixelEnd.URL+"/px") || !strings.Contains(text, "payout=7.00") {
+		t.Errorf("the delivery timeline is %q, want the pixel's 200 with the affiliate's own payout", text)
 	}
 	page("conversion")
 	run("reverse", chromedp.SendKeys(`#reason`, "chargeback", chromedp.ByID),

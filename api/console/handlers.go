@@ -64,9 +64,18 @@ func offer(q *request) {
 	}
 	path := "/api/v1/offers/" + strconv.FormatInt(id, 10)
 	fields := offerFields(false)
-	code, apiErr, notice := http.StatusOK, "", ""
-	var values map[string]any
-	if q.r.Method == http.MethodPost {
+	code, apiErr, notice, overrideErr := http.StatusOK, "", "", ""
+	var values, overrideValues map[string]any
+	if q.r.Method == http.MethodPost && q.r.PostForm.Get("action") == "payout" {
+		body := formBody(payoutOverrideFields, q.r.PostForm)
+		delete(body, "aff_id")
+		res := q.api(http.MethodPut, path+"/payouts/"+url.PathEscape(q.r.PostForm.Get("aff_id")), body)
+		if res.OK() {
+			q.redirect("/console/offer?id=" + strconv.FormatInt(id, 10) + "&saved=1")
+			return
+		}
+		code, overrideErr, overrideValues = res.Code, res.Message(), formValues(payoutOverrideFields, q.r.PostForm)
+	} else if q.r.Method == http.MethodPost {
 		res := q.api(http.MethodPatch, path, formBody(fields, q.r.PostForm))
 		if res.OK() {
 			q.redirect("/console/offer?id=" + strconv.FormatInt(id, 10) + "&saved=1")
@@ -96,6 +105,7 @@ func offer(q *request) {
 	tc := q.api(http.MethodGet, tcPath, nil)
 	f, general := fill(fields, values, apiErr)
 	data := map[string]any{"Offer": o, "Fields": f, "Error": general, "Notice": notice, "AffID": q.r.URL.Query().Get("aff_id")}
+	data["OverrideFields"], data["OverrideError"] = fill(payoutOverrideFields, overrideValues, overrideErr)
 	if tc.OK() {
 		data["Code"] = jsonMap(tc)
 	} else {

@@ -83,6 +83,14 @@ func offerFields(create bool) []Field {
 	return fs
 }
 
+// payoutOverrideFields are an affiliate's own payout for one offer (PUT .../payouts/:aff_id).
+var payoutOverrideFields = []Field{
+	{Name: "aff_id", Label: "Affiliate ID", Kind: "number", Required: true},
+	{Name: "type", Label: "Payout type", Kind: "select", Options: []string{"cpa", "cps", "cpa_cps"}, Required: true},
+	{Name: "amount", Label: "Amount", Kind: "text"},
+	{Name: "percent", Label: "Percent", Kind: "text"},
+}
+
 var advertiserFields = []Field{
 	{Name: "name", Label: "Name", Kind: "text", Required: true},
 	{Name: "allowed_ips", Label: "Allowed IPs", Kind: "list", Hint: "CIDRs, comma-separated; empty: any"},
