@@ -7,7 +7,7 @@ LOCAL := deployments/local
 BIN   := .dev/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help run test build vet lint temporal bench bench-scale console-screenshots stop-dev clean-dev
+.PHONY: help run test build vet lint temporal bench bench-scale console-screenshots stop-dev clean-dev record-histories
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  make %-10s %s\n", $$1, $$2 }'
@@ -17,6 +17,9 @@ run: build ## run API + worker with demo data (starts dev Postgres :55432 and Te
 
 test: ## what CI runs: go vet, gofmt/staticcheck/workflowcheck, go test -race against test Postgres :55433 and Temporal :7244, a short fuzz run
 	$(LOCAL)/test.sh
+
+record-histories: ## run every workflow shape on the test servers (TRACKFLOW_TEST_* exported, see test.sh) and write the histories to workflows/testdata
+	TRACKFLOW_RECORD_HISTORIES=1 go test -count=1 -run '^TestWorkflowShapesReplay$$' ./e2e/
 
 build: ## build the binary into .dev/bin/trackflow
 	go build -o $(BIN)/trackflow ./cmd/trackflow

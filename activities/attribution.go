@@ -16,18 +16,21 @@ import (
 // workflow's first step, shown in its history. It decides nothing: domain.Decide does, when Record
 // stores the conversion.
 type Attribution struct {
-	Method     string `json:"method,omitempty"` // cookie, backup, click_id, afid; empty when unattributed
-	ClickID    string `json:"click_id,omitempty"`
-	AffID      int64  `json:"aff_id,omitempty"`
-	SubID      string `json:"sub_id,omitempty"`
-	CreativeID int64  `json:"creative_id,omitempty"`
-	IP         string `json:"ip,omitempty"`
+	Method     string    `json:"method,omitempty"` // first_party, cookie, backup, click_id, afid; empty when unattributed
+	ClickID    string    `json:"click_id,omitempty"`
+	AffID      int64     `json:"aff_id,omitempty"`
+	SubID      string    `json:"sub_id,omitempty"`
+	Subs       [4]string `json:"subs,omitzero"` // sub2..sub5 of the click or the AFID post
+	CreativeID int64     `json:"creative_id,omitempty"`
+	IP         string    `json:"ip,omitempty"`
 	// ClickCreatedAt is when the attributed click was made (zero without a click).
 	ClickCreatedAt time.Time `json:"click_created_at,omitzero"`
 	// AffiliateActive is whether the credited affiliate is active.
-	AffiliateActive bool          `json:"affiliate_active,omitempty"`
-	Payout          domain.Payout `json:"payout"` // the affiliate's override for the offer if set, else the offer's
-	Currency        string        `json:"currency"`
+	AffiliateActive bool `json:"affiliate_active,omitempty"`
+	// Payout is the event's payout for an event conversion; else the affiliate's override for the
+	// offer if set, else the offer's.
+	Payout   domain.Payout `json:"payout"`
+	Currency string        `json:"currency"`
 	// SingleUse is true when the click may earn only one conversion (the offer is not multi_conversion).
 	SingleUse bool `json:"single_use"`
 	// CookieWindow is the offer's cookie window; zero only in histories recorded before Attribute
@@ -36,6 +39,10 @@ type Attribution struct {
 	// RejectReason is the rejection Attribute decided before domain.Decide existed. Only workflows
 	// started by an older worker carry it; RecordInput.DecideInput reads it for them.
 	RejectReason string `json:"reject_reason,omitempty"`
+	// MinConversion is the offer's min_conversion_seconds (too_fast).
+	MinConversion time.Duration `json:"min_conversion,omitempty"`
+	// Caps are the offer's caps and time zone; zero in histories recorded before caps existed.
+	Caps store.CapRules `json:"caps,omitzero"`
 }
 
 // ErrTypeNotFound marks a non-retryable failure: the offer vanished between the API and the worker.
@@ -114,7 +121,8 @@ func (a *Activities) cookieClick(ctx context.Context, clickID string, since time
 	}
 }
 
-// Attribute resolves who referred a conversion: the cookie's click, else the backup DB's latest
+// Attribute resolves who referred a conversion: the first-party click_id's click, else the
+// cookie's click, else the backup DB's latest
 // click from the same IP and user agent, or the click of a Click ID post, or the AFID post's
 // affiliate; then checks the click's window and the affiliate's status, and picks the payout.
 func (a *Activities) Attribute(ctx context.Context, in domain.ConversionRequest) (Attribution, error) {
@@ -122,7 +130,9 @@ func (a *Activities) Attribute(ctx context.Context, in domain.ConversionRequest)
 	if err != nil {
 		return Attribution{}, nonRetryableNotFound(err)
 	}
-	out := Attribution{Currency: offer.Currency, SingleUse: !offer.MultiConversion, IP: in.IP, CookieWindow: offer.CookieWindow()}
+	out := Attribution{Currency: offer.Currency, SingleUse: !offer.MultiConversion, IP: in.IP, CookieWindow: offer.CookieWindow(),
+		MinConversion: time.Duration(offer.MinConversionSeconds) * time.Second,
+		Caps:          store.CapRules{Offer: offer.Caps, Affiliate: offer.AffiliateCaps, Timezone: offer.Timezone}}
 	since := in.ReceivedAt.Add(-offer.CookieWindow())
 
 	var click *store.Click
@@ -135,19 +145,27 @@ func (a *Activities) Attribute(ctx context.Context, in domain.ConversionRequest)
 		out.Method = domain.MethodClickID
 	case domain.SourceAFID:
 		out.Method = domain.MethodAFID
-		out.AffID, out.SubID, out.CreativeID = in.AffID, in.SubID, in.CreativeID
+		out.AffID, out.SubID, out.Subs, out.CreativeID = in.AffID, in.SubID, in.Subs, in.CreativeID
 	default:
-		if in.CookieClickID != "" {
-			c, err := a.cookieClick(ctx, in.CookieClickID, since)
+		// A first-party click_id, then the tf_ cookie: each counts only when it names a stored
+		// click of this offer inside the cookie window; otherwise the next way is tried.
+		for _, try := range []struct{ id, method string }{
+			{in.FirstPartyClickID, domain.MethodFirstParty}, {in.CookieClickID, domain.MethodCookie},
+		} {
+			if try.id == "" || click != nil {
+				continue
+			}
+			c, err := a.cookieClick(ctx, try.id, since)
 			switch {
 			case err == nil && c.OfferID == in.OfferID && !c.CreatedAt.Before(since):
-				click, out.Method = c, domain.MethodCookie
+				click, out.Method = c, try.method
 			case err != nil && domain.ErrorKind(err) != domain.NotFound:
 				return Attribution{}, err
 			}
 		}
 		if click == nil {
-			c, err := a.Store.BackupClick(ctx, in.OfferID, in.IP, in.UserAgent, since)
+			first := offer.Attribution == domain.AttributionFirstClick
+			c, err := a.Store.BackupClick(ctx, in.OfferID, in.IP, in.UserAgent, since, first)
 			switch {
 			case err == nil:
 				click, out.Method = c, domain.MethodBackup
@@ -163,6 +181,7 @@ func (a *Activities) Attribute(ctx context.Context, in domain.ConversionRequest)
 		if click.SubID != nil {
 			out.SubID = *click.SubID
 		}
+		out.Subs = click.Subs.Values()
 		if click.CreativeID != nil {
 			out.CreativeID = *click.CreativeID
 		}
@@ -173,6 +192,15 @@ func (a *Activities) Attribute(ctx context.Context, in domain.ConversionRequest)
 		return Attribution{}, nonRetryableNotFound(err)
 	}
 	out.AffiliateActive = aff.Status == domain.StatusActive
+	if in.Event != "" {
+		// An event pays its own payout (the API checked that the offer has it).
+		ev, err := a.Store.Event(ctx, in.OfferID, in.Event)
+		if err != nil {
+			return Attribution{}, nonRetryableNotFound(err)
+		}
+		out.Payout = ev.Payout
+		return out, nil
+	}
 	if out.Payout, err = a.Store.PayoutFor(ctx, offer, aff.ID); err != nil {
 		return Attribution{}, fmt.Errorf("attribute: %w", err)
 	}

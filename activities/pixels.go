@@ -40,7 +40,13 @@ type FireInput struct {
 	Pixel        store.Pixel          `json:"pixel"` // without its secret: FirePixel reads it
 	Macros       map[string]string    `json:"macros"`
 	Retry        domain.RetrySchedule `json:"retry"`
+
+	// Test is a test conversion's pixel: logged as it would go out, never sent.
+	Test bool `json:"test,omitempty"`
 }
+
+// TestNotSent is the error of a test conversion's delivery: what would have been sent, not sent.
+const TestNotSent = "test: not sent"
 
 // FireResult is the successful attempt: what was called and what it answered, so the workflow
 // history in the Temporal UI names the URL next to the pixel's input.
@@ -83,6 +89,17 @@ func (a *Activities) FirePixel(ctx context.Context, in FireInput) (FireResult, e
 	d := store.Delivery{ConversionID: in.ConversionID, PixelID: in.Pixel.ID, Event: in.Event,
 		Method: pixelMethod(in.Pixel), URL: target, Body: body, Attempt: attempt, At: now.UTC(),
 		Error: store.DeliveryInFlight}
+	if in.Test {
+		// A test conversion's pixel: the exact URL and body, logged once as attempt 0, never sent.
+		d.Attempt, d.Error = 0, TestNotSent
+		if buildErr != nil {
+			d.Error = TestNotSent + ": " + buildErr.Error()
+		}
+		if err := a.Store.InsertDelivery(ctx, &d); err != nil {
+			return FireResult{}, fmt.Errorf("fire pixel %d: %w", in.Pixel.ID, err)
+		}
+		return FireResult{Method: d.Method, URL: d.URL}, nil
+	}
 	if err := a.Store.InsertDelivery(ctx, &d); err != nil {
 		return FireResult{}, fmt.Errorf("fire pixel %d: %w", in.Pixel.ID, err)
 	}

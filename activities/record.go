@@ -24,17 +24,27 @@ type RecordOutput struct {
 	Conversion domain.Conversion `json:"conversion"`
 	Duplicate  bool              `json:"duplicate"`
 	Pixels     []store.Pixel     `json:"pixels"`
+	// Hold is the offer's hold setting, read when the conversion is held (pending); histories
+	// recorded before holds expired lack it, and a zero Hold waits for a decision.
+	Hold Hold `json:"hold,omitzero"`
+}
+
+// Hold is how long a held conversion waits for a decision and what it becomes when none came.
+type Hold struct {
+	Seconds int64  `json:"seconds,omitempty"` // 0: wait until a decision comes
+	Expiry  string `json:"expiry,omitempty"`  // domain.HoldExpiryApprove or HoldExpiryReject
 }
 
 // Record decides and stores the conversion (reserving its invoice and claiming its click in one
 // transaction) and lists the affiliate's active pixels for the offer.
 func (a *Activities) Record(ctx context.Context, in RecordInput) (RecordOutput, error) {
-	res, err := a.Store.RecordConversion(ctx, in.Conversion(), in.DecideInput())
+	res, err := a.Store.RecordConversion(ctx, in.Conversion(), in.DecideInput(), in.Attribution.Caps)
 	if err != nil {
 		return RecordOutput{}, err
 	}
 	switch {
 	case res.Replayed: // an earlier attempt stored and counted it
+	case res.Conversion.Test: // a test conversion counts nowhere
 	case res.Duplicate:
 		a.Metrics.Duplicate(metrics.LayerDatabase)
 	default:
@@ -46,6 +56,13 @@ func (a *Activities) Record(ctx context.Context, in RecordInput) (RecordOutput, 
 			return RecordOutput{}, fmt.Errorf("record: %w", err)
 		}
 	}
+	if !res.Duplicate && res.Conversion.Status == domain.ConversionPending {
+		offer, err := a.Store.Offer(ctx, res.Conversion.OfferID)
+		if err != nil {
+			return RecordOutput{}, nonRetryableNotFound(err)
+		}
+		out.Hold = Hold{Seconds: offer.HoldSeconds, Expiry: offer.HoldExpiry}
+	}
 	return out, nil
 }
 
@@ -54,7 +71,7 @@ func (in RecordInput) Conversion() domain.Conversion {
 	req, att := in.Request, in.Attribution
 	c := domain.Conversion{
 		ID: req.ConversionID, OfferID: req.OfferID, WorkflowID: req.WorkflowID,
-		Amount: req.Amount, Currency: att.Currency,
+		Amount: req.Amount, Currency: att.Currency, Test: req.Test,
 	}
 	if req.CustomCurrency != "" {
 		c.Currency = req.CustomCurrency
@@ -74,6 +91,7 @@ func (in RecordInput) Conversion() domain.Conversion {
 	c.InvoiceID, c.IP, c.AttributionMethod = opt(req.InvoiceID), opt(att.IP), opt(att.Method)
 	c.ClickID, c.SubID = opt(att.ClickID), opt(att.SubID)
 	c.AffID, c.CreativeID = optID(att.AffID), optID(att.CreativeID)
+	c.Subs, c.Event = domain.NewSubs(att.Subs), opt(req.Event)
 	return c
 }
 
@@ -81,10 +99,10 @@ func (in RecordInput) Conversion() domain.Conversion {
 func (r RecordInput) DecideInput() domain.DecideInput {
 	req, att := r.Request, r.Attribution
 	in := domain.DecideInput{
-		Now: req.ReceivedAt, Amount: req.Amount, CustomPayout: req.CustomPayout, CustomStatus: req.CustomStatus,
+		Now: req.ReceivedAt, Event: req.Event, Amount: req.Amount, CustomPayout: req.CustomPayout, CustomStatus: req.CustomStatus,
 		Method: att.Method, ClickFound: att.ClickID != "", ClickCreatedAt: att.ClickCreatedAt,
 		AffiliateActive: att.AffiliateActive, Payout: att.Payout, MultiConversion: !att.SingleUse,
-		CookieWindow: att.CookieWindow,
+		CookieWindow: att.CookieWindow, MinConversion: att.MinConversion, Test: req.Test,
 	}
 	if att.CookieWindow == 0 {
 		// An attribution from an older worker's history: it checked the window and the affiliate
@@ -108,12 +126,19 @@ type StatusChange struct {
 	From         string  `json:"from"`
 	To           string  `json:"to"`
 	Reason       *string `json:"reason,omitempty"`
+	// Note is the admin's text (a reject's or a reversal's reason), kept as the conversion's note.
+	Note *string `json:"note,omitempty"`
 }
 
 // SetStatus applies a status change and lists the pixels to fire for it; it is idempotent (a
 // retry after success returns the row).
 func (a *Activities) SetStatus(ctx context.Context, in StatusChange) (RecordOutput, error) {
-	c, err := a.Store.SetConversionStatus(ctx, in.ConversionID, in.From, in.To, in.Reason)
+	reason, note := in.Reason, in.Note
+	if in.To == domain.ConversionReversed && note == nil {
+		// A reversal started before notes existed put its text in Reason: it is a note.
+		reason, note = nil, in.Reason
+	}
+	c, err := a.Store.SetConversionStatus(ctx, in.ConversionID, in.From, in.To, reason, note)
 	if err != nil {
 		if domain.ErrorKind(err) == domain.Conflict || domain.ErrorKind(err) == domain.NotFound {
 			return RecordOutput{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeConflict, nil)

@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"go.temporal.io/api/serviceerror"
 
 	"github.com/trackflow/trackflow/domain"
 	"github.com/trackflow/trackflow/store"
@@ -111,7 +111,8 @@ func (s *server) createOffer(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	o := store.Offer{CookieDays: 30, Currency: "USD", Status: domain.StatusActive}
+	o := store.Offer{CookieDays: 30, Currency: "USD", Status: domain.StatusActive, Timezone: "UTC",
+		Attribution: domain.AttributionLastClick, HoldExpiry: domain.HoldExpiryApprove}
 	if err := firstError(errors.Join(b.id("advertiser_id", true, &o.AdvertiserID), offerFields(b, &o, true))); err != nil {
 		return err
 	}
@@ -121,6 +122,9 @@ func (s *server) createOffer(c *gin.Context) error {
 	created(c, o)
 	return nil
 }
+
+// maxHoldSeconds is the longest hold an offer may set: a year.
+const maxHoldSeconds = 365 * 24 * 60 * 60
 
 // offerFields reads an offer's editable fields from a create or update body.
 func offerFields(b body, o *store.Offer, create bool) error {
@@ -135,6 +139,14 @@ func offerFields(b body, o *store.Offer, create bool) error {
 		b.boolean("multi_conversion", &o.MultiConversion),
 		b.boolean("allow_custom_params", &o.AllowCustomParams),
 		b.oneOf("status", &o.Status, domain.StatusActive, domain.StatusPaused),
+		b.url("fallback_url", false, &o.FallbackURL),
+		b.timezone("timezone", &o.Timezone),
+		b.caps("caps", &o.Caps),
+		b.caps("affiliate_caps", &o.AffiliateCaps),
+		b.intRange("min_conversion_seconds", 0, 86400, &o.MinConversionSeconds),
+		b.oneOf("attribution", &o.Attribution, domain.AttributionLastClick, domain.AttributionFirstClick),
+		b.intRange("hold_seconds", 0, maxHoldSeconds, &o.HoldSeconds),
+		b.oneOf("hold_expiry", &o.HoldExpiry, domain.HoldExpiryApprove, domain.HoldExpiryReject),
 	)
 	if err != nil {
 		return err
@@ -174,7 +186,8 @@ func (s *server) updateOffer(c *gin.Context) error {
 	// Parameters (400) before existence (404): the fields are first checked on a valid stand-in,
 	// so that a bad field is reported even for an unknown offer, then applied to the stored one.
 	standIn := store.Offer{Name: "stand-in", CookieDays: 30, Currency: "USD",
-		Payout: domain.Payout{Type: domain.PayoutCPA}, Status: domain.StatusActive}
+		Payout: domain.Payout{Type: domain.PayoutCPA}, Status: domain.StatusActive, Timezone: "UTC",
+		Attribution: domain.AttributionLastClick, HoldExpiry: domain.HoldExpiryApprove}
 	if err := firstError(offerFields(b, &standIn, false)); err != nil {
 		return err
 	}
@@ -202,6 +215,44 @@ func (s *server) pathOffer(c *gin.Context) (*store.Offer, error) {
 		return nil, err
 	}
 	return s.store.Offer(c.Request.Context(), id)
+}
+
+// createEvent handles POST /api/v1/offers/:id/events: a named event with its own payout; a
+// name the offer already has is a 409.
+func (s *server) createEvent(c *gin.Context) error {
+	b, err := readBody(c)
+	if err != nil {
+		return err
+	}
+	var e store.Event
+	if err := firstError(errors.Join(b.str("name", true, 64, &e.Name), b.payout("payout", true, &e.Payout))); err != nil {
+		return err
+	}
+	if !eventPattern.MatchString(e.Name) {
+		return domain.FieldError("name", "must be 1 to 32 characters of a-z, 0-9 and _, starting with a letter")
+	}
+	if e.OfferID, err = pathID(c, "id", "offer"); err != nil {
+		return err
+	}
+	if err := s.store.CreateEvent(c.Request.Context(), &e); err != nil {
+		return err
+	}
+	created(c, e)
+	return nil
+}
+
+// listEvents handles GET /api/v1/offers/:id/events.
+func (s *server) listEvents(c *gin.Context) error {
+	o, err := s.pathOffer(c)
+	if err != nil {
+		return err
+	}
+	list, err := s.store.Events(c.Request.Context(), o.ID)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, gin.H{"items": list})
+	return nil
 }
 
 // setPayout handles PUT /api/v1/offers/:id/payouts/:aff_id.
@@ -343,79 +394,52 @@ func (s *server) getConversion(c *gin.Context) error {
 	return nil
 }
 
-// approveConversion handles POST /api/v1/conversions/:id/approve: a held conversion's workflow
-// is told to approve it and fire the pixels.
+// approveConversion handles POST /api/v1/conversions/:id/approve: a held conversion becomes
+// approved (its workflow then fires the pixels).
 func (s *server) approveConversion(c *gin.Context) error {
-	return s.review(c, workflows.Review{Approve: true})
+	return s.review(c, true, "")
 }
 
-// rejectConversion handles POST /api/v1/conversions/:id/reject.
+// rejectConversion handles POST /api/v1/conversions/:id/reject; the reason becomes the note.
 func (s *server) rejectConversion(c *gin.Context) error {
 	reason, err := readReason(c)
 	if err != nil {
 		return err
 	}
-	return s.review(c, workflows.Review{Approve: false, Reason: reason})
+	return s.review(c, false, reason)
 }
 
-// review tells a held conversion's workflow the admin's decision, then waits briefly for the
-// workflow to store it, so that the decision is in effect for the next request (docs/API.md's
-// freshness rule): 200 with the conversion as it now is, or 202 if the worker is slow to apply it.
-func (s *server) review(c *gin.Context, r workflows.Review) error {
+// review sends an admin's decision to the held conversion's workflow as an Update and answers 200
+// with the conversion as it now is once the decision is stored; 409 when it is not held; 503
+// when no worker applied it within ReviewWait (the decision may still apply). It does not check
+// the status first: a retried request (same decision) must get the first one's outcome, which
+// only the workflow knows.
+func (s *server) review(c *gin.Context, approve bool, reason string) error {
 	ctx := c.Request.Context()
 	conv, err := s.store.Conversion(ctx, c.Param("id"))
 	if err != nil {
 		return err
 	}
-	if conv.Status != domain.ConversionPending {
-		return domain.Errorf(domain.Conflict, "status: conversion is %s, not pending", conv.Status)
+	wait := s.cfg.ReviewWait
+	if wait <= 0 {
+		wait = DefaultReviewWait
 	}
-	err = s.temporal.SignalWorkflow(ctx, conv.WorkflowID, "", workflows.SignalReview, r)
-	var nf *serviceerror.NotFound
-	if errors.As(err, &nf) {
-		err = domain.Errorf(domain.Conflict, "status: conversion is no longer held")
-	}
+	uctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	done, err := workflows.ReviewConversion(uctx, s.temporal, conv, approve, reason)
 	if err != nil {
+		if domain.ErrorKind(err) == domain.Unavailable {
+			c.Header("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+		}
 		return err
 	}
-	done, err := s.awaitStatusChange(ctx, conv.ID, domain.ConversionPending, reviewWait)
-	switch {
-	case err != nil:
-		return err
-	case done != nil:
-		c.JSON(http.StatusOK, done)
-	default:
-		c.JSON(http.StatusAccepted, gin.H{"status": "accepted", "workflow_id": conv.WorkflowID})
-	}
+	c.JSON(http.StatusOK, conversionView(done))
 	return nil
 }
 
-// reviewWait bounds how long approve and reject wait for the workflow to apply the decision: a
-// local activity on a live worker takes milliseconds.
-const reviewWait = 10 * time.Second
-
-// awaitStatusChange polls a conversion until its status is no longer from, for at most wait; it
-// returns nil (and no error) when the wait ran out.
-func (s *server) awaitStatusChange(ctx context.Context, id, from string, wait time.Duration) (*domain.Conversion, error) {
-	deadline := time.Now().Add(wait)
-	for delay := 5 * time.Millisecond; ; delay = min(2*delay, 200*time.Millisecond) {
-		conv, err := s.store.Conversion(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		if conv.Status != from {
-			return conv, nil
-		}
-		if time.Now().Add(delay).After(deadline) {
-			return nil, nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(delay):
-		}
-	}
-}
+// DefaultReviewWait bounds how long approve and reject wait for a worker to store the decision
+// when Config.ReviewWait is zero: a local activity on a live worker takes milliseconds.
+const DefaultReviewWait = 5 * time.Second
 
 // reverseConversion handles POST /api/v1/conversions/:id/reverse: a refund or chargeback, run by
 // a reversal workflow of its own.

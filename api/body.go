@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
@@ -125,6 +126,19 @@ func (b body) id(name string, required bool, dst *int64) error {
 	return nil
 }
 
+// intRange reads an integer field (a JSON number) that must lie in [lo, hi].
+func (b body) intRange(name string, lo, hi int64, dst *int64) error {
+	if !b.has(name) {
+		return nil
+	}
+	var v int64
+	if err := json.Unmarshal(b[name], &v); err != nil || v < lo || v > hi {
+		return domain.FieldError(name, "must be an integer from %d to %d", lo, hi)
+	}
+	*dst = v
+	return nil
+}
+
 // boolean reads a true/false field.
 func (b body) boolean(name string, dst *bool) error {
 	if !b.has(name) {
@@ -166,6 +180,54 @@ func (b body) url(name string, required bool, dst *string) error {
 		return domain.FieldError(name, "must be an absolute http or https URL")
 	}
 	*dst = s
+	return nil
+}
+
+// timezone reads an IANA time zone name; an unknown one is a 400.
+func (b body) timezone(name string, dst *string) error {
+	var s string
+	if err := b.str(name, false, 64, &s); err != nil || !b.has(name) {
+		return err
+	}
+	// "" and "Local" would be UTC and the server's own zone: neither is an IANA name.
+	if _, err := time.LoadLocation(s); err != nil || s == "" || s == "Local" {
+		return domain.FieldError(name, "must be an IANA time zone name like Europe/Berlin")
+	}
+	*dst = s
+	return nil
+}
+
+// caps reads a {"daily": N, "monthly": M} object field: positive integers, each optional (absent
+// or null: no cap). Given, it replaces the whole setting, so {} removes every cap.
+func (b body) caps(name string, dst *domain.Caps) error {
+	if !b.has(name) {
+		return nil
+	}
+	var cb body
+	if err := json.Unmarshal(b[name], &cb); err != nil || cb == nil {
+		return domain.FieldError(name, `must be an object {"daily": N, "monthly": M}`)
+	}
+	var c domain.Caps
+	for key, raw := range cb {
+		var field **int64
+		switch key {
+		case "daily":
+			field = &c.Daily
+		case "monthly":
+			field = &c.Monthly
+		default:
+			return domain.FieldError(name+"."+key, "is not a cap: daily or monthly")
+		}
+		if string(raw) == "null" {
+			continue
+		}
+		var v int64
+		if err := json.Unmarshal(raw, &v); err != nil || v < 1 || v > 1<<31-1 {
+			return domain.FieldError(name+"."+key, "must be a positive integer")
+		}
+		*field = &v
+	}
+	*dst = c
 	return nil
 }
 

@@ -35,7 +35,7 @@ const cacheMaxEntries = 10_000
 // no Postgres round trip. Entries are immutable: callers must not modify what they get.
 type lookupCache struct {
 	store      *store.Store
-	offers     sync.Map // int64 → *cacheEntry[store.Offer]
+	offers     sync.Map // int64 → *cacheEntry[trackedOffer]
 	affiliates sync.Map // int64 → *cacheEntry[store.Affiliate]
 	size       atomic.Int64
 	// gen changes at every invalidation; a read that began before it is not cached.
@@ -56,9 +56,34 @@ type cacheEntry[T any] struct {
 
 func newLookupCache(st *store.Store) *lookupCache { return &lookupCache{store: st, now: time.Now} }
 
-// offer reads an offer through the cache.
-func (c *lookupCache) offer(ctx context.Context, id int64) (*store.Offer, error) {
-	return cached(c, &c.offers, ctx, id, c.store.Offer)
+// trackedOffer is an offer with its cap state: the cap state rides the offer's cache entry, so a
+// click on a capped offer goes to its fallback_url without a query of its own, within the
+// entry's TTL (plus its stale grace) of the cap filling: inside API.md's five seconds.
+type trackedOffer struct {
+	offer *store.Offer
+	caps  store.CapState
+}
+
+// trackedOffer reads an offer and its cap state through the cache.
+func (c *lookupCache) trackedOffer(ctx context.Context, id int64) (*store.Offer, store.CapState, error) {
+	t, err := cached(c, &c.offers, ctx, id, c.loadOffer)
+	if err != nil {
+		return nil, store.CapState{}, err
+	}
+	return t.offer, t.caps, nil
+}
+
+// loadOffer reads an offer and, when it has caps, the state of its current periods.
+func (c *lookupCache) loadOffer(ctx context.Context, id int64) (*trackedOffer, error) {
+	o, err := c.store.Offer(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	caps, err := c.store.OfferCapState(ctx, o, c.now())
+	if err != nil {
+		return nil, err
+	}
+	return &trackedOffer{offer: o, caps: caps}, nil
 }
 
 // affiliate reads an affiliate through the cache.

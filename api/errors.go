@@ -62,7 +62,7 @@ func asGIF(h handlerFunc) gin.HandlerFunc { return answerWith(h, gifError) }
 func answerWith(h handlerFunc, answer func(*gin.Context, error)) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if err := h(c); err != nil {
-			if domain.ErrorKind(err) == domain.Unavailable {
+			if domain.ErrorKind(err) == domain.Unavailable && c.Writer.Header().Get("Retry-After") == "" {
 				c.Header("Retry-After", "1") // a temporary refusal (the click buffer is full, or shutdown)
 			}
 			answer(c, err)

@@ -23,13 +23,15 @@ const maxBody = 64 << 10
 // aliases are LinkTrust's parameter names, accepted case-sensitively for the canonical ones.
 var aliases = map[string]string{
 	"CID": "offer_id", "AFID": "aff_id", "SID": "sub_id", "ADID": "creative_id", "ClickID": "click_id",
+	"sub1": "sub_id",
 }
 
 // paramNames are the canonical names of every tracking endpoint's parameters. Anything else a cart
 // sends (utm_*, its own fields) is ignored rather than rejected, so carts work unchanged.
 var paramNames = map[string]bool{
 	"offer_id": true, "aff_id": true, "sub_id": true, "creative_id": true, "click_id": true,
-	"amount": true, "id": true, "payout": true, "currency": true, "status": true, "token": true,
+	"amount": true, "id": true, "payout": true, "currency": true, "status": true, "token": true, "test": true,
+	"sub2": true, "sub3": true, "sub4": true, "sub5": true, "event": true,
 }
 
 // Params are a tracking request's parameters under their canonical names, gathered from the query
@@ -300,6 +302,22 @@ func (p Params) ClickID(required bool) (string, error) {
 	return s, nil
 }
 
+// Test reads the test flag of a conversion: 1 or true is a test conversion; 0, false or absent
+// is not.
+func (p Params) Test() (bool, error) {
+	s, _, err := p.lookup("test")
+	if err != nil {
+		return false, err
+	}
+	switch s {
+	case "", "0", "false":
+		return false, nil
+	case "1", "true":
+		return true, nil
+	}
+	return false, domain.FieldError("test", "must be 1, true, 0 or false")
+}
+
 var currencyPattern = regexp.MustCompile(`^[A-Z]{3}$`)
 
 // Custom are the custom conversion parameters, honoured when the offer allows them.
@@ -339,14 +357,53 @@ func (p Params) Custom() (Custom, error) {
 	return c, nil
 }
 
+// AffiliateIDs are the affiliate's identifiers of a click, impression or AFID post ("" and 0
+// when absent).
+type AffiliateIDs struct {
+	AffID      int64
+	SubID      string
+	Subs       [4]string // sub2..sub5
+	CreativeID int64
+}
+
 // Affiliate reads the affiliate's identifiers of a click, impression or AFID post.
-func (p Params) Affiliate() (affID int64, subID string, creativeID int64, err error) {
-	if affID, err = p.ID("aff_id", true); err != nil {
-		return
+func (p Params) Affiliate() (AffiliateIDs, error) {
+	var a AffiliateIDs
+	var err error
+	if a.AffID, err = p.ID("aff_id", true); err != nil {
+		return a, err
 	}
-	if subID, err = p.Text("sub_id", 255); err != nil {
-		return
+	if a.SubID, err = p.Text("sub_id", 255); err != nil {
+		return a, err
 	}
-	creativeID, err = p.ID("creative_id", false)
-	return
+	for i, name := range domain.SubNames {
+		if a.Subs[i], err = p.Text(name, 255); err != nil {
+			return a, err
+		}
+	}
+	a.CreativeID, err = p.ID("creative_id", false)
+	return a, err
+}
+
+// macros are the affiliate's identifiers as landing-page macros.
+func (a AffiliateIDs) macros(m map[string]string) {
+	m["aff_id"], m["sub_id"], m["creative_id"] = strconv.FormatInt(a.AffID, 10), a.SubID, optionalID(a.CreativeID)
+	for i, name := range domain.SubNames {
+		m[name] = a.Subs[i]
+	}
+}
+
+// eventPattern is API.md's event name: 1 to 32 of [a-z0-9_], starting with a letter.
+var eventPattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
+
+// Event reads the optional event name of a conversion ("" for the plain conversion).
+func (p Params) Event() (string, error) {
+	s, err := p.Value("event")
+	if err != nil || s == "" {
+		return "", err
+	}
+	if !eventPattern.MatchString(s) {
+		return "", domain.FieldError("event", "must be 1 to 32 characters of a-z, 0-9 and _, starting with a letter")
+	}
+	return s, nil
 }

@@ -19,7 +19,7 @@ func BenchmarkParseParamsClick(b *testing.B) {
 		if _, err := p.ID("offer_id", true); err != nil {
 			b.Fatal(err)
 		}
-		if _, _, _, err := p.Affiliate(); err != nil {
+		if _, err := p.Affiliate(); err != nil {
 			b.Fatal(err)
 		}
 	}

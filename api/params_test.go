@@ -425,8 +425,8 @@ func FuzzParseParams(f *testing.F) {
 		if err == nil && c.Currency != "" && !currencyPattern.MatchString(c.Currency) {
 			t.Fatalf("currency %q accepted", c.Currency)
 		}
-		_, _, _, err = p.Affiliate()
-		checkFieldError(t, "affiliate", err, "aff_id", "sub_id", "creative_id")
+		_, err = p.Affiliate()
+		checkFieldError(t, "affiliate", err, "aff_id", "sub_id", "sub2", "sub3", "sub4", "sub5", "creative_id")
 		_, err = p.Value("token")
 		checkFieldError(t, "token", err, "token")
 	})

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
 
+	"github.com/trackflow/trackflow/activities"
 	"github.com/trackflow/trackflow/api/console"
 	"github.com/trackflow/trackflow/domain"
 	"github.com/trackflow/trackflow/internal/codec"
@@ -39,6 +40,13 @@ type Config struct {
 	Impressions *store.ImpressionWriter
 	// Logger is the process's logger (logging.New); nil: slog's default.
 	Logger *slog.Logger
+	// PixelClient fires the pixel test tool's requests: the worker's guarded client
+	// (activities.NewPixelClient with POSTBACK_ALLOW_PRIVATE). Nil: one that refuses private
+	// targets.
+	PixelClient *http.Client
+	// ReviewWait bounds how long approve and reject wait for a worker to store the decision
+	// before answering 503 (REVIEW_WAIT); zero: DefaultReviewWait.
+	ReviewWait time.Duration
 	// Codec is the payload codec that /codec/decode and /codec/encode apply (TEMPORAL_CODEC_KEYS);
 	// nil: payloads pass through unchanged, as they do in the client.
 	Codec *codec.Codec
@@ -71,6 +79,7 @@ type server struct {
 	log         *slog.Logger
 	// adminAuth and postbackAuth count failed authentications per client IP, one budget each.
 	adminAuth, postbackAuth *authLimiter
+	pixels                  *http.Client
 }
 
 // New builds the router with its dependencies.
@@ -90,7 +99,10 @@ func New(cfg Config, st *store.Store, tc client.Client) http.Handler {
 	}
 	s := &server{cfg: cfg, store: st, temporal: tc, clicks: cfg.Clicks, impressions: cfg.Impressions,
 		cache: newLookupCache(st), adminAuth: newAuthLimiter(cfg.AuthLimit), postbackAuth: newAuthLimiter(cfg.AuthLimit),
-		log: cfg.Logger}
+		log: cfg.Logger, pixels: cfg.PixelClient}
+	if s.pixels == nil {
+		s.pixels = activities.NewPixelClient(false)
+	}
 	if len(s.cfg.ClickIDKey) == 0 {
 		s.cfg.ClickIDKey = domain.NewClickIDKey()
 	}
@@ -115,6 +127,7 @@ func (s *server) routes(r *gin.Engine) {
 	// The routes that read clicks first wait for the clicks this process has redirected.
 	r.GET("/pixel", s.syncClicks, asGIF(s.pixel))
 	r.POST("/conversion", bodyDeadline(to.Body), s.syncClicks, asText(s.conversion))
+	r.GET("/tf.js", trackingScript)
 	r.GET("/postback", s.syncClicks, asJSON(s.postback))
 	r.POST("/postback", bodyDeadline(to.Body), s.syncClicks, asJSON(s.postback))
 
@@ -134,10 +147,13 @@ func (s *server) routes(r *gin.Engine) {
 	v1.POST("/affiliates", asJSON(s.createAffiliate))
 	v1.PATCH("/affiliates/:id", asJSON(s.updateAffiliate))
 	v1.POST("/affiliates/:id/pixels", asJSON(s.createPixel))
+	v1.POST("/affiliates/:id/pixels/:pixel_id/test", asJSON(s.testPixel))
 	v1.POST("/offers", asJSON(s.createOffer))
 	v1.GET("/offers/:id", asJSON(s.getOffer))
 	v1.PATCH("/offers/:id", asJSON(s.updateOffer))
 	v1.PUT("/offers/:id/payouts/:aff_id", asJSON(s.setPayout))
+	v1.POST("/offers/:id/events", asJSON(s.createEvent))
+	v1.GET("/offers/:id/events", asJSON(s.listEvents))
 	v1.GET("/offers/:id/tracking-code", asJSON(s.trackingCode))
 	v1.GET("/clicks/:click_id", s.syncClicks, asJSON(s.getClick))
 	v1.GET("/conversions", asJSON(s.listConversions))

@@ -15,36 +15,89 @@ import (
 	"github.com/trackflow/trackflow/workflows"
 )
 
-// click handles GET /click: store a click, set its cookie, redirect to the offer's landing page.
+// click handles GET /click: store a click, set its cookie, redirect to the offer's landing page;
+// or, for a paused or capped offer with a fallback_url, redirect there and store nothing.
 func (s *server) click(c *gin.Context) error {
 	v, err := s.readVisit(c)
 	if err != nil {
 		return err
 	}
+	h := c.Writer.Header()
+	h.Set("Cache-Control", "no-store")
+	macros := map[string]string{"offer_id": strconv.FormatInt(v.offer.ID, 10)}
+	v.ids.macros(macros)
+	if reason := v.fallback(); reason != "" {
+		// Same macros, {click_id} empty: no click is stored, so none is named.
+		macros["click_id"] = ""
+		s.cfg.Metrics.FallbackClick(reason)
+		h.Set("X-Fallback", reason)
+		h.Set("Location", domain.ExpandMacros(v.offer.FallbackURL, macros))
+		c.Status(http.StatusFound)
+		return nil
+	}
+	if v.offer.Status != domain.StatusActive {
+		return domain.Errorf(domain.NotFound, "offer not found or not active")
+	}
 	now := time.Now().UTC()
 	click := store.Click{
-		ClickID: domain.NewClickID(s.cfg.ClickIDKey, now), OfferID: v.offerID, AffID: v.affID,
+		ClickID: domain.NewClickID(s.cfg.ClickIDKey, now), OfferID: v.offer.ID, AffID: v.ids.AffID, Subs: domain.NewSubs(v.ids.Subs),
 		IP: s.clientIP(c.Request), UserAgent: userAgent(c.Request), Referer: store.StorableText(c.Request.Referer(), maxReferer),
 		CreatedAt: now,
 	}
 	click.SubID, click.CreativeID = v.optional()
+	// First click: an earlier click of this visitor keeps the credit, so the cookie and the
+	// landing page keep naming it; the new click is still stored (it counts in reports).
+	credited, err := s.firstClick(c, v.offer, now)
+	if err != nil {
+		return err
+	}
 	if err := s.clicks.Add(click); err != nil {
 		return err // Unavailable, with Retry-After: the buffer is full or the server is stopping
 	}
 	s.cfg.Metrics.Click()
-	location := domain.ExpandMacros(v.offer.LandingURL, map[string]string{
-		"click_id": click.ClickID, "offer_id": strconv.FormatInt(v.offerID, 10),
-		"aff_id": strconv.FormatInt(v.affID, 10), "sub_id": v.subID, "creative_id": optionalID(v.creativeID),
-	})
-	h := c.Writer.Header()
-	cookie := http.Cookie{Name: "tf_" + strconv.FormatInt(v.offerID, 10), Value: click.ClickID, Path: "/",
-		MaxAge: int(v.offer.CookieWindow() / time.Second), HttpOnly: true, Secure: true, SameSite: http.SameSiteNoneMode}
-	h.Set("Set-Cookie", cookie.String())
-	h.Set("X-Click-Id", click.ClickID)
-	h.Set("Cache-Control", "no-store")
-	h.Set("Location", location)
+	if credited == "" {
+		credited = click.ClickID
+		cookie := http.Cookie{Name: "tf_" + strconv.FormatInt(v.offer.ID, 10), Value: click.ClickID, Path: "/",
+			MaxAge: int(v.offer.CookieWindow() / time.Second), HttpOnly: true, Secure: true, SameSite: http.SameSiteNoneMode}
+		h.Set("Set-Cookie", cookie.String())
+	}
+	macros["click_id"] = credited
+	h.Set("X-Click-Id", credited)
+	h.Set("Location", domain.ExpandMacros(v.offer.LandingURL, macros))
 	c.Status(http.StatusFound)
 	return nil
+}
+
+// firstClick returns the click that keeps the credit on a first_click offer: the one the
+// request's tf_ cookie names when it is a stored click of this offer inside the cookie window;
+// "" when there is none (or the offer is last_click), and the new click takes it. Only this case
+// reads Postgres on the click path.
+func (s *server) firstClick(c *gin.Context, offer *store.Offer, now time.Time) (string, error) {
+	if offer.Attribution != domain.AttributionFirstClick {
+		return "", nil
+	}
+	id, err := c.Cookie("tf_" + strconv.FormatInt(offer.ID, 10))
+	if err != nil || !domain.IsID(id) {
+		return "", nil
+	}
+	ctx := c.Request.Context()
+	prev, err := s.store.Click(ctx, id)
+	if domain.ErrorKind(err) == domain.NotFound {
+		// It may be one this process redirected a moment ago, still in the click writer.
+		sctx, cancel := context.WithTimeout(ctx, time.Second)
+		_ = s.clicks.Sync(sctx)
+		cancel()
+		prev, err = s.store.Click(ctx, id)
+	}
+	switch {
+	case domain.ErrorKind(err) == domain.NotFound:
+		return "", nil
+	case err != nil:
+		return "", err
+	case prev.OfferID != offer.ID || prev.CreatedAt.Before(now.Add(-offer.CookieWindow())):
+		return "", nil
+	}
+	return prev.ClickID, nil
 }
 
 // impression handles GET /impression: store an impression, answer the GIF.
@@ -53,8 +106,11 @@ func (s *server) impression(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	im := store.Impression{OfferID: v.offerID, AffID: v.affID, IP: s.clientIP(c.Request), UserAgent: userAgent(c.Request),
-		CreatedAt: time.Now().UTC()}
+	if v.offer.Status != domain.StatusActive {
+		return domain.Errorf(domain.NotFound, "offer not found or not active")
+	}
+	im := store.Impression{OfferID: v.offer.ID, AffID: v.ids.AffID, Subs: domain.NewSubs(v.ids.Subs),
+		IP: s.clientIP(c.Request), UserAgent: userAgent(c.Request), CreatedAt: time.Now().UTC()}
 	im.SubID, im.CreativeID = v.optional()
 	if err := s.impressions.Add(im); err != nil {
 		return err // Unavailable, with Retry-After: the buffer is full or the server is stopping
@@ -64,17 +120,17 @@ func (s *server) impression(c *gin.Context) error {
 	return nil
 }
 
-// visit is what a click or an impression is of: an active offer and an active affiliate, with the
-// affiliate's sub_id and creative_id ("" and 0 when absent).
+// visit is what a click or an impression is of: a known offer (active or paused: the caller
+// decides), its cap state as of the cache, and an active affiliate with its identifiers.
 type visit struct {
-	offer          *store.Offer
-	offerID, affID int64
-	subID          string
-	creativeID     int64
+	offer *store.Offer
+	caps  store.CapState
+	ids   AffiliateIDs
 }
 
 // readVisit reads the shared part of /click and /impression, in docs/API.md's order: the parameters
-// (400), then the offer and the affiliate, both known and active (404).
+// (400), then the offer (known) and the affiliate (known and active) (404). It costs no Postgres
+// round trip: the offer, its cap state and the affiliate come from the cache.
 func (s *server) readVisit(c *gin.Context) (visit, error) {
 	ctx := c.Request.Context()
 	var v visit
@@ -82,25 +138,41 @@ func (s *server) readVisit(c *gin.Context) (visit, error) {
 	if err != nil {
 		return v, err
 	}
-	if v.offerID, err = p.ID("offer_id", true); err != nil {
+	offerID, err := p.ID("offer_id", true)
+	if err != nil {
 		return v, err
 	}
-	if v.affID, v.subID, v.creativeID, err = p.Affiliate(); err != nil {
+	if v.ids, err = p.Affiliate(); err != nil {
 		return v, err
 	}
-	if v.offer, err = s.activeOffer(ctx, v.offerID); err != nil {
+	if v.offer, v.caps, err = s.cache.trackedOffer(ctx, offerID); err != nil {
 		return v, err
 	}
-	return v, s.activeAffiliate(ctx, v.affID)
+	return v, s.activeAffiliate(ctx, v.ids.AffID)
+}
+
+// fallback says why a click goes to the offer's fallback_url ("paused" or "cap"), or "" when it
+// does not: the offer has none, or it is active and no cap of it (or of this affiliate on it) is
+// full for the current day or month.
+func (v visit) fallback() string {
+	switch {
+	case v.offer.FallbackURL == "":
+		return ""
+	case v.offer.Status != domain.StatusActive:
+		return "paused"
+	case v.caps.Full || v.caps.FullAffiliates[v.ids.AffID]:
+		return "cap"
+	}
+	return ""
 }
 
 // optional is the visit's sub_id and creative_id as the store keeps them: nil when absent.
 func (v visit) optional() (subID *string, creativeID *int64) {
-	if v.subID != "" {
-		subID = &v.subID
+	if v.ids.SubID != "" {
+		subID = &v.ids.SubID
 	}
-	if v.creativeID != 0 {
-		creativeID = &v.creativeID
+	if v.ids.CreativeID != 0 {
+		creativeID = &v.ids.CreativeID
 	}
 	return subID, creativeID
 }
@@ -130,8 +202,8 @@ func (s *server) conversion(c *gin.Context) error {
 	return nil
 }
 
-// pageConversion is the shared part of /pixel and /conversion: attribution by the tf_ cookie or
-// the backup DB, in the workflow. Once the workflow is started (or found a duplicate) it sets
+// pageConversion is the shared part of /pixel and /conversion: attribution by the first-party
+// click_id (GET /tf.js), the tf_ cookie or the backup DB, in the workflow. Once the workflow is started (or found a duplicate) it sets
 // X-Workflow-Id and X-Conversion-Status, and returns the offer.
 func (s *server) pageConversion(c *gin.Context) (*store.Offer, error) {
 	ctx := c.Request.Context()
@@ -143,8 +215,14 @@ func (s *server) pageConversion(c *gin.Context) (*store.Offer, error) {
 	if err != nil {
 		return nil, err
 	}
+	if req.FirstPartyClickID, err = p.ClickID(false); err != nil {
+		return nil, err
+	}
 	offer, err := s.activeOffer(ctx, req.OfferID)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.checkEvent(ctx, offer.ID, req.Event); err != nil {
 		return nil, err
 	}
 	if err := applyCustom(p, offer, &req); err != nil {
@@ -184,9 +262,11 @@ func (s *server) postback(c *gin.Context) error {
 		return err
 	}
 	if clickID == "" {
-		if req.AffID, req.SubID, req.CreativeID, err = p.Affiliate(); err != nil {
+		ids, err := p.Affiliate()
+		if err != nil {
 			return err
 		}
+		req.AffID, req.SubID, req.Subs, req.CreativeID = ids.AffID, ids.SubID, ids.Subs, ids.CreativeID
 	}
 	token, err := postbackToken(c, p)
 	if err != nil {
@@ -215,6 +295,9 @@ func (s *server) postback(c *gin.Context) error {
 		offer, err = s.postbackAFID(ctx, adv, &req)
 	}
 	if err != nil {
+		return err
+	}
+	if err := s.checkEvent(ctx, offer.ID, req.Event); err != nil {
 		return err
 	}
 	if err := applyCustom(p, offer, &req); err != nil {
@@ -289,7 +372,8 @@ func (s *server) advertiserOffer(ctx context.Context, adv *store.Advertiser, id 
 	return offer, nil
 }
 
-// conversionBase reads what every conversion carries: offer_id (unless the click gives it), amount, id.
+// conversionBase reads what every conversion carries: offer_id (unless the click gives it), amount,
+// id, test.
 func conversionBase(p Params, needOffer bool) (domain.ConversionRequest, error) {
 	var req domain.ConversionRequest
 	var err error
@@ -299,8 +383,26 @@ func conversionBase(p Params, needOffer bool) (domain.ConversionRequest, error) 
 	if req.Amount, _, err = p.Money("amount", true); err != nil {
 		return req, err
 	}
-	req.InvoiceID, err = p.Invoice()
+	if req.Event, err = p.Event(); err != nil {
+		return req, err
+	}
+	if req.InvoiceID, err = p.Invoice(); err != nil {
+		return req, err
+	}
+	req.Test, err = p.Test()
 	return req, err
+}
+
+// checkEvent makes an event conversion of an offer without that event a 404.
+func (s *server) checkEvent(ctx context.Context, offerID int64, event string) error {
+	if event == "" {
+		return nil
+	}
+	_, err := s.store.Event(ctx, offerID, event)
+	if domain.ErrorKind(err) == domain.NotFound {
+		return domain.Errorf(domain.NotFound, "event: the offer has no event %s", event)
+	}
+	return err
 }
 
 // applyCustom honours the custom conversion parameters only when the offer allows them.
@@ -319,7 +421,10 @@ func applyCustom(p Params, offer *store.Offer, req *domain.ConversionRequest) er
 // startConversion starts the conversion's workflow; a duplicate invoice is counted.
 func (s *server) startConversion(ctx context.Context, req *domain.ConversionRequest, affID *int64) (bool, error) {
 	req.ConversionID = domain.NewID()
-	req.WorkflowID = workflows.ConversionWorkflowID(req.OfferID, req.InvoiceID, req.ConversionID)
+	req.WorkflowID = workflows.EventWorkflowID(req.OfferID, req.Event, req.InvoiceID, req.ConversionID)
+	if req.Test {
+		req.WorkflowID = workflows.TrialConversionWorkflowID(req.OfferID, req.ConversionID)
+	}
 	req.ReceivedAt = time.Now().UTC()
 	req.Retry = s.cfg.Retry
 	dup, err := workflows.StartConversion(ctx, s.temporal, *req)
@@ -389,7 +494,7 @@ func ipAllowed(allowed []string, ip string) bool {
 
 // activeOffer reads an offer that takes traffic; unknown or paused is NotFound.
 func (s *server) activeOffer(ctx context.Context, id int64) (*store.Offer, error) {
-	o, err := s.cache.offer(ctx, id)
+	o, _, err := s.cache.trackedOffer(ctx, id)
 	if err != nil {
 		return nil, err
 	}

@@ -27,9 +27,27 @@ type TrackingCode struct {
 	// HTMLForm is the advertiser's checkout form alternative: POST /conversion.
 	HTMLForm string `json:"html_form"`
 	// ClickIDPostback and AFIDPostback are the advertiser's server-to-server URLs: /postback.
-	ClickIDPostback string            `json:"click_id_postback"`
-	AFIDPostback    string            `json:"afid_postback"`
-	Placeholders    map[string]string `json:"placeholders"`
+	ClickIDPostback string `json:"click_id_postback"`
+	AFIDPostback    string `json:"afid_postback"`
+	// LandingURL is the offer's landing_url carrying tfclid={click_id}, for GET /tf.js: set it as
+	// the offer's landing_url (it is the offer's own when it already carries tfclid).
+	LandingURL string `json:"landing_url"`
+	// LandingPageScript goes on the advertiser's landing page: it keeps the click in a first-party
+	// cookie. ThankYouPageScript goes on the thank-you page (with LandingPageScript's script it
+	// may replace ImagePixel): it reports the sale with that click, where third-party cookies are
+	// blocked.
+	LandingPageScript  string            `json:"landing_page_script"`
+	ThankYouPageScript string            `json:"thank_you_page_script"`
+	Placeholders       map[string]string `json:"placeholders"`
+	// Events are the offer's named events, each with its image pixel and Click ID postback.
+	Events []EventCode `json:"events"`
+}
+
+// EventCode is the snippets of one of the offer's events: the plain snippets with event=<name>.
+type EventCode struct {
+	Name            string `json:"name"`
+	ImagePixel      string `json:"image_pixel"`
+	ClickIDPostback string `json:"click_id_postback"`
 }
 
 // trackingCode handles GET /api/v1/offers/:id/tracking-code.
@@ -57,7 +75,7 @@ func (s *server) trackingCode(c *gin.Context) error {
 	base := s.publicBase(c.Request)
 	offer64 := strconv.FormatInt(offer.ID, 10)
 	token := url.QueryEscape(adv.PostbackToken)
-	affQuery := "offer_id=" + offer64 + "&aff_id=" + aff + "&sub_id={sub_id}"
+	affQuery := "offer_id=" + offer64 + "&aff_id=" + aff + "&sub_id={sub_id}&sub2={sub2}&sub3={sub3}&sub4={sub4}&sub5={sub5}"
 	sale := "amount={amount}&id={order_id}"
 
 	out := TrackingCode{
@@ -76,14 +94,38 @@ func (s *server) trackingCode(c *gin.Context) error {
 			`  <button type="submit">Complete order</button>`,
 			`</form>`,
 		}, "\n"),
+		LandingURL:        withTFClid(offer.LandingURL),
+		LandingPageScript: `<script src="` + html.EscapeString(base+"/tf.js") + `" async></script>`,
+		ThankYouPageScript: strings.Join([]string{
+			`<script>`,
+			`  window.trackflow = window.trackflow || [];`,
+			`  trackflow.conversion = trackflow.conversion || function (c) { trackflow.push(["conversion", c]); };`,
+			`  trackflow.conversion({offer_id: ` + offer64 + `, amount: "{amount}", id: "{order_id}"});`,
+			`</script>`,
+			`<script src="` + html.EscapeString(base+"/tf.js") + `" async></script>`,
+		}, "\n"),
 		ClickIDPostback: base + "/postback?token=" + token + "&click_id={click_id}&" + sale,
 		AFIDPostback:    base + "/postback?token=" + token + "&" + affQuery + "&" + sale,
 		Placeholders: map[string]string{
-			"{sub_id}":   "the affiliate's own tracking value (optional: remove it or leave it empty)",
+			"{sub_id}":   "the affiliate's own tracking value (optional: remove it or leave it empty; sub1 is an alias)",
+			"{sub2}":     "more of the affiliate's tracking values, {sub2} to {sub5} (optional: remove them or leave them empty)",
 			"{amount}":   "the sale amount, like 19.95",
 			"{order_id}": "the order or invoice number: each one converts once (optional)",
 			"{click_id}": "the click ID the landing page received ({click_id} macro of the offer's landing_url)",
 		},
+	}
+	events, err := s.store.Events(ctx, offer.ID)
+	if err != nil {
+		return err
+	}
+	out.Events = make([]EventCode, len(events))
+	for i, e := range events {
+		ev := "&event=" + e.Name
+		out.Events[i] = EventCode{Name: e.Name,
+			ImagePixel: `<img src="` + html.EscapeString(base+"/pixel?offer_id="+offer64+ev+"&"+sale) +
+				`" width="1" height="1" style="display:none" alt="">`,
+			ClickIDPostback: out.ClickIDPostback + ev,
+		}
 	}
 	if affID != 0 {
 		out.AffID = &affID
@@ -93,6 +135,27 @@ func (s *server) trackingCode(c *gin.Context) error {
 	// PureJSON: the snippets stay readable (no \u003c for <) for whoever copies them from curl.
 	c.PureJSON(http.StatusOK, out)
 	return nil
+}
+
+// withTFClid adds tfclid={click_id} to a landing URL's query (before any fragment), unless it
+// has a tfclid already.
+func withTFClid(landing string) string {
+	if strings.Contains(landing, "tfclid=") {
+		return landing
+	}
+	u, frag, hasFrag := strings.Cut(landing, "#")
+	sep := "?"
+	if strings.Contains(u, "?") {
+		sep = "&"
+		if strings.HasSuffix(u, "?") || strings.HasSuffix(u, "&") {
+			sep = ""
+		}
+	}
+	u += sep + "tfclid={click_id}"
+	if hasFrag {
+		u += "#" + frag
+	}
+	return u
 }
 
 // publicBase is the base URL of the snippets: PUBLIC_URL, else the scheme and Host the request

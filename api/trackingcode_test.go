@@ -63,10 +63,18 @@ func TestTrackingCodeBaseURL(t *testing.T) {
 				}
 			}
 			for name, snippet := range map[string]string{"impression_pixel": code.ImpressionPixel, "image_pixel": code.ImagePixel,
-				"html_form": code.HTMLForm} {
+				"html_form": code.HTMLForm, "landing_page_script": code.LandingPageScript,
+				"thank_you_page_script": code.ThankYouPageScript} {
 				if !strings.Contains(snippet, `"`+tc.want+"/") {
 					t.Errorf("%s %q does not point at %s", name, snippet, tc.want)
 				}
+			}
+			if !strings.Contains(code.LandingPageScript, tc.want+`/tf.js"`) ||
+				!strings.Contains(code.ThankYouPageScript, fmt.Sprintf("trackflow.conversion({offer_id: %d,", offer.ID)) {
+				t.Errorf("first-party scripts:\n%s\n%s", code.LandingPageScript, code.ThankYouPageScript)
+			}
+			if want := offer.LandingURL + "&tfclid={click_id}"; code.LandingURL != want {
+				t.Errorf("landing_url %q, want %q", code.LandingURL, want)
 			}
 			if !strings.Contains(code.ClickIDPostback, "token=token%2Fwith%2Bspecials-") {
 				t.Errorf("token not escaped in %s", code.ClickIDPostback)
@@ -76,5 +84,21 @@ func TestTrackingCodeBaseURL(t *testing.T) {
 				t.Logf("%s", out)
 			}
 		})
+	}
+}
+
+// TestWithTFClid checks where the landing URL's tfclid goes: into the query, before a fragment,
+// and not twice.
+func TestWithTFClid(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://shop.example/":                   "https://shop.example/?tfclid={click_id}",
+		"https://shop.example/p?x=1":              "https://shop.example/p?x=1&tfclid={click_id}",
+		"https://shop.example/p?":                 "https://shop.example/p?tfclid={click_id}",
+		"https://shop.example/p?x=1#top":          "https://shop.example/p?x=1&tfclid={click_id}#top",
+		"https://shop.example/?tfclid={click_id}": "https://shop.example/?tfclid={click_id}",
+	} {
+		if got := api.WithTFClid(in); got != want {
+			t.Errorf("withTFClid(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

@@ -11,6 +11,8 @@ type DecideInput struct {
 	Now time.Time
 
 	// The request.
+	Event        string // the event's name; empty for the offer's plain conversion
+	Test         bool   // a test conversion (test=1): decided by the same rules, it claims no click and never counts in caps
 	Amount       Money  // the sale amount
 	CustomPayout *Money // a valid custom payout replaces the commission (nil: none)
 	CustomStatus string // "rejected" or "pending" from the advertiser; empty otherwise
@@ -26,6 +28,12 @@ type DecideInput struct {
 	Payout          Payout        // the affiliate's override for the offer if set, else the offer's payout
 	MultiConversion bool          // a click may earn more than one conversion
 	CookieWindow    time.Duration // how long after its click a conversion may be credited to it
+	// MinConversion is the offer's min_conversion_seconds: a conversion sooner after its click is too_fast.
+	MinConversion time.Duration
+
+	// Caps are the offer's and the affiliate's caps that apply to this conversion, each with the
+	// slots already taken, read under the counters' row locks (empty: no cap applies).
+	Caps []CapCounter
 }
 
 // Decision is a conversion's status, its rejection reason (empty unless rejected) and its
@@ -50,6 +58,10 @@ func Decide(in DecideInput) Decision {
 		return rejected(ReasonClickExpired)
 	case !in.AffiliateActive:
 		return rejected(ReasonInactiveAffiliate)
+	case in.ClickFound && in.MinConversion > 0 && in.Now.Sub(in.ClickCreatedAt) < in.MinConversion:
+		return rejected(ReasonTooFast)
+	case in.CountsInCaps() && anyFull(in.Caps):
+		return rejected(ReasonOverCap)
 	case in.CustomStatus == ConversionRejected:
 		return rejected(ReasonAdvertiser)
 	}
@@ -63,10 +75,29 @@ func Decide(in DecideInput) Decision {
 	return d
 }
 
+// CountsInCaps reports whether the conversion is one caps count: a plain (not event) conversion
+// that is not a test.
+func (in DecideInput) CountsInCaps() bool { return in.Event == "" && !in.Test }
+
+// TakesCapSlot reports whether recording this decision takes a slot of each cap: a counted
+// conversion that is approved or held. A rejection takes none.
+func (in DecideInput) TakesCapSlot(d Decision) bool {
+	return in.CountsInCaps() && d.Status != ConversionRejected
+}
+
+func anyFull(caps []CapCounter) bool {
+	for _, c := range caps {
+		if c.Full() {
+			return true
+		}
+	}
+	return false
+}
+
 // ClaimsClick reports whether recording this decision makes its click used: a single-use click
-// is claimed by the conversion it credits, not by one it rejects.
+// is claimed by the conversion it credits, not by one it rejects, nor by a test conversion.
 func (in DecideInput) ClaimsClick(d Decision) bool {
-	return in.ClickFound && !in.MultiConversion && d.Status != ConversionRejected
+	return !in.Test && in.ClickFound && !in.MultiConversion && d.Status != ConversionRejected
 }
 
 // Apply sets the conversion's status, reason and commission to the decision's.

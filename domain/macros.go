@@ -40,5 +40,11 @@ func ExpandMacros(template string, values map[string]string) string {
 var knownMacros = map[string]struct{}{
 	"click_id": {}, "offer_id": {}, "aff_id": {}, "sub_id": {}, "creative_id": {},
 	"transaction_id": {}, "invoice_id": {}, "amount": {}, "payout": {}, "currency": {},
-	"status": {}, "ip": {},
+	"status": {}, "ip": {}, "event": {}, "sub2": {}, "sub3": {}, "sub4": {}, "sub5": {},
+}
+
+// IsMacro reports whether name is one of API.md's affiliate-pixel macros.
+func IsMacro(name string) bool {
+	_, ok := knownMacros[name]
+	return ok
 }

@@ -15,9 +15,13 @@ type ConversionRequest struct {
 	ClickID       string `json:"click_id,omitempty"`
 	AffID         int64  `json:"aff_id,omitempty"`
 	SubID         string `json:"sub_id,omitempty"`
-	CreativeID    int64  `json:"creative_id,omitempty"`
-	IP            string `json:"ip"`
-	UserAgent     string `json:"user_agent,omitempty"`
+	// Subs are an AFID post's sub2..sub5 (a click's come from the click).
+	Subs [4]string `json:"subs,omitzero"`
+	// Event is the event's name; empty for the offer's plain conversion.
+	Event      string `json:"event,omitempty"`
+	CreativeID int64  `json:"creative_id,omitempty"`
+	IP         string `json:"ip"`
+	UserAgent  string `json:"user_agent,omitempty"`
 	// Custom conversion parameters, already validated; only set when the offer allows them.
 	CustomPayout   *Money    `json:"custom_payout,omitempty"`
 	CustomCurrency string    `json:"custom_currency,omitempty"`
@@ -25,11 +29,17 @@ type ConversionRequest struct {
 	ReceivedAt     time.Time `json:"received_at"`
 	// Retry is the affiliate-pixel retry schedule, from configuration.
 	Retry RetrySchedule `json:"retry"`
+
+	// FirstPartyClickID is a page conversion's click_id parameter (the _tfclid cookie GET /tf.js
+	// keeps on the advertiser's site), tried before the tf_ cookie.
+	FirstPartyClickID string `json:"first_party_click_id,omitempty"`
+	// Test is a test conversion (test=1): see domain.Conversion.Test.
+	Test bool `json:"test,omitempty"`
 }
 
 // The sources of a conversion request.
 const (
-	SourcePage    = "page" // image pixel or form post: cookie, then backup DB
+	SourcePage    = "page" // image pixel or form post: first-party click_id, cookie, then backup DB
 	SourceClickID = "click_id"
 	SourceAFID    = "afid"
 )

@@ -46,9 +46,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	defer cancel()
 
 	shots := os.Getenv("TRACKFLOW_CONSOLE_SCREENSHOTS")
-	run := func(what string, actions ...chromedp.Action) {
+	run := func(what string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
-		if err := chromedp.Run(ctx, actions...); err != nil {
+		if err := chromedp.Do(ctx, actions...); err != nil {
 			t.Fatalf("%s: %v", what, err)
 		}
 	}
@@ -59,8 +59,8 @@ func TestConsoleInBrowser(t *testing.T) {
 		var unlabelled []string
 		var overflow bool
 		run("check "+name,
-			chromedp.Evaluate(`[...document.querySelectorAll('input:not([type=hidden]),select,textarea')].filter(e => e.labels.length == 0).map(e => e.name)`, &unlabelled),
-			chromedp.Evaluate(`document.documentElement.scrollWidth > window.innerWidth + 1`, &overflow))
+			into(&unlabelled, chromedp.Evaluate[[]string](`[...document.querySelectorAll('input:not([type=hidden]),select,textarea')].filter(e => e.labels.length == 0).map(e => e.name)`)),
+			into(&overflow, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1`)))
 		if len(unlabelled) > 0 {
 			t.Errorf("%s: inputs without a label: %v", name, unlabelled)
 		}
@@ -69,7 +69,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 		if shots != "" {
 			var png []byte
-			run("screenshot "+name, chromedp.FullScreenshot(&png, 100))
+			run("screenshot "+name, into(&png, chromedp.FullScreenshot(100)))
 			if err := os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644); err != nil {
 				t.Fatal(err)
 			}
@@ -80,19 +80,19 @@ func TestConsoleInBrowser(t *testing.T) {
 	// Without a session, every page sends the browser to sign in; it comes back after.
 	run("sign in",
 		chromedp.Navigate(s.URL+"/console/affiliates"),
-		chromedp.WaitVisible(`#token`, chromedp.ByID),
-		chromedp.Location(&location))
+		chromedp.WaitVisible(chromedp.CSS(`#token`)),
+		into(&location, chromedp.Location()))
 	if !strings.Contains(location, "/console/sign-in?next=%2Fconsole%2Faffiliates") {
 		t.Fatalf("without a session the console is at %s, want the sign-in page", location)
 	}
-	run("wrong token", chromedp.SendKeys(`#token`, "not-the-token", chromedp.ByID), chromedp.Submit(`#token`, chromedp.ByID),
-		chromedp.WaitVisible(`#token-error`, chromedp.ByID), chromedp.Text(`#token-error`, &text, chromedp.ByID))
+	run("wrong token", chromedp.SendKeys(`#token`, "not-the-token"), chromedp.Submit(chromedp.CSS(`#token`)),
+		chromedp.WaitVisible(chromedp.CSS(`#token-error`)), into(&text, chromedp.Text(chromedp.CSS(`#token-error`))))
 	if !strings.HasPrefix(text, "token: ") {
 		t.Errorf("a wrong token shows %q, want the token field's error", text)
 	}
 	page("sign-in")
-	run("sign in", chromedp.SendKeys(`#token`, testenv.AdminToken, chromedp.ByID), chromedp.Submit(`#token`, chromedp.ByID),
-		chromedp.WaitVisible(`[name="name"]`, chromedp.ByQuery), chromedp.Location(&location))
+	run("sign in", chromedp.SendKeys(`#token`, testenv.AdminToken), chromedp.Submit(chromedp.CSS(`#token`)),
+		chromedp.WaitVisible(chromedp.CSS(`[name="name"]`)), into(&location, chromedp.Location()))
 	if !strings.HasSuffix(location, "/console/affiliates") {
 		t.Errorf("after signing in the browser is at %s, want the page it asked for", location)
 	}
@@ -100,10 +100,10 @@ func TestConsoleInBrowser(t *testing.T) {
 	var advID, advToken string
 	run("advertiser",
 		chromedp.Navigate(s.URL+"/console/advertisers"),
-		chromedp.SendKeys(`[name="name"]`, "Browser Advertiser", chromedp.ByQuery),
-		chromedp.Submit(`[name="name"]`, chromedp.ByQuery),
-		chromedp.WaitVisible(`#adv-token`, chromedp.ByID),
-		chromedp.Text(`#adv-id`, &advID, chromedp.ByID), chromedp.Text(`#adv-token`, &advToken, chromedp.ByID))
+		chromedp.SendKeys(chromedp.CSS(`[name="name"]`), "Browser Advertiser"),
+		chromedp.Submit(chromedp.CSS(`[name="name"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#adv-token`)),
+		into(&advID, chromedp.Text(chromedp.CSS(`#adv-id`))), into(&advToken, chromedp.Text(chromedp.CSS(`#adv-token`))))
 	if len(strings.TrimSpace(advToken)) < 24 {
 		t.Errorf("the new advertiser's token shown is %q", advToken)
 	}
@@ -112,37 +112,37 @@ func TestConsoleInBrowser(t *testing.T) {
 	// The offer form shows the API's own message beside the field it names.
 	run("offer with a bad currency",
 		chromedp.Navigate(s.URL+"/console/offers"),
-		chromedp.SendKeys(`[name="advertiser_id"]`, advID, chromedp.ByQuery),
-		chromedp.SendKeys(`[name="name"]`, "Browser Offer", chromedp.ByQuery),
-		chromedp.SendKeys(`[name="landing_url"]`, landing.URL+"/?cid={click_id}", chromedp.ByQuery),
-		chromedp.SetValue(`[name="payout.type"]`, "cpa", chromedp.ByQuery),
-		chromedp.SendKeys(`[name="payout.amount"]`, "5.00", chromedp.ByQuery),
-		chromedp.SendKeys(`[name="currency"]`, "usd", chromedp.ByQuery),
-		chromedp.Submit(`[name="name"]`, chromedp.ByQuery),
-		chromedp.WaitVisible(`#e-currency`, chromedp.ByID),
-		chromedp.Text(`#e-currency`, &text, chromedp.ByID))
+		chromedp.SendKeys(chromedp.CSS(`[name="advertiser_id"]`), advID),
+		chromedp.SendKeys(chromedp.CSS(`[name="name"]`), "Browser Offer"),
+		chromedp.SendKeys(chromedp.CSS(`[name="landing_url"]`), landing.URL+"/?cid={click_id}"),
+		chromedp.SetValue(chromedp.CSS(`[name="payout.type"]`), "cpa"),
+		chromedp.SendKeys(chromedp.CSS(`[name="payout.amount"]`), "5.00"),
+		chromedp.SendKeys(chromedp.CSS(`[name="currency"]`), "usd"),
+		chromedp.Submit(chromedp.CSS(`[name="name"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#e-currency`)),
+		into(&text, chromedp.Text(chromedp.CSS(`#e-currency`))))
 	if !strings.HasPrefix(text, "currency: must be three upper-case letters") {
 		t.Errorf("the currency's error is %q, want API.md's message", text)
 	}
 	page("offers-error")
 	var offerID string
 	run("offer",
-		chromedp.SetValue(`[name="currency"]`, "USD", chromedp.ByQuery),
-		chromedp.Submit(`[name="name"]`, chromedp.ByQuery),
-		chromedp.WaitVisible(`#offer-id`, chromedp.ByID),
-		chromedp.Text(`#offer-id`, &offerID, chromedp.ByID))
+		chromedp.SetValue(chromedp.CSS(`[name="currency"]`), "USD"),
+		chromedp.Submit(chromedp.CSS(`[name="name"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#offer-id`)),
+		into(&offerID, chromedp.Text(chromedp.CSS(`#offer-id`))))
 
 	var affID string
 	run("affiliate",
 		chromedp.Navigate(s.URL+"/console/affiliates"),
-		chromedp.SendKeys(`[name="name"]`, "Browser Affiliate", chromedp.ByQuery),
-		chromedp.Submit(`[name="name"]`, chromedp.ByQuery),
-		chromedp.WaitVisible(`#aff-id`, chromedp.ByID),
-		chromedp.Text(`#aff-id`, &affID, chromedp.ByID),
-		chromedp.SendKeys(`[name="url"]`, pixelEnd.URL+"/px?click_id={click_id}&payout={payout}", chromedp.ByQuery),
-		chromedp.Submit(`[name="url"]`, chromedp.ByQuery),
-		chromedp.WaitVisible(`.notice`, chromedp.ByQuery),
-		chromedp.Text(`table`, &text, chromedp.ByQuery))
+		chromedp.SendKeys(chromedp.CSS(`[name="name"]`), "Browser Affiliate"),
+		chromedp.Submit(chromedp.CSS(`[name="name"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#aff-id`)),
+		into(&affID, chromedp.Text(chromedp.CSS(`#aff-id`))),
+		chromedp.SendKeys(chromedp.CSS(`[name="url"]`), pixelEnd.URL+"/px?click_id={click_id}&payout={payout}"),
+		chromedp.Submit(chromedp.CSS(`[name="url"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`.notice`)),
+		into(&text, chromedp.Text(chromedp.CSS(`table`))))
 	if !strings.Contains(text, pixelEnd.URL+"/px") {
 		t.Errorf("the affiliate's pixels are %q, want the new one", text)
 	}
@@ -151,69 +151,69 @@ func TestConsoleInBrowser(t *testing.T) {
 	// Edit the offer, and give the affiliate its own payout (a bad amount first).
 	run("edit offer",
 		chromedp.Navigate(s.URL+"/console/offer?id="+offerID),
-		chromedp.SetValue(`#f-name`, "Browser Offer v2", chromedp.ByID),
-		chromedp.Submit(`#f-name`, chromedp.ByID),
-		chromedp.WaitVisible(`.notice`, chromedp.ByQuery),
-		chromedp.Value(`#f-name`, &text, chromedp.ByID))
+		chromedp.SetValue(chromedp.CSS(`#f-name`), "Browser Offer v2"),
+		chromedp.Submit(chromedp.CSS(`#f-name`)),
+		chromedp.WaitVisible(chromedp.CSS(`.notice`)),
+		into(&text, chromedp.Value(chromedp.CSS(`#f-name`))))
 	if text != "Browser Offer v2" {
 		t.Errorf("after the edit the offer's name is %q", text)
 	}
 	run("payout override",
-		chromedp.SendKeys(`#f-aff_id`, affID, chromedp.ByID),
-		chromedp.SetValue(`#f-type`, "cpa", chromedp.ByID),
-		chromedp.SendKeys(`#f-amount`, "seven", chromedp.ByID),
-		chromedp.Submit(`#f-amount`, chromedp.ByID),
-		chromedp.WaitVisible(`#e-amount`, chromedp.ByID),
-		chromedp.Text(`#e-amount`, &text, chromedp.ByID))
+		chromedp.SendKeys(chromedp.CSS(`#f-aff_id`), affID),
+		chromedp.SetValue(chromedp.CSS(`#f-type`), "cpa"),
+		chromedp.SendKeys(chromedp.CSS(`#f-amount`), "seven"),
+		chromedp.Submit(chromedp.CSS(`#f-amount`)),
+		chromedp.WaitVisible(chromedp.CSS(`#e-amount`)),
+		into(&text, chromedp.Text(chromedp.CSS(`#e-amount`))))
 	if !strings.HasPrefix(text, "amount: ") {
 		t.Errorf("a bad override amount shows %q beside the field", text)
 	}
-	run("payout override", chromedp.SetValue(`#f-amount`, "7.00", chromedp.ByID),
-		chromedp.Submit(`#f-amount`, chromedp.ByID), chromedp.WaitVisible(`.notice`, chromedp.ByQuery))
+	run("payout override", chromedp.SetValue(`#f-amount`, "7.00"),
+		chromedp.Submit(chromedp.CSS(`#f-amount`)), chromedp.WaitVisible(chromedp.CSS(`.notice`)))
 
 	var link string
 	run("tracking code",
 		chromedp.Navigate(s.URL+"/console/offer?id="+offerID+"&aff_id="+affID),
-		chromedp.WaitVisible(`#code-tracking_link`, chromedp.ByID),
-		chromedp.Text(`#code-tracking_link`, &link, chromedp.ByID),
-		chromedp.Click(`button[data-copy="code-tracking_link"]`, chromedp.ByQuery),
-		chromedp.WaitVisible(`//button[@data-copy="code-tracking_link" and text()="Copied"]`, chromedp.BySearch))
+		chromedp.WaitVisible(chromedp.CSS(`#code-tracking_link`)),
+		into(&link, chromedp.Text(chromedp.CSS(`#code-tracking_link`))),
+		chromedp.Click(chromedp.CSS(`button[data-copy="code-tracking_link"]`)),
+		chromedp.WaitVisible(`//button[@data-copy="code-tracking_link" and text()="Copied"]`))
 	page("offer")
 	if !strings.HasPrefix(link, s.URL+"/click?") || !strings.Contains(link, "aff_id="+affID) {
 		t.Fatalf("the tracking link is %q, want a /click link of %s for affiliate %s", link, s.URL, affID)
 	}
 
 	// A visitor follows the link and buys: the conversion pixel, with the click's cookie.
-	run("follow the link", chromedp.Navigate(strings.ReplaceAll(link, "{sub_id}", "b1")), chromedp.WaitVisible(`#shop`, chromedp.ByID),
+	run("follow the link", chromedp.Navigate(strings.ReplaceAll(link, "{sub_id}", "b1")), chromedp.WaitVisible(`#shop`),
 		chromedp.Navigate(s.URL+"/pixel?offer_id="+offerID+"&amount=19.95&id=INV-BROWSER-1"))
 	eventually(t, 30*time.Second, "the affiliate's pixel", func() bool { return pixelEnd.successes() >= 1 })
 
 	eventually(t, 30*time.Second, "the approved conversion in the console", func() bool {
 		run("conversions", chromedp.Navigate(s.URL+"/console/conversions?offer_id="+offerID),
-			chromedp.Text(`table`, &text, chromedp.ByQuery))
+			into(&text, chromedp.Text(chromedp.CSS(`table`))))
 		return strings.Contains(text, "INV-BROWSER-1") && strings.Contains(text, "approved")
 	})
 	page("conversions")
-	run("conversion", chromedp.Click(`//a[contains(@href, "/console/conversion?id=")]`, chromedp.BySearch),
-		chromedp.WaitVisible(`#deliveries li.ok`, chromedp.ByQuery),
-		chromedp.Text(`#deliveries`, &text, chromedp.ByID))
+	run("conversion", chromedp.Click(`//a[contains(@href, "/console/conversion?id=")]`),
+		chromedp.WaitVisible(chromedp.CSS(`#deliveries li.ok`)),
+		into(&text, chromedp.Text(chromedp.CSS(`#deliveries`))))
 	if !strings.Contains(text, "HTTP 200") || !strings.Contains(text, pixelEnd.URL+"/px") || !strings.Contains(text, "payout=7.00") {
 		t.Errorf("the delivery timeline is %q, want the pixel's 200 with the affiliate's own payout", text)
 	}
 	page("conversion")
-	run("reverse", chromedp.SendKeys(`#reason`, "chargeback", chromedp.ByID),
-		chromedp.Click(`//button[@value="reverse"]`, chromedp.BySearch),
-		chromedp.WaitVisible(`.notice`, chromedp.ByQuery))
+	run("reverse", chromedp.SendKeys(`#reason`, "chargeback"),
+		chromedp.Click(`//button[@value="reverse"]`),
+		chromedp.WaitVisible(chromedp.CSS(`.notice`)))
 	eventually(t, 30*time.Second, "the reversed conversion in the console", func() bool {
-		run("reload", chromedp.Reload(), chromedp.Text(`#conv-status`, &text, chromedp.ByID))
+		run("reload", chromedp.Reload(), into(&text, chromedp.Text(chromedp.CSS(`#conv-status`))))
 		return text == "reversed"
 	})
 
 	var points int
 	run("reports", chromedp.Navigate(s.URL+"/console/reports?offer_id="+offerID),
-		chromedp.WaitVisible(`svg.chart`, chromedp.ByQuery),
-		chromedp.Evaluate(`document.querySelectorAll('svg.chart circle.conv').length`, &points),
-		chromedp.Text(`#report`, &text, chromedp.ByID))
+		chromedp.WaitVisible(chromedp.CSS(`svg.chart`)),
+		into(&points, chromedp.Evaluate[int](`document.querySelectorAll('svg.chart circle.conv').length`)),
+		into(&text, chromedp.Text(chromedp.CSS(`#report`))))
 	if points != 14 || !strings.Contains(text, time.Now().UTC().Format(time.DateOnly)) {
 		t.Errorf("the report's chart has %d points (want 14 days) and its table %q", points, text)
 	}
@@ -222,16 +222,16 @@ func TestConsoleInBrowser(t *testing.T) {
 	// Phone width: still no sideways scroll.
 	var overflow bool
 	run("phone", chromedp.EmulateViewport(390, 844), chromedp.Navigate(s.URL+"/console/conversions"),
-		chromedp.WaitVisible(`table`, chromedp.ByQuery),
-		chromedp.Evaluate(`document.documentElement.scrollWidth > window.innerWidth + 1`, &overflow))
+		chromedp.WaitVisible(chromedp.CSS(`table`)),
+		into(&overflow, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1`)))
 	if overflow {
 		t.Error("at 390 px the conversions page scrolls sideways")
 	}
 	page("conversions-phone")
 
-	run("sign out", chromedp.EmulateViewport(1280, 900), chromedp.Click(`//button[text()="Sign out"]`, chromedp.BySearch),
-		chromedp.WaitVisible(`#token`, chromedp.ByID),
-		chromedp.Navigate(s.URL+"/console/offers"), chromedp.WaitVisible(`#token`, chromedp.ByID))
+	run("sign out", chromedp.EmulateViewport(1280, 900), chromedp.Click(`//button[text()="Sign out"]`),
+		chromedp.WaitVisible(chromedp.CSS(`#token`)),
+		chromedp.Navigate(s.URL+"/console/offers"), chromedp.WaitVisible(chromedp.CSS(`#token`)))
 }
 
 // TestConsoleSessionAndCSRF: a page without a session redirects to sign-in; a form posted with a
@@ -305,5 +305,15 @@ func TestConsoleSessionAndCSRF(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusSeeOther {
 		t.Errorf("a tampered session: %d, want 303 to sign in", res.StatusCode)
+	}
+}
+
+// into turns an action that yields a value into one that stores it in dst, so that a sequence of
+// steps can read the page as it goes.
+func into[T any](dst *T, a chromedp.Action[T]) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		v, err := a(ctx, tg)
+		*dst = v
+		return chromedp.Void{}, err
 	}
 }

@@ -17,9 +17,9 @@ import (
 )
 
 // conversionKeys are the keys of docs/API.md's conversion object; the detail adds deliveries.
-var conversionKeys = []string{"id", "offer_id", "aff_id", "sub_id", "creative_id", "click_id", "invoice_id",
+var conversionKeys = []string{"id", "offer_id", "aff_id", "sub_id", "sub2", "sub3", "sub4", "sub5", "creative_id", "event", "click_id", "invoice_id",
 	"amount", "currency", "commission", "reversed_commission", "status", "reason", "attribution_method",
-	"workflow_id", "ip", "created_at", "updated_at"}
+	"workflow_id", "ip", "created_at", "updated_at", "test"}
 
 var apiTimePattern = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$`)
 
@@ -87,8 +87,9 @@ func TestConversionObject(t *testing.T) {
 		"id": `"` + conv.ID + `"`, "offer_id": fmt.Sprint(f.Offer.ID), "aff_id": fmt.Sprint(f.Affiliate.ID),
 		"sub_id": `"s1"`, "creative_id": "null", "click_id": `"` + clickID + `"`, "invoice_id": `"` + inv + `"`,
 		"amount": `"19.95"`, "currency": `"USD"`, "commission": `"2.00"`, "reversed_commission": "null",
-		"status": `"approved"`, "reason": "null", "attribution_method": `"click_id"`,
+		"status": `"approved"`, "reason": "null", "note": "null", "attribution_method": `"click_id"`,
 		"workflow_id": `"` + a.WorkflowID + `"`, "ip": `"127.0.0.1"`,
+		"sub2": "null", "sub3": "null", "sub4": "null", "sub5": "null", "event": "null", "test": "false",
 	}
 
 	code, list := rawAdmin(t, s, "/api/v1/conversions?invoice_id="+url.QueryEscape(inv))

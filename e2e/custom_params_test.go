@@ -126,18 +126,25 @@ func TestCustomParams(t *testing.T) {
 		hits[approvedSoFar].Get("status") != "approved" || hits[approvedSoFar].Get("payout") != "7.00" {
 		t.Fatalf("pixels after approve %v", hits)
 	}
-	if code := admin(t, s, "POST", "/api/v1/conversions/"+held.ID+"/approve", nil, nil); code != 409 {
-		t.Fatalf("second approve: %d, want 409", code)
+	// The same decision again (a retried request), after the workflow closed: the first outcome.
+	var again domain.Conversion
+	mustAdmin(t, s, 200, "POST", "/api/v1/conversions/"+held.ID+"/approve", nil, &again)
+	if again.Status != "approved" || again.ID != held.ID {
+		t.Fatalf("second approve answered %+v", again)
 	}
-	if code := admin(t, s, "POST", "/api/v1/conversions/"+held.ID+"/reject", nil, nil); code != 409 {
-		t.Fatalf("reject after approve: %d, want 409", code)
+	if code, msg := adminError(t, s, "POST", "/api/v1/conversions/"+held.ID+"/reject", nil); code != 409 || !strings.HasPrefix(msg, "status: ") {
+		t.Fatalf("reject after approve: %d %q, want 409", code, msg)
+	}
+	if n, _ := aff.hits(); n != approvedSoFar+1 {
+		t.Fatalf("the second approve fired the pixel again (%d hits)", n)
 	}
 
 	// status=pending, then reject: rejected, reason admin, no commission, no pixel ever.
 	held = heldConversion(t, s, f.Offer.ID, pixel("status=pending&id=HOLD-R-"+domain.NewID()[:6]))
 	var rejected domain.Conversion
 	mustAdmin(t, s, 200, "POST", "/api/v1/conversions/"+held.ID+"/reject", map[string]any{"reason": "fraud check"}, &rejected)
-	if rejected.Status != "rejected" || str(rejected.Reason) != "admin" || rejected.Commission.String() != "0.00" {
+	if rejected.Status != "rejected" || str(rejected.Reason) != "admin" || rejected.Commission.String() != "0.00" ||
+		str(rejected.Note) != "fraud check" {
 		t.Fatalf("reject answered %+v", rejected)
 	}
 	if res := workflowResult(t, s, held.WorkflowID); res.Status != "rejected" || res.Delivered != 0 {

@@ -209,7 +209,8 @@ func TestPixelSignedPOST(t *testing.T) {
 	}
 	want := map[string]string{"transaction_id": res.ConversionID, "click_id": "", "offer_id": fmt.Sprint(f.Offer.ID),
 		"aff_id": fmt.Sprint(f.Affiliate.ID), "sub_id": "s 1&2 ☕", "creative_id": "", "invoice_id": inv,
-		"amount": "19.95", "payout": "2.00", "currency": "USD", "status": "approved", "ip": "127.0.0.1"}
+		"amount": "19.95", "payout": "2.00", "currency": "USD", "status": "approved", "ip": "127.0.0.1",
+		"event": "", "sub2": "", "sub3": "", "sub4": "", "sub5": ""}
 	if len(fields) != len(want) {
 		t.Errorf("body has fields %v, want exactly %d", fields, len(want))
 	}
@@ -503,7 +504,7 @@ func TestReversal(t *testing.T) {
 		return after.Status == domain.ConversionReversed
 	})
 	if after.Commission.String() != "0.00" || after.ReversedCommission == nil || after.ReversedCommission.String() != "2.00" ||
-		after.Reason == nil || *after.Reason != "chargeback" {
+		after.Reason != nil || after.Note == nil || *after.Note != "chargeback" {
 		t.Fatalf("reversed conversion %+v", after.Conversion)
 	}
 	if code, msg := adminError(t, s, "POST", "/api/v1/conversions/"+conv.ID+"/reverse", nil); code != 409 || !strings.HasPrefix(msg, "status: ") {
@@ -704,7 +705,11 @@ func TestTrackingCodeSnippetsWork(t *testing.T) {
 			t.Errorf("placeholder %s is not explained", p)
 		}
 	}
-	fill := func(snippet string, pairs ...string) string { return strings.NewReplacer(pairs...).Replace(snippet) }
+	fill := func(snippet string, pairs ...string) string {
+		// sub2..sub5 are optional: left empty, as the placeholders say they may be.
+		pairs = append(pairs, "{sub2}", "", "{sub3}", "", "{sub4}", "", "{sub5}", "")
+		return strings.NewReplacer(pairs...).Replace(snippet)
+	}
 	attr := func(snippet, name string) string {
 		m := regexp.MustCompile(name + `="([^"]*)"`).FindStringSubmatch(snippet)
 		if m == nil {

@@ -103,16 +103,18 @@ type ClickWriter = Writer[Click]
 func NewClickWriter(db *sqlx.DB, opts BatchOptions) *ClickWriter {
 	return newWriter(db, opts, rowKind[Click]{
 		noun: "click", table: "clicks",
-		columns: []string{"click_id", "offer_id", "aff_id", "sub_id", "creative_id", "ip", "user_agent", "referer", "created_at"},
+		columns: []string{"click_id", "offer_id", "aff_id", "sub_id", "sub2", "sub3", "sub4", "sub5", "creative_id", "ip",
+			"user_agent", "referer", "created_at"},
 		values: func(c *Click) []any {
-			return []any{c.ClickID, c.OfferID, c.AffID, c.SubID, c.CreativeID, c.IP, c.UserAgent, c.Referer, c.CreatedAt}
+			return []any{c.ClickID, c.OfferID, c.AffID, c.SubID, c.Sub2, c.Sub3, c.Sub4, c.Sub5, c.CreativeID, c.IP,
+				c.UserAgent, c.Referer, c.CreatedAt}
 		},
 		prepare: func(c *Click) int {
 			// Postgres refuses invalid UTF-8 and NUL in text columns; one such header must not fail
 			// a whole batch, so the strings are made storable here (what Go's HTTP server lets through).
 			c.UserAgent, c.Referer = StorableText(c.UserAgent, 0), StorableText(c.Referer, 0)
 			c.SubID = storablePtr(c.SubID)
-			return 160 + len(c.ClickID) + len(c.IP) + len(c.UserAgent) + len(c.Referer) + lenPtr(c.SubID)
+			return 160 + len(c.ClickID) + len(c.IP) + len(c.UserAgent) + len(c.Referer) + lenPtr(c.SubID) + storableSubs(&c.Subs)
 		},
 		id: func(c *Click) string { return c.ClickID },
 	})
@@ -125,13 +127,13 @@ type ImpressionWriter = Writer[Impression]
 func NewImpressionWriter(db *sqlx.DB, opts BatchOptions) *ImpressionWriter {
 	return newWriter(db, opts, rowKind[Impression]{
 		noun: "impression", table: "impressions",
-		columns: []string{"offer_id", "aff_id", "sub_id", "creative_id", "ip", "user_agent", "created_at"},
+		columns: []string{"offer_id", "aff_id", "sub_id", "sub2", "sub3", "sub4", "sub5", "creative_id", "ip", "user_agent", "created_at"},
 		values: func(im *Impression) []any {
-			return []any{im.OfferID, im.AffID, im.SubID, im.CreativeID, im.IP, im.UserAgent, im.CreatedAt}
+			return []any{im.OfferID, im.AffID, im.SubID, im.Sub2, im.Sub3, im.Sub4, im.Sub5, im.CreativeID, im.IP, im.UserAgent, im.CreatedAt}
 		},
 		prepare: func(im *Impression) int {
 			im.UserAgent, im.SubID = StorableText(im.UserAgent, 0), storablePtr(im.SubID)
-			return 128 + len(im.IP) + len(im.UserAgent) + lenPtr(im.SubID)
+			return 128 + len(im.IP) + len(im.UserAgent) + lenPtr(im.SubID) + storableSubs(&im.Subs)
 		},
 		id: func(im *Impression) string { return fmt.Sprintf("offer %d aff %d", im.OfferID, im.AffID) },
 	})
@@ -404,4 +406,10 @@ func lenPtr(s *string) int {
 		return 0
 	}
 	return len(*s)
+}
+
+// storableSubs makes sub2..sub5 storable, as sub_id, and returns their size in memory.
+func storableSubs(s *domain.Subs) int {
+	s.Sub2, s.Sub3, s.Sub4, s.Sub5 = storablePtr(s.Sub2), storablePtr(s.Sub3), storablePtr(s.Sub4), storablePtr(s.Sub5)
+	return lenPtr(s.Sub2) + lenPtr(s.Sub3) + lenPtr(s.Sub4) + lenPtr(s.Sub5)
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/trackflow/trackflow/domain"
@@ -12,10 +13,11 @@ import (
 
 // Click is one visit through a tracking link: the cookie's target and the cookie-less backup.
 type Click struct {
-	ClickID     string    `json:"click_id" db:"click_id"`
-	OfferID     int64     `json:"offer_id" db:"offer_id"`
-	AffID       int64     `json:"aff_id" db:"aff_id"`
-	SubID       *string   `json:"sub_id" db:"sub_id"`
+	ClickID string  `json:"click_id" db:"click_id"`
+	OfferID int64   `json:"offer_id" db:"offer_id"`
+	AffID   int64   `json:"aff_id" db:"aff_id"`
+	SubID   *string `json:"sub_id" db:"sub_id"`
+	domain.Subs
 	CreativeID  *int64    `json:"creative_id" db:"creative_id"`
 	IP          string    `json:"ip" db:"ip"`
 	UserAgent   string    `json:"user_agent" db:"user_agent"`
@@ -25,13 +27,13 @@ type Click struct {
 }
 
 // clickColumns reads a click; click_id is stored as a uuid (16 bytes) and read as 32 hex characters.
-const clickColumns = `translate(click_id::text, '-', '') AS click_id, offer_id, aff_id, sub_id, creative_id, host(ip) AS ip, user_agent, referer,
+const clickColumns = `translate(click_id::text, '-', '') AS click_id, offer_id, aff_id, sub_id, sub2, sub3, sub4, sub5, creative_id, host(ip) AS ip, user_agent, referer,
 	created_at, converted_by`
 
 // InsertClick stores one click.
 func (s *Store) InsertClick(ctx context.Context, c *Click) error {
-	const q = `INSERT INTO clicks (click_id, offer_id, aff_id, sub_id, creative_id, ip, user_agent, referer, created_at)
-		VALUES (:click_id, :offer_id, :aff_id, :sub_id, :creative_id, :ip, :user_agent, :referer, :created_at)`
+	const q = `INSERT INTO clicks (click_id, offer_id, aff_id, sub_id, sub2, sub3, sub4, sub5, creative_id, ip, user_agent, referer, created_at)
+		VALUES (:click_id, :offer_id, :aff_id, :sub_id, :sub2, :sub3, :sub4, :sub5, :creative_id, :ip, :user_agent, :referer, :created_at)`
 	if _, err := s.DB.NamedExecContext(ctx, q, c); err != nil {
 		return fmt.Errorf("insert click: %w", err)
 	}
@@ -82,11 +84,19 @@ const backupClickQuery = `SELECT ` + clickColumns + ` FROM clicks
 		AND created_at >= $4 AND created_at < $5
 	ORDER BY created_at DESC LIMIT 1`
 
-// BackupClick finds the latest click on an offer from one IP and user agent made since a time:
-// the cookie-less backup attribution. It scans clicks_backup_idx, newest partition first.
-func (s *Store) BackupClick(ctx context.Context, offerID int64, ip, userAgent string, since time.Time) (*Click, error) {
+// backupFirstClickQuery is backupClickQuery for first-click offers: the earliest click instead.
+var backupFirstClickQuery = strings.Replace(backupClickQuery, "ORDER BY created_at DESC", "ORDER BY created_at ASC", 1)
+
+// BackupClick finds the latest click (the earliest when first is true: first-click attribution)
+// on an offer from one IP and user agent made since a time: the cookie-less backup attribution.
+// It scans clicks_backup_idx, newest partition first (oldest first for first).
+func (s *Store) BackupClick(ctx context.Context, offerID int64, ip, userAgent string, since time.Time, first bool) (*Click, error) {
 	var c Click
-	if err := s.DB.GetContext(ctx, &c, backupClickQuery, offerID, ip, userAgent, since, time.Now().Add(time.Hour)); err != nil {
+	q := backupClickQuery
+	if first {
+		q = backupFirstClickQuery
+	}
+	if err := s.DB.GetContext(ctx, &c, q, offerID, ip, userAgent, since, time.Now().Add(time.Hour)); err != nil {
 		return nil, notFound(err, "click")
 	}
 	return &c, nil
@@ -94,9 +104,10 @@ func (s *Store) BackupClick(ctx context.Context, offerID int64, ip, userAgent st
 
 // Impression is one view of an affiliate's creative.
 type Impression struct {
-	OfferID    int64     `db:"offer_id"`
-	AffID      int64     `db:"aff_id"`
-	SubID      *string   `db:"sub_id"`
+	OfferID int64   `db:"offer_id"`
+	AffID   int64   `db:"aff_id"`
+	SubID   *string `db:"sub_id"`
+	domain.Subs
 	CreativeID *int64    `db:"creative_id"`
 	IP         string    `db:"ip"`
 	UserAgent  string    `db:"user_agent"`

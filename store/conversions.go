@@ -10,9 +10,10 @@ import (
 	"github.com/trackflow/trackflow/domain"
 )
 
-const conversionColumns = `id, offer_id, aff_id, sub_id, creative_id, click_id, invoice_id, amount, currency,
-	commission, reversed_commission, status, reason, attribution_method, workflow_id, host(ip) AS ip,
-	created_at, updated_at`
+const conversionColumns = `id, offer_id, aff_id, sub_id, sub2, sub3, sub4, sub5, creative_id, click_id,
+	NULLIF(event, '') AS event, invoice_id, amount, currency,
+	commission, reversed_commission, status, reason, note, attribution_method, workflow_id, host(ip) AS ip,
+	created_at, updated_at, test`
 
 // RecordResult is what RecordConversion decided and stored.
 type RecordResult struct {
@@ -26,14 +27,18 @@ type RecordResult struct {
 }
 
 // RecordConversion decides a conversion and stores it in one transaction. c carries who and
-// what (ids, amount, currency, click, affiliate); its status, reason and commission are set here by
-// domain.Decide from in. A single-use click is locked first (SELECT ... FOR UPDATE), so in.ClickUsed
-// is read under the lock and, under concurrency, exactly one conversion wins the click: the second
-// waits for the first to commit and then finds the click used. Then the invoice is reserved (a
-// duplicate is only counted) and the click claimed, in the same transaction, so a conversion is
-// never stored without its claim nor a click claimed by a duplicate. It is idempotent on c.ID, so
-// an activity retry returns what the first call stored.
-func (s *Store) RecordConversion(ctx context.Context, c domain.Conversion, in domain.DecideInput) (RecordResult, error) {
+// what (ids, amount, currency, click, affiliate, event); its status, reason and commission are set
+// here by domain.Decide from in. A single-use click is locked first (SELECT ... FOR UPDATE), so
+// in.ClickUsed (for the conversion's event) is read under the lock and, under concurrency, exactly
+// one conversion wins the click: the second waits for the first to commit and then finds the click
+// used. A conversion that caps count then locks its cap counters (see lockCapCounters), so
+// in.Caps is exact too: a cap of N yields N slots taken, never N+1. Then the invoice is reserved
+// (a duplicate is only counted), the slots taken and the click claimed, in the same transaction,
+// so a conversion is never stored without its claim nor a click claimed by a duplicate. A test
+// conversion (c.Test) reserves no invoice (the unique index skips test rows), takes no cap slot and
+// claims no click. It is
+// idempotent on c.ID, so an activity retry returns what the first call stored.
+func (s *Store) RecordConversion(ctx context.Context, c domain.Conversion, in domain.DecideInput, caps CapRules) (RecordResult, error) {
 	tx, err := s.DB.BeginTxx(ctx, nil)
 	if err != nil {
 		return RecordResult{}, fmt.Errorf("record conversion: %w", err)
@@ -52,19 +57,44 @@ func (s *Store) RecordConversion(ctx context.Context, c domain.Conversion, in do
 	in.ClickUsed = false
 	var clickAt time.Time // the locked click's created_at: names its partition for the claim
 	if in.ClickFound && !in.MultiConversion && c.ClickID != nil {
+		// The click's row lock serialises every conversion of the click, whatever its event.
 		if clickAt, in.ClickUsed, err = lockClickTx(ctx, tx, *c.ClickID); err != nil {
+			return RecordResult{}, err
+		}
+		if in.Event != "" {
+			const used = `SELECT EXISTS (SELECT 1 FROM click_event_claims WHERE click_id = $1 AND event = $2)`
+			if err := tx.GetContext(ctx, &in.ClickUsed, used, *c.ClickID, in.Event); err != nil {
+				return RecordResult{}, fmt.Errorf("click event claim: %w", err)
+			}
+		}
+	}
+	var keys []capKey
+	if in.CountsInCaps() && caps.Any() {
+		var affID int64
+		if c.AffID != nil {
+			affID = *c.AffID
+		}
+		keys = caps.capKeys(affID, in.Now)
+		if in.Caps, err = lockCapCounters(ctx, tx, c.OfferID, caps.location(), keys); err != nil {
 			return RecordResult{}, err
 		}
 	}
 	d := domain.Decide(in)
 	c.Apply(d)
 
-	const insert = `INSERT INTO conversions (id, offer_id, aff_id, sub_id, creative_id, click_id, invoice_id,
-			amount, currency, commission, status, reason, attribution_method, workflow_id, ip)
-		VALUES (:id, :offer_id, :aff_id, :sub_id, :creative_id, :click_id, :invoice_id, :amount, :currency,
-			:commission, :status, :reason, :attribution_method, :workflow_id, :ip)
-		ON CONFLICT (offer_id, invoice_id) WHERE invoice_id IS NOT NULL DO NOTHING`
-	res, err := tx.NamedExecContext(ctx, insert, c)
+	row := recordRow{Conversion: c, Event: in.Event}
+	if in.TakesCapSlot(d) {
+		day, month := domain.CapPeriods(in.Now, caps.location())
+		row.CapDay, row.CapMonth = &day, &month
+	}
+	const insert = `INSERT INTO conversions (id, offer_id, aff_id, sub_id, sub2, sub3, sub4, sub5, creative_id, click_id,
+			event, invoice_id, amount, currency, commission, status, reason, attribution_method, workflow_id, ip,
+			cap_day, cap_month, test)
+		VALUES (:id, :offer_id, :aff_id, :sub_id, :sub2, :sub3, :sub4, :sub5, :creative_id, :click_id, :event_name,
+			:invoice_id, :amount, :currency, :commission, :status, :reason, :attribution_method, :workflow_id, :ip,
+			:cap_day, :cap_month, :test)
+		ON CONFLICT (offer_id, event, invoice_id) WHERE invoice_id IS NOT NULL AND NOT test DO NOTHING`
+	res, err := tx.NamedExecContext(ctx, insert, row)
 	if err != nil {
 		return RecordResult{}, fmt.Errorf("insert conversion: %w", err)
 	}
@@ -77,8 +107,19 @@ func (s *Store) RecordConversion(ctx context.Context, c domain.Conversion, in do
 		return RecordResult{Conversion: c, Duplicate: true, Replayed: !counted}, tx.Commit()
 	}
 
+	if in.TakesCapSlot(d) {
+		if err := takeCapSlots(ctx, tx, c.OfferID, keys); err != nil {
+			return RecordResult{}, err
+		}
+	}
 	if in.ClaimsClick(d) && c.ClickID != nil {
-		if err := claimClickTx(ctx, tx, *c.ClickID, c.ID, clickAt); err != nil {
+		if in.Event != "" {
+			// An event's conversion claims the click for its event only.
+			const claim = `INSERT INTO click_event_claims (click_id, event, conversion_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`
+			if _, err := tx.ExecContext(ctx, claim, *c.ClickID, in.Event, c.ID); err != nil {
+				return RecordResult{}, fmt.Errorf("claim click event: %w", err)
+			}
+		} else if err := claimClickTx(ctx, tx, *c.ClickID, c.ID, clickAt); err != nil {
 			return RecordResult{}, err
 		}
 	}
@@ -90,6 +131,15 @@ func (s *Store) RecordConversion(ctx context.Context, c domain.Conversion, in do
 		return RecordResult{}, fmt.Errorf("record conversion: %w", err)
 	}
 	return RecordResult{Conversion: out}, nil
+}
+
+// recordRow is what RecordConversion inserts: the conversion, its event as stored ("" for the
+// plain conversion) and the cap periods it takes a slot in (nil: none).
+type recordRow struct {
+	domain.Conversion
+	Event    string     `db:"event_name"`
+	CapDay   *time.Time `db:"cap_day"`
+	CapMonth *time.Time `db:"cap_month"`
 }
 
 // Duplicate is one request whose invoice (offer_id, id) was already used: never a conversion, only
@@ -129,15 +179,23 @@ func (s *Store) CountDuplicate(ctx context.Context, d Duplicate) error {
 }
 
 // SetConversionStatus moves a conversion from one status to another (approve or reject a held
-// conversion, reverse an approved one). A conversion not in status from is a Conflict.
-func (s *Store) SetConversionStatus(ctx context.Context, id, from, to string, reason *string) (*domain.Conversion, error) {
-	const q = `UPDATE conversions SET status = $3, reason = $4, updated_at = now(),
-			reversed_commission = CASE WHEN $3 = 'reversed' THEN commission ELSE reversed_commission END,
-			commission = CASE WHEN $3 IN ('reversed', 'rejected') THEN 0 ELSE commission END
-		WHERE id = $1 AND status = $2
-		RETURNING ` + conversionColumns
-	var c domain.Conversion
-	err := s.DB.GetContext(ctx, &c, q, id, from, to, reason)
+// conversion, reverse an approved one). A conversion not in status from is a Conflict; note is the admin's text (nil: none). A
+// rejection gives back the cap slots the conversion held, in the same transaction; a reversal
+// keeps them (API.md, Caps).
+func (s *Store) SetConversionStatus(ctx context.Context, id, from, to string, reason, note *string) (*domain.Conversion, error) {
+	tx, err := s.DB.BeginTxx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("set conversion status: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck
+	var slot struct {
+		OfferID  int64      `db:"offer_id"`
+		AffID    *int64     `db:"aff_id"`
+		CapDay   *time.Time `db:"cap_day"`
+		CapMonth *time.Time `db:"cap_month"`
+	}
+	const lock = `SELECT offer_id, aff_id, cap_day, cap_month FROM conversions WHERE id = $1 AND status = $2 FOR UPDATE`
+	err = tx.GetContext(ctx, &slot, lock, id, from)
 	if errors.Is(err, sql.ErrNoRows) {
 		cur, err := s.Conversion(ctx, id)
 		if err != nil {
@@ -149,6 +207,26 @@ func (s *Store) SetConversionStatus(ctx context.Context, id, from, to string, re
 		return nil, domain.Errorf(domain.Conflict, "conversion is %s, not %s", cur.Status, from)
 	}
 	if err != nil {
+		return nil, fmt.Errorf("set conversion status: %w", err)
+	}
+	frees := to == domain.ConversionRejected && slot.CapDay != nil && slot.CapMonth != nil
+	if frees {
+		if err := freeCapSlots(ctx, tx, slot.OfferID, slot.AffID, *slot.CapDay, *slot.CapMonth); err != nil {
+			return nil, err
+		}
+	}
+	const q = `UPDATE conversions SET status = $3, reason = $4, note = $6, updated_at = now(),
+			reversed_commission = CASE WHEN $3 = 'reversed' THEN commission ELSE reversed_commission END,
+			commission = CASE WHEN $3 IN ('reversed', 'rejected') THEN 0 ELSE commission END,
+			cap_day = CASE WHEN $5 THEN NULL ELSE cap_day END,
+			cap_month = CASE WHEN $5 THEN NULL ELSE cap_month END
+		WHERE id = $1 AND status = $2
+		RETURNING ` + conversionColumns
+	var c domain.Conversion
+	if err := tx.GetContext(ctx, &c, q, id, from, to, reason, frees, note); err != nil {
+		return nil, fmt.Errorf("set conversion status: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("set conversion status: %w", err)
 	}
 	return &c, nil

@@ -84,7 +84,7 @@ func TestClickByIDNamesItsPartition(t *testing.T) {
 		}
 		res, err := st.RecordConversion(ctx, domain.Conversion{ID: domain.NewID(), OfferID: offer, ClickID: &id, Currency: "USD",
 			WorkflowID: "w"}, domain.DecideInput{Now: now, Method: domain.MethodCookie, ClickFound: true,
-			ClickCreatedAt: c.CreatedAt, AffiliateActive: true, CookieWindow: 30 * 24 * time.Hour})
+			ClickCreatedAt: c.CreatedAt, AffiliateActive: true, CookieWindow: 30 * 24 * time.Hour}, store.CapRules{})
 		if err != nil || res.Conversion.Status != domain.ConversionApproved {
 			t.Fatalf("claim of %s: %+v %v", id, res.Conversion, err)
 		}

@@ -125,8 +125,22 @@ type Offer struct {
 	MultiConversion   bool            `json:"multi_conversion" db:"multi_conversion"`
 	AllowCustomParams bool            `json:"allow_custom_params" db:"allow_custom_params"`
 	Status            string          `json:"status" db:"status"`
-	CreatedAt         time.Time       `json:"created_at" db:"created_at"`
-	UpdatedAt         time.Time       `json:"updated_at" db:"updated_at"`
+	// FallbackURL takes the clicks of a paused or capped offer ("": none).
+	FallbackURL string `json:"fallback_url" db:"fallback_url"`
+	// Timezone (IANA) defines the offer's days and months for caps.
+	Timezone      string      `json:"timezone" db:"timezone"`
+	Caps          domain.Caps `json:"caps" db:"caps"`
+	AffiliateCaps domain.Caps `json:"affiliate_caps" db:"affiliate_caps"`
+	// MinConversionSeconds rejects a conversion sooner than this after its click (too_fast).
+	MinConversionSeconds int64 `json:"min_conversion_seconds" db:"min_conversion_seconds"`
+	// Attribution is last_click or first_click.
+	Attribution string `json:"attribution" db:"attribution"`
+	// HoldSeconds bounds how long a held conversion waits for a decision (0: until one comes);
+	// HoldExpiry is what it becomes then: domain.HoldExpiryApprove or HoldExpiryReject.
+	HoldSeconds int64     `json:"hold_seconds" db:"hold_seconds"`
+	HoldExpiry  string    `json:"hold_expiry" db:"hold_expiry"`
+	CreatedAt   time.Time `json:"created_at" db:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at" db:"updated_at"`
 }
 
 // CookieWindow is how long after a click a conversion may still be credited to it.
@@ -136,15 +150,26 @@ func (o *Offer) CookieWindow() time.Duration {
 
 const offerColumns = `id, advertiser_id, name, landing_url, thank_you_url, cookie_days, payout_type,
 	payout_amount, payout_percent, currency, multi_conversion, allow_custom_params, status,
-	created_at, updated_at`
+	fallback_url, timezone, caps, affiliate_caps, min_conversion_seconds, attribution, hold_seconds, hold_expiry, created_at, updated_at`
 
 // CreateOffer inserts a new offer; an unknown advertiser is a 400 on advertiser_id.
 func (s *Store) CreateOffer(ctx context.Context, o *Offer) error {
+	if o.HoldExpiry == "" {
+		o.HoldExpiry = domain.HoldExpiryApprove
+	}
 	const q = `INSERT INTO offers (advertiser_id, name, landing_url, thank_you_url, cookie_days,
-			payout_type, payout_amount, payout_percent, currency, multi_conversion, allow_custom_params, status)
+			payout_type, payout_amount, payout_percent, currency, multi_conversion, allow_custom_params, status,
+			fallback_url, timezone, caps, affiliate_caps, min_conversion_seconds, attribution, hold_seconds, hold_expiry)
 		VALUES (:advertiser_id, :name, :landing_url, :thank_you_url, :cookie_days, :payout_type,
-			:payout_amount, :payout_percent, :currency, :multi_conversion, :allow_custom_params, :status)
+			:payout_amount, :payout_percent, :currency, :multi_conversion, :allow_custom_params, :status,
+			:fallback_url, :timezone, :caps, :affiliate_caps, :min_conversion_seconds, :attribution, :hold_seconds, :hold_expiry)
 		RETURNING id, created_at, updated_at`
+	if o.Timezone == "" {
+		o.Timezone = "UTC"
+	}
+	if o.Attribution == "" {
+		o.Attribution = domain.AttributionLastClick
+	}
 	rows, err := s.DB.NamedQueryContext(ctx, q, o)
 	if err != nil {
 		if isForeignKeyViolation(err) {
@@ -165,7 +190,10 @@ func (s *Store) UpdateOffer(ctx context.Context, o *Offer) error {
 	const q = `UPDATE offers SET name = :name, landing_url = :landing_url, thank_you_url = :thank_you_url,
 			cookie_days = :cookie_days, payout_type = :payout_type, payout_amount = :payout_amount,
 			payout_percent = :payout_percent, currency = :currency, multi_conversion = :multi_conversion,
-			allow_custom_params = :allow_custom_params, status = :status, updated_at = now()
+			allow_custom_params = :allow_custom_params, status = :status, fallback_url = :fallback_url,
+			timezone = :timezone, caps = :caps, affiliate_caps = :affiliate_caps,
+			min_conversion_seconds = :min_conversion_seconds, attribution = :attribution,
+			hold_seconds = :hold_seconds, hold_expiry = :hold_expiry, updated_at = now()
 		WHERE id = :id`
 	res, err := s.DB.NamedExecContext(ctx, q, o)
 	if err != nil {
@@ -286,4 +314,16 @@ func (s *Store) Pixels(ctx context.Context, affID int64) ([]Pixel, error) {
 		WHERE aff_id = $1 ORDER BY id`
 	out := []Pixel{}
 	return out, s.DB.SelectContext(ctx, &out, q, affID)
+}
+
+// AffiliatePixel reads one pixel of an affiliate, with its secret (for the pixel test tool); a
+// pixel of another affiliate is NotFound.
+func (s *Store) AffiliatePixel(ctx context.Context, affID, pixelID int64) (*Pixel, error) {
+	const q = `SELECT id, aff_id, offer_id, url, method, secret, status, created_at FROM affiliate_pixels
+		WHERE id = $1 AND aff_id = $2`
+	var p Pixel
+	if err := s.DB.GetContext(ctx, &p, q, pixelID, affID); err != nil {
+		return nil, notFound(err, "pixel")
+	}
+	return &p, nil
 }

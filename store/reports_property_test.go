@@ -114,21 +114,23 @@ func TestReportsMatchRawRows(t *testing.T) {
 		}{c.OfferID, inv})
 		switch r := rng.IntN(10); {
 		case r < 2 && c.Status == domain.ConversionPending:
-			_, err := st.SetConversionStatus(ctx, c.ID, domain.ConversionPending, domain.ConversionApproved, nil)
+			_, err := st.SetConversionStatus(ctx, c.ID, domain.ConversionPending, domain.ConversionApproved, nil, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 		case r < 4 && c.Status == domain.ConversionPending:
 			reason := domain.ReasonAdmin
-			if _, err := st.SetConversionStatus(ctx, c.ID, domain.ConversionPending, domain.ConversionRejected, &reason); err != nil {
+			if _, err := st.SetConversionStatus(ctx, c.ID, domain.ConversionPending, domain.ConversionRejected, &reason, nil); err != nil {
 				t.Fatal(err)
 			}
 		case r < 6 && c.Status == domain.ConversionApproved:
-			if _, err := st.SetConversionStatus(ctx, c.ID, domain.ConversionApproved, domain.ConversionReversed, nil); err != nil {
+			if _, err := st.SetConversionStatus(ctx, c.ID, domain.ConversionApproved, domain.ConversionReversed, nil, nil); err != nil {
 				t.Fatal(err)
 			}
 		case r == 6:
-			exec(`UPDATE conversions SET test = true WHERE id = $1`, c.ID) // issue 12's test conversions
+			exec(`UPDATE conversions SET test = true WHERE id = $1`, c.ID) // issue 13's test conversions
+			// A test conversion reserves no invoice (schema/008): no duplicate of it below.
+			invoices = invoices[:len(invoices)-1]
 		case r == 7:
 			exec(`UPDATE conversions SET amount = amount + 1, commission = commission + 1 WHERE id = $1`, c.ID)
 		}
@@ -141,7 +143,7 @@ func TestReportsMatchRawRows(t *testing.T) {
 			c := domain.Conversion{ID: domain.NewID(), OfferID: iv.offer, AffID: &aff, InvoiceID: &iv.inv, Currency: "USD",
 				Status: domain.ConversionApproved, WorkflowID: "w"}
 			afid := domain.DecideInput{Now: time.Now(), Method: domain.MethodAFID, AffiliateActive: true}
-			if res, err := st.RecordConversion(ctx, c, afid); err != nil || !res.Duplicate {
+			if res, err := st.RecordConversion(ctx, c, afid, store.CapRules{}); err != nil || !res.Duplicate {
 				t.Fatalf("duplicate: %+v %v", res, err)
 			}
 		case 1: // a page pixel rejected by Temporal: no affiliate

@@ -18,7 +18,9 @@ import (
 // TaskQueue is the task queue of every conversion workflow.
 const TaskQueue = "conversions"
 
-// SignalReview approves or rejects a held (pending) conversion; its payload is a Review.
+// SignalReview approves or rejects a held (pending) conversion; its payload is a Review. The API
+// sends Updates now (UpdateApprove, UpdateReject); workflows still take the signal, which API
+// processes of the previous release send during a rolling deploy.
 const SignalReview = "review"
 
 // Review is an admin's decision on a held conversion.
@@ -40,15 +42,33 @@ var (
 // SearchAttributeNames lists the custom search attributes to register on a namespace.
 var SearchAttributeNames = []string{"OfferId", "AffiliateId", "ClickId", "InvoiceId", "AttributionMethod", "ConversionStatus"}
 
-// ConversionWorkflowID is the workflow ID of a conversion: conversion/<offer>/<invoice> when the
-// invoice is known, so Temporal itself rejects a concurrent duplicate; otherwise
-// conversion/<offer>/-/<conversion id>. The invoice appears as it is unless it holds bytes
-// outside printable ASCII, a space or a '%': see escapeInvoice.
+// ConversionWorkflowID is the workflow ID of an offer's plain conversion (no event): see
+// EventWorkflowID.
 func ConversionWorkflowID(offerID int64, invoiceID, conversionID string) string {
-	if invoiceID != "" {
-		return "conversion/" + strconv.FormatInt(offerID, 10) + "/" + escapeInvoice(invoiceID)
+	return EventWorkflowID(offerID, "", invoiceID, conversionID)
+}
+
+// EventWorkflowID is the workflow ID of a conversion: conversion/<offer>/<invoice> when the
+// invoice is known, so Temporal itself rejects a concurrent duplicate; otherwise
+// conversion/<offer>/-/<conversion id>. An event's conversion has <offer>:<event> in place of
+// <offer>, so de-duplication is per event. The invoice appears as it is unless it holds bytes
+// outside printable ASCII, a space or a '%': see escapeInvoice.
+func EventWorkflowID(offerID int64, event, invoiceID, conversionID string) string {
+	prefix := "conversion/" + strconv.FormatInt(offerID, 10)
+	if event != "" {
+		prefix += ":" + event // an event name is [a-z0-9_]: nothing to escape
 	}
-	return "conversion/" + strconv.FormatInt(offerID, 10) + "/-/" + conversionID
+	if invoiceID != "" {
+		return prefix + "/" + escapeInvoice(invoiceID)
+	}
+	return prefix + "/-/" + conversionID
+}
+
+// TrialConversionWorkflowID is the workflow ID of a test conversion (test=1):
+// conversion/<offer>/test/<conversion id>. It never names the invoice: a test conversion reserves
+// none, so it is never a duplicate and never makes a later real conversion one.
+func TrialConversionWorkflowID(offerID int64, conversionID string) string {
+	return "conversion/" + strconv.FormatInt(offerID, 10) + "/test/" + conversionID
 }
 
 // escapeInvoice makes an invoice (any UTF-8) fit a workflow ID. The SDK sends the workflow ID in a
@@ -120,6 +140,7 @@ func StartConversion(ctx context.Context, c client.Client, req domain.Conversion
 		sa.Method = domain.MethodAFID
 	}
 	opts := startOptions(req.WorkflowID, sa)
+	opts.StaticSummary, opts.StaticDetails = startSummary(req), startDetails(req)
 	// Eager start: when this process also runs the worker (ROLE=all), the first workflow task
 	// comes back in the start response instead of through a task-queue poll, saving the
 	// matching round trip; with a separate worker it is an ordinary start.
@@ -143,4 +164,51 @@ func startOptions(id string, sa conversionAttributes) client.StartWorkflowOption
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		TypedSearchAttributes:                    temporal.NewSearchAttributes(sa.updates()...),
 	}
+}
+
+// ReviewConversion sends an admin's decision on a held conversion to its workflow as an Update
+// (UpdateApprove, or UpdateReject with the admin's reason) and waits, at most until ctx ends, for
+// the decision to be stored; it returns the conversion as it now is. The update ID is the
+// conversion's and the decision's, so a retried request gets the first one's outcome instead of a
+// second decision. Errors are domain errors: Conflict when the conversion is not held (the
+// validator refused, or its workflow has closed), Unavailable when ctx ended first (no worker took
+// it in time: the decision may still apply).
+func ReviewConversion(ctx context.Context, c client.Client, conv *domain.Conversion, approve bool, reason string) (*domain.Conversion, error) {
+	name, args := UpdateReject, []any{reason}
+	if approve {
+		name, args = UpdateApprove, nil
+	}
+	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID:   conv.WorkflowID,
+		UpdateID:     conv.ID + "/" + name,
+		UpdateName:   name,
+		Args:         args,
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	var out domain.Conversion
+	if err == nil {
+		err = h.Get(ctx, &out)
+	}
+	if err == nil {
+		return &out, nil
+	}
+	return nil, reviewError(ctx, err, conv)
+}
+
+// reviewError maps what UpdateWorkflow returned to a domain error.
+func reviewError(ctx context.Context, err error, conv *domain.Conversion) error {
+	var app *temporal.ApplicationError
+	var notFound *serviceerror.NotFound
+	var deadline *serviceerror.DeadlineExceeded
+	switch {
+	case ctx.Err() != nil || errors.As(err, &deadline) || errors.Is(err, context.DeadlineExceeded):
+		return domain.Errorf(domain.Unavailable, "worker: the decision was not applied in time (no worker took it); "+
+			"it may still apply: send the same request again to learn the outcome")
+	case errors.As(err, &app) && app.Type() == ErrTypeNotPending:
+		return domain.Errorf(domain.Conflict, "%s", app.Message())
+	case errors.As(err, &notFound) || conv.Status != domain.ConversionPending:
+		// The workflow has closed (decided, expired, or never held), or it never took decisions.
+		return domain.Errorf(domain.Conflict, "status: conversion is %s, not pending", conv.Status)
+	}
+	return err
 }

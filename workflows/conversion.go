@@ -62,10 +62,14 @@ func pixelOptions(s domain.RetrySchedule, pixelID int64, event string) workflow.
 // Conversion is the workflow of one conversion request: attribute it, then record it (Record
 // decides its status and commission with domain.Decide in the transaction that stores it, reserving
 // the invoice and the click), then fire the affiliate's pixels.
-// A conversion held as pending waits for a SignalReview.
+// A conversion held as pending waits for a review or its hold's expiry (awaitReview).
 func Conversion(ctx workflow.Context, req domain.ConversionRequest) (ConversionResult, error) {
 	var a *activities.Activities
 	lctx := workflow.WithLocalActivityOptions(ctx, localOptions)
+	h := &held{lctx: lctx}
+	if err := h.handleReviews(ctx); err != nil {
+		return ConversionResult{}, err
+	}
 
 	var att activities.Attribution
 	if err := workflow.ExecuteLocalActivity(lctx, a.Attribute, req).Get(lctx, &att); err != nil {
@@ -81,24 +85,21 @@ func Conversion(ctx workflow.Context, req domain.ConversionRequest) (ConversionR
 	if err := workflow.ExecuteLocalActivity(lctx, a.Record, in).Get(lctx, &rec); err != nil {
 		return ConversionResult{}, err
 	}
+	h.recorded = &rec
 	if rec.Duplicate {
 		upsert(ctx, append(found, ConversionStatusKey.ValueSet(StatusDuplicate))...)
+		workflow.SetCurrentDetails(ctx, "duplicate: invoice already used")
 		return ConversionResult{ConversionID: req.ConversionID, Status: StatusDuplicate}, nil
 	}
 	upsert(ctx, append(found, ConversionStatusKey.ValueSet(rec.Conversion.Status))...)
 
+	setDetails(ctx, rec.Conversion, "")
+
 	if rec.Conversion.Status == domain.ConversionPending {
-		var review Review
-		workflow.GetSignalChannel(ctx, SignalReview).Receive(ctx, &review)
-		change := activities.StatusChange{ConversionID: req.ConversionID, From: domain.ConversionPending, To: domain.ConversionApproved}
-		if !review.Approve {
-			reason := domain.ReasonAdmin
-			change.To, change.Reason = domain.ConversionRejected, &reason
-		}
-		if err := workflow.ExecuteLocalActivity(lctx, a.SetStatus, change).Get(lctx, &rec); err != nil {
+		var err error
+		if rec, err = awaitReview(ctx, h, rec); err != nil {
 			return ConversionResult{}, err
 		}
-		upsert(ctx, ConversionStatusKey.ValueSet(rec.Conversion.Status))
 	}
 
 	res := result(rec.Conversion)
@@ -109,21 +110,26 @@ func Conversion(ctx workflow.Context, req domain.ConversionRequest) (ConversionR
 }
 
 // firePixels fires every pixel at once, one activity each, and waits for all of them. A pixel
-// that gives up is counted, not an error: the conversion itself stands.
+// that gives up is counted, not an error: the conversion itself stands. A test conversion's
+// pixels run the same activities (the same commands: no workflow version needed), which log each
+// one as it would go out and send nothing.
 func firePixels(ctx workflow.Context, rec activities.RecordOutput, event string, retry domain.RetrySchedule) (delivered, failed int) {
 	var a *activities.Activities
 	macros := rec.Conversion.Macros()
 	futures := make([]workflow.Future, len(rec.Pixels))
 	for i, p := range rec.Pixels {
-		actx := workflow.WithActivityOptions(ctx, pixelOptions(retry, p.ID, event))
-		in := activities.FireInput{ConversionID: rec.Conversion.ID, Event: event, Pixel: p, Macros: macros, Retry: retry}
+		opts := pixelOptions(retry, p.ID, event)
+		opts.Summary = pixelSummary(event, p)
+		actx := workflow.WithActivityOptions(ctx, opts)
+		in := activities.FireInput{ConversionID: rec.Conversion.ID, Event: event, Pixel: p, Macros: macros, Retry: retry,
+			Test: rec.Conversion.Test}
 		futures[i] = workflow.ExecuteActivity(actx, a.FirePixel, in)
 	}
 	for _, f := range futures {
 		if err := f.Get(ctx, nil); err != nil {
 			failed++
 			workflow.GetLogger(ctx).Warn("affiliate pixel gave up", "error", err)
-		} else {
+		} else if !rec.Conversion.Test { // a test conversion's pixels are logged, not delivered
 			delivered++
 		}
 	}

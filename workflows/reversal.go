@@ -43,6 +43,7 @@ func StartReversal(ctx context.Context, c client.Client, conv *domain.Conversion
 		sa.AffID = *conv.AffID
 	}
 	opts := startOptions(id, sa)
+	opts.StaticSummary = "reversal · conversion " + conv.ID + " · " + conversionLine(*conv)
 	req := ReversalRequest{ConversionID: conv.ID, ConversionWorkflowID: conv.WorkflowID, Reason: reason, Retry: retry}
 	_, err := c.ExecuteWorkflow(ctx, opts, Reversal, req)
 	var already *serviceerror.WorkflowExecutionAlreadyStarted
@@ -81,12 +82,13 @@ func Reversal(ctx workflow.Context, req ReversalRequest) (ConversionResult, erro
 	lctx := workflow.WithLocalActivityOptions(ctx, localOptions)
 	change := activities.StatusChange{ConversionID: req.ConversionID, From: domain.ConversionApproved, To: domain.ConversionReversed}
 	if req.Reason != "" {
-		change.Reason = &req.Reason
+		change.Note = &req.Reason
 	}
 	var rec activities.RecordOutput
 	if err := workflow.ExecuteLocalActivity(lctx, a.SetStatus, change).Get(lctx, &rec); err != nil {
 		return ConversionResult{}, err
 	}
+	setDetails(ctx, rec.Conversion, "")
 	actx := workflow.WithActivityOptions(ctx, awaitOptions(req.Retry))
 	if err := workflow.ExecuteActivity(actx, a.AwaitWorkflowClosed, req.ConversionWorkflowID).Get(ctx, nil); err != nil {
 		workflow.GetLogger(ctx).Warn("conversion workflow still open: firing reversal pixels anyway", "error", err)

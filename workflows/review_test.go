@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,6 +18,14 @@ import (
 // signal sent after a day, and returns its result and the status change it asked for.
 func heldRun(t *testing.T, review Review) (ConversionResult, activities.StatusChange, int) {
 	t.Helper()
+	return heldRunWith(t, activities.Hold{}, func(env *testsuite.TestWorkflowEnvironment) {
+		env.SignalWorkflow(SignalReview, review)
+	})
+}
+
+// heldRunWith runs a held conversion whose offer has the given hold, calling review after a day.
+func heldRunWith(t *testing.T, hold activities.Hold, review func(*testsuite.TestWorkflowEnvironment)) (ConversionResult, activities.StatusChange, int) {
+	t.Helper()
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
 	a := &activities.Activities{}
@@ -31,13 +40,13 @@ func heldRun(t *testing.T, review Review) (ConversionResult, activities.StatusCh
 			if c.Status != domain.ConversionPending {
 				t.Errorf("recorded status %s, want pending", c.Status)
 			}
-			return activities.RecordOutput{Conversion: c, Pixels: []store.Pixel{{ID: 1}}}, nil
+			return activities.RecordOutput{Conversion: c, Pixels: []store.Pixel{{ID: 1}}, Hold: hold}, nil
 		})
 	var change activities.StatusChange
 	env.OnActivity(a.SetStatus, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.StatusChange) (activities.RecordOutput, error) {
 			change = in
-			c := domain.Conversion{ID: in.ConversionID, Status: in.To, Reason: in.Reason, Commission: 200}
+			c := domain.Conversion{ID: in.ConversionID, Status: in.To, Reason: in.Reason, Note: in.Note, Commission: 200}
 			if in.To == domain.ConversionRejected {
 				c.Commission = 0
 			}
@@ -56,7 +65,7 @@ func heldRun(t *testing.T, review Review) (ConversionResult, activities.StatusCh
 		if fired != 0 {
 			t.Errorf("%d pixels fired before the review", fired)
 		}
-		env.SignalWorkflow(SignalReview, review)
+		review(env)
 	}, 24*time.Hour)
 
 	env.ExecuteWorkflow(Conversion, domain.ConversionRequest{ConversionID: "conv", WorkflowID: "conversion/1/INV",
@@ -96,5 +105,78 @@ func TestHeldConversionRejected(t *testing.T) {
 	}
 	if res.Status != domain.ConversionRejected || res.Reason != domain.ReasonAdmin || res.Delivered != 0 || fired != 0 {
 		t.Fatalf("result %+v, %d pixels fired", res, fired)
+	}
+}
+
+// update sends an Update and records its outcome.
+type update struct {
+	accepted, rejected bool
+	err                error
+	conv               domain.Conversion
+}
+
+func sendUpdate(env *testsuite.TestWorkflowEnvironment, name, id string, u *update, args ...any) {
+	env.UpdateWorkflow(name, id, &testsuite.TestUpdateCallback{
+		OnAccept: func() { u.accepted = true },
+		OnReject: func(err error) { u.rejected, u.err = true, err },
+		OnComplete: func(v any, err error) {
+			u.err = err
+			if c, ok := v.(domain.Conversion); ok {
+				u.conv = c
+			}
+		},
+	}, args...)
+}
+
+// TestHeldConversionApprovedByUpdate: the approve Update stores the decision and answers with the
+// conversion; a reject after it is refused by the validator.
+func TestHeldConversionApprovedByUpdate(t *testing.T) {
+	t.Parallel()
+	var approve, reject update
+	res, change, fired := heldRunWith(t, activities.Hold{}, func(env *testsuite.TestWorkflowEnvironment) {
+		sendUpdate(env, UpdateApprove, "conv/approve", &approve)
+		sendUpdate(env, UpdateReject, "conv/reject", &reject, "too late")
+	})
+	if !approve.accepted || approve.err != nil || approve.conv.Status != domain.ConversionApproved {
+		t.Fatalf("approve: %+v", approve)
+	}
+	if !reject.rejected || reject.err == nil || !strings.Contains(reject.err.Error(), "not pending") {
+		t.Fatalf("reject after approve: %+v", reject)
+	}
+	if change.To != domain.ConversionApproved || res.Status != domain.ConversionApproved || fired != 1 {
+		t.Fatalf("change %+v, result %+v, %d fired", change, res, fired)
+	}
+}
+
+// TestHeldConversionRejectedByUpdate: the reject Update's reason becomes the note.
+func TestHeldConversionRejectedByUpdate(t *testing.T) {
+	t.Parallel()
+	var reject update
+	res, change, fired := heldRunWith(t, activities.Hold{Seconds: 7 * 24 * 3600}, func(env *testsuite.TestWorkflowEnvironment) {
+		sendUpdate(env, UpdateReject, "conv/reject", &reject, "fraud check")
+	})
+	if reject.err != nil || reject.conv.Note == nil || *reject.conv.Note != "fraud check" {
+		t.Fatalf("reject: %+v", reject)
+	}
+	if change.Reason == nil || *change.Reason != domain.ReasonAdmin || res.Status != domain.ConversionRejected || fired != 0 {
+		t.Fatalf("change %+v, result %+v, %d fired", change, res, fired)
+	}
+}
+
+// TestHoldExpires: with hold_seconds shorter than the review's day, the hold's expiry decides:
+// approved (pixels fire) by default, rejected with reason hold_expired when the offer says reject.
+func TestHoldExpires(t *testing.T) {
+	t.Parallel()
+	for _, expiry := range []string{"", domain.HoldExpiryReject} {
+		res, change, fired := heldRunWith(t, activities.Hold{Seconds: 3600, Expiry: expiry}, func(env *testsuite.TestWorkflowEnvironment) {
+			t.Errorf("expiry %q: the workflow still ran after its hold expired", expiry)
+		})
+		want, reason, pixels := domain.ConversionApproved, "", 1
+		if expiry == domain.HoldExpiryReject {
+			want, reason, pixels = domain.ConversionRejected, domain.ReasonHoldExpired, 0
+		}
+		if res.Status != want || res.Reason != reason || fired != pixels || change.To != want {
+			t.Fatalf("expiry %q: result %+v, change %+v, %d fired", expiry, res, change, fired)
+		}
 	}
 }

@@ -232,7 +232,7 @@ func scaleConversions(ctx context.Context, st *store.Store, offers []int64, affs
 			WorkflowID: "conversion/scale/" + inv}
 		afid := domain.DecideInput{Now: time.Now(), Method: domain.MethodAFID, AffiliateActive: true,
 			Payout: domain.Payout{Type: domain.PayoutCPA, Amount: 200}, Amount: c.Amount}
-		if _, err := st.RecordConversion(ctx, c, afid); err != nil {
+		if _, err := st.RecordConversion(ctx, c, afid, store.CapRules{}); err != nil {
 			return err
 		}
 		at := start.Add(time.Duration(rng.Int64N(int64(scaleDays * 24 * time.Hour))))
@@ -240,7 +240,7 @@ func scaleConversions(ctx context.Context, st *store.Store, offers []int64, affs
 			return err
 		}
 		if i%10 == 0 {
-			if _, err := st.SetConversionStatus(ctx, c.ID, domain.ConversionApproved, domain.ConversionReversed, nil); err != nil {
+			if _, err := st.SetConversionStatus(ctx, c.ID, domain.ConversionApproved, domain.ConversionReversed, nil, nil); err != nil {
 				return err
 			}
 		}
@@ -309,7 +309,7 @@ func measureScale(ctx context.Context, st *store.Store, cfg scaleConfig, end tim
 	}
 	if err := timed("backup lookup (IP + user agent, 30-day window)", func(i int) error {
 		_, ip, ua, offer := sample(i*7 + 3)
-		_, err := st.BackupClick(ctx, offer, ip, ua, end.AddDate(0, 0, -scaleDays))
+		_, err := st.BackupClick(ctx, offer, ip, ua, end.AddDate(0, 0, -scaleDays), false)
 		if domain.ErrorKind(err) == domain.NotFound {
 			return errors.New("sampled click not found")
 		}

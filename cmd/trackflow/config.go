@@ -64,6 +64,8 @@ type Config struct {
 	// PprofAddr, when set (PPROF_ADDR, e.g. 127.0.0.1:6060), serves net/http/pprof there, on its
 	// own listener so profiles are never reachable through the public API address.
 	PprofAddr string
+	// ReviewWait bounds how long approve and reject wait for a worker (REVIEW_WAIT, default 5s).
+	ReviewWait time.Duration
 	// LogFormat is json (the default) or text (make run): LOG_FORMAT.
 	LogFormat string
 	// ClickRetentionDays is how many days of clicks and impressions are kept (API.md, "Data
@@ -145,6 +147,11 @@ func loadConfig() (Config, error) {
 	check("POSTBACK_TIMEOUT", err)
 	if len(errs) == 0 && (c.Retry.Initial <= 0 || c.Retry.MaxInterval < c.Retry.Initial || c.Retry.For <= 0 || c.Retry.AttemptTimeout <= 0) {
 		errs = append(errs, "POSTBACK_RETRY_*, POSTBACK_TIMEOUT: must be positive, with MAX_INTERVAL at least INITIAL")
+	}
+	c.ReviewWait, err = time.ParseDuration(env("REVIEW_WAIT", api.DefaultReviewWait.String()))
+	check("REVIEW_WAIT", err)
+	if err == nil && c.ReviewWait <= 0 {
+		errs = append(errs, "REVIEW_WAIT: must be positive")
 	}
 	c.PublicURL = strings.TrimRight(os.Getenv("PUBLIC_URL"), "/")
 	if u, err := url.Parse(c.PublicURL); c.PublicURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {

@@ -153,8 +153,9 @@ func run(ctx context.Context, args []string) error {
 	} else {
 		handler = api.New(api.Config{
 			AdminToken: cfg.AdminToken, TrustedProxies: cfg.TrustedProxies, Retry: cfg.Retry, Metrics: m,
-			PublicURL: cfg.PublicURL, Clicks: clicks, Impressions: impressions, Logger: logger,
-			ClickIDKey: cfg.ClickIDKey, Timeouts: cfg.HTTP,
+			PublicURL: cfg.PublicURL, ReviewWait: cfg.ReviewWait, Clicks: clicks, Impressions: impressions, Logger: logger,
+			PixelClient: activities.NewPixelClient(cfg.PostbackAllowPrivate),
+			ClickIDKey:  cfg.ClickIDKey, Timeouts: cfg.HTTP,
 			Codec: cfg.Codec, UIOrigins: cfg.UIOrigins, CodecLoopbackNoAuth: cfg.CodecLoopbackNoAuth,
 			TemporalUIURL: cfg.TemporalUIURL, Namespace: cfg.Temporal.Namespace,
 		}, st, tc)

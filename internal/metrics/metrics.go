@@ -42,6 +42,7 @@ type Metrics struct {
 	conversionsStarted *prometheus.CounterVec
 	conversions        *prometheus.CounterVec
 	duplicates         *prometheus.CounterVec
+	fallbackClicks     *prometheus.CounterVec
 	cookieClicks       *prometheus.CounterVec
 	authRefused        *prometheus.CounterVec
 }
@@ -70,6 +71,10 @@ func New(reg *prometheus.Registry) *Metrics {
 			Namespace: "trackflow", Name: "duplicates_total",
 			Help: "Duplicate conversion requests (an (offer_id, id) already used), by the layer that caught them: temporal at start, or database in the workflow.",
 		}, []string{"layer"}),
+		fallbackClicks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "trackflow", Name: "fallback_clicks_total",
+			Help: "Clicks sent to an offer's fallback_url (no click stored), by reason: paused or cap.",
+		}, []string{"reason"}),
 		cookieClicks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "trackflow", Name: "cookie_click_lookups_total",
 			Help: "Lookups of a tf_ cookie's click by the worker, by outcome: found, found_after_wait, unknown (not stored and not waited for: forged, old or pre-format ID), lost (waited for, never stored).",
@@ -89,6 +94,7 @@ func New(reg *prometheus.Registry) *Metrics {
 		m.authRefused.WithLabelValues(r)
 	}
 	reg.MustRegister(m.clicks, m.impressions, m.conversionsStarted, m.conversions, m.duplicates, m.cookieClicks, m.authRefused,
+		m.fallbackClicks,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -130,6 +136,13 @@ func (m *Metrics) Conversion(status string) {
 func (m *Metrics) Duplicate(layer string) {
 	if m != nil {
 		m.duplicates.WithLabelValues(layer).Inc()
+	}
+}
+
+// FallbackClick counts a click sent to an offer's fallback_url, for a reason (paused or cap).
+func (m *Metrics) FallbackClick(reason string) {
+	if m != nil {
+		m.fallbackClicks.WithLabelValues(reason).Inc()
 	}
 }
 

@@ -47,6 +47,7 @@ func loadContract() (*contract, error) {
 		// The API's image and metrics answers are opaque to the schemas: read them as strings.
 		openapi3filter.RegisterBodyDecoder("image/gif", openapi3filter.FileBodyDecoder)
 		openapi3filter.RegisterBodyDecoder("application/openmetrics-text", openapi3filter.PlainBodyDecoder)
+		openapi3filter.RegisterBodyDecoder("application/javascript", openapi3filter.PlainBodyDecoder)
 		doc, err := openapi3.NewLoader().LoadFromData(api.OpenAPI)
 		if err == nil {
 			err = doc.Validate(context.Background())

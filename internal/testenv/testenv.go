@@ -171,6 +171,9 @@ type Options struct {
 	// NoWorker leaves out the in-process worker, for a test that runs cmd/trackflow as the stack's
 	// worker process (StartWorker) and kills it.
 	NoWorker bool
+	// RefusePrivate runs the worker and the API with POSTBACK_ALLOW_PRIVATE=false, so pixels to
+	// loopback are refused (the shared stack allows them: its affiliate servers are on loopback).
+	RefusePrivate bool
 }
 
 var (
@@ -239,7 +242,7 @@ func startStack(t testing.TB, addr string, o Options) (s *Stack, err error) {
 	m := metrics.New(prometheus.NewRegistry())
 	clicks := store.NewClickWriter(db, store.BatchOptions{})
 	if !o.NoWorker {
-		acts := &activities.Activities{Store: st, HTTP: activities.NewPixelClient(true), Temporal: tc, Metrics: m,
+		acts := &activities.Activities{Store: st, HTTP: activities.NewPixelClient(!o.RefusePrivate), Temporal: tc, Metrics: m,
 			ClickIDKey: ClickIDKey, Clicks: clicks}
 		w := worker.New(tc, acts, worker.Options{})
 		if err := w.Start(); err != nil {
@@ -249,7 +252,7 @@ func startStack(t testing.TB, addr string, o Options) (s *Stack, err error) {
 	}
 	impressions := store.NewImpressionWriter(db, store.BatchOptions{})
 	h := api.New(api.Config{AdminToken: AdminToken, Retry: Retry, Metrics: m, Clicks: clicks, Impressions: impressions,
-		ClickIDKey: ClickIDKey, AuthLimit: SharedAuthLimit}, st, tc)
+		ClickIDKey: ClickIDKey, AuthLimit: SharedAuthLimit, PixelClient: activities.NewPixelClient(!o.RefusePrivate)}, st, tc)
 	k, err := loadContract()
 	if err != nil {
 		return nil, err

@@ -1,0 +1,4 @@
+package api
+
+// WithTFClid is withTFClid, for the external tests.
+var WithTFClid = withTFClid

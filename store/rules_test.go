@@ -1,0 +1,114 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/trackflow/trackflow/domain"
+	"github.com/trackflow/trackflow/internal/testenv"
+	"github.com/trackflow/trackflow/store"
+)
+
+// TestCapCountersUnderConcurrency records 200 conversions at once against a daily cap of 10 (and,
+// for a second affiliate, an affiliate cap of 10 beside an offer cap of 15): exactly the cap's
+// number are approved, never one more. Then a rejected held conversion frees its slot and a
+// reversed one does not.
+func TestCapCountersUnderConcurrency(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := &store.Store{DB: testenv.NewDB(t)}
+	ten, fifteen := int64(10), int64(15)
+	seeded := testenv.Seed(t, st, func(_ *store.Advertiser, o *store.Offer) {
+		o.Caps, o.AffiliateCaps, o.Timezone = domain.Caps{Daily: &fifteen}, domain.Caps{Daily: &ten}, "Europe/Berlin"
+	})
+	rules := store.CapRules{Offer: seeded.Offer.Caps, Affiliate: seeded.Offer.AffiliateCaps, Timezone: "Europe/Berlin"}
+	other := store.Affiliate{Name: "other", Status: domain.StatusActive}
+	if err := st.CreateAffiliate(ctx, &other); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	record := func(affID int64, status string) (domain.Conversion, error) {
+		id := domain.NewID()
+		c := domain.Conversion{ID: id, OfferID: seeded.Offer.ID, AffID: &affID, Amount: 1000, Currency: "USD",
+			WorkflowID: "conversion/test/-/" + id}
+		in := domain.DecideInput{Now: now, Amount: 1000, Method: domain.MethodAFID, AffiliateActive: true,
+			Payout: seeded.Offer.Payout, CookieWindow: time.Hour, CustomStatus: status}
+		res, err := st.RecordConversion(ctx, c, in, rules)
+		return res.Conversion, err
+	}
+	count := func(affID int64, n int) map[string]int {
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		out := map[string]int{}
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c, err := record(affID, "")
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					t.Errorf("record: %v", err)
+					return
+				}
+				out[c.Status+"/"+fmt.Sprint(deref(c.Reason))]++
+			}()
+		}
+		wg.Wait()
+		return out
+	}
+	if got := count(seeded.Affiliate.ID, 200); got["approved/"] != 10 || got["rejected/over_cap"] != 190 {
+		t.Fatalf("affiliate capped at 10: %v", got)
+	}
+	// The offer's cap of 15 leaves the other affiliate 5.
+	if got := count(other.ID, 200); got["approved/"] != 5 || got["rejected/over_cap"] != 195 {
+		t.Fatalf("offer capped at 15: %v", got)
+	}
+	state, err := st.OfferCapState(ctx, &seeded.Offer, now)
+	if err != nil || !state.Full || !state.FullAffiliates[seeded.Affiliate.ID] || state.FullAffiliates[other.ID] {
+		t.Fatalf("cap state %+v, %v", state, err)
+	}
+
+	// Free two slots of the offer by rejecting two of the other affiliate's conversions as an
+	// admin would (they were approved; a held one is rejected the same way).
+	var ids []string
+	if err := st.DB.Select(&ids, `SELECT id FROM conversions WHERE aff_id = $1 AND status = 'approved' LIMIT 2`, other.ID); err != nil {
+		t.Fatal(err)
+	}
+	reason := domain.ReasonAdmin
+	if _, err := st.SetConversionStatus(ctx, ids[0], domain.ConversionApproved, domain.ConversionRejected, &reason, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.SetConversionStatus(ctx, ids[1], domain.ConversionApproved, domain.ConversionReversed, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	held, err := record(other.ID, domain.ConversionPending)
+	if err != nil || held.Status != domain.ConversionPending {
+		t.Fatalf("held conversion after a rejection freed a slot: %+v %v", held, err)
+	}
+	if c, err := record(other.ID, ""); err != nil || deref(c.Reason) != domain.ReasonOverCap {
+		t.Fatalf("conversion while the freed slot is held: %+v %v (a reversal keeps its slot)", c, err)
+	}
+	// Rejecting it again is a retry: the slot is freed once.
+	if _, err := st.SetConversionStatus(ctx, held.ID, domain.ConversionPending, domain.ConversionRejected, &reason, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.SetConversionStatus(ctx, held.ID, domain.ConversionPending, domain.ConversionRejected, &reason, nil); err != nil {
+		t.Fatal(err)
+	}
+	var used int
+	if err := st.DB.Get(&used, `SELECT used FROM cap_counters WHERE offer_id = $1 AND aff_id = 0 AND period = 'd'`, seeded.Offer.ID); err != nil || used != 14 {
+		t.Fatalf("offer counter %d, %v; want 14", used, err)
+	}
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
