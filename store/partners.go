@@ -297,6 +297,28 @@ func (s *Store) PixelSecret(ctx context.Context, pixelID int64) (string, error) 
 	return secret, nil
 }
 
+// ListOffers reads the newest offers first, at most limit (the operator console's list).
+func (s *Store) ListOffers(ctx context.Context, limit int) ([]Offer, error) {
+	q := `SELECT ` + offerColumns + ` FROM offers ORDER BY id DESC LIMIT $1`
+	out := []Offer{}
+	return out, s.DB.SelectContext(ctx, &out, q, limit)
+}
+
+// ListAffiliates reads the newest affiliates first, at most limit (the operator console's list).
+func (s *Store) ListAffiliates(ctx context.Context, limit int) ([]Affiliate, error) {
+	const q = `SELECT id, name, status, created_at, updated_at FROM affiliates ORDER BY id DESC LIMIT $1`
+	out := []Affiliate{}
+	return out, s.DB.SelectContext(ctx, &out, q, limit)
+}
+
+// Pixels reads an affiliate's pixels, any status, oldest first, without their secrets.
+func (s *Store) Pixels(ctx context.Context, affID int64) ([]Pixel, error) {
+	const q = `SELECT id, aff_id, offer_id, url, method, '' AS secret, status, created_at FROM affiliate_pixels
+		WHERE aff_id = $1 ORDER BY id`
+	out := []Pixel{}
+	return out, s.DB.SelectContext(ctx, &out, q, affID)
+}
+
 // AffiliatePixel reads one pixel of an affiliate, with its secret (for the pixel test tool); a
 // pixel of another affiliate is NotFound.
 func (s *Store) AffiliatePixel(ctx context.Context, affID, pixelID int64) (*Pixel, error) {

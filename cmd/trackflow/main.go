@@ -128,6 +128,7 @@ func run(ctx context.Context, args []string) error {
 			PixelClient: activities.NewPixelClient(cfg.PostbackAllowPrivate),
 			ClickIDKey:  cfg.ClickIDKey, Timeouts: cfg.HTTP,
 			Codec: cfg.Codec, UIOrigins: cfg.UIOrigins, CodecLoopbackNoAuth: cfg.CodecLoopbackNoAuth,
+			TemporalUIURL: cfg.TemporalUIURL, Namespace: cfg.Temporal.Namespace,
 		},
 	})
 	clicks, impressions := proc.Clicks, proc.Impressions
