@@ -18,7 +18,7 @@ import (
 
 // conversionKeys are the keys of docs/API.md's conversion object; the detail adds deliveries.
 var conversionKeys = []string{"id", "offer_id", "aff_id", "sub_id", "sub2", "sub3", "sub4", "sub5", "creative_id", "event", "click_id", "invoice_id",
-	"amount", "currency", "commission", "reversed_commission", "status", "reason", "attribution_method",
+	"amount", "currency", "commission", "reversed_commission", "status", "reason", "note", "attribution_method",
 	"workflow_id", "ip", "created_at", "updated_at", "test"}
 
 var apiTimePattern = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$`)
