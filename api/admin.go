@@ -42,7 +42,7 @@ func (s *server) createAdvertiser(c *gin.Context) error {
 		}
 		return err
 	}
-	created(c, a)
+	created(c, AdvertiserCreated{Advertiser: a, PostbackToken: a.PostbackToken})
 	return nil
 }
 
@@ -313,7 +313,7 @@ func (s *server) createPixel(c *gin.Context) error {
 	if err := s.store.CreatePixel(c.Request.Context(), &p); err != nil {
 		return err
 	}
-	created(c, p)
+	created(c, PixelCreated{Pixel: p, Secret: p.Secret})
 	return nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/trackflow/trackflow/activities"
+	"github.com/trackflow/trackflow/api/console"
 	"github.com/trackflow/trackflow/domain"
 	"github.com/trackflow/trackflow/internal/codec"
 	"github.com/trackflow/trackflow/internal/logging"
@@ -58,6 +59,10 @@ type Config struct {
 	Timeouts Timeouts
 	// AuthLimit bounds failed authentications per client IP; zero: DefaultAuthLimit.
 	AuthLimit AuthLimit
+	// TemporalUIURL is the Temporal UI's base URL (TEMPORAL_UI_URL), for the console's links to a
+	// conversion's workflow; Namespace is the Temporal namespace those links name.
+	TemporalUIURL string
+	Namespace     string
 	// ClickIDKey authenticates the click IDs the API mints (CLICK_ID_KEY, shared with the
 	// workers); nil: New makes a random one (tests, a single ROLE=all process).
 	ClickIDKey []byte
@@ -158,6 +163,15 @@ func (s *server) routes(r *gin.Engine) {
 	v1.POST("/conversions/:id/reverse", asJSON(s.reverseConversion))
 	v1.GET("/reports", asJSON(s.report))
 
+	// The operator console: one handler, /console/{page}, documented once per method in
+	// api/openapi.yaml with the page names as an enum (console.Pages), so the route test still
+	// holds the console's pages to the document. It calls this router for everything it shows.
+	con := console.New(console.Config{AdminToken: s.cfg.AdminToken, API: r, Store: s.store,
+		TemporalUIURL: s.cfg.TemporalUIURL, Namespace: s.cfg.Namespace, Logger: s.log, HTTPS: s.https})
+	serveConsole := func(c *gin.Context) { con.Serve(c.Writer, c.Request, c.Param("page")) }
+	r.GET("/console/:page", bodyDeadline(to.Admin), serveConsole)
+	r.POST("/console/:page", bodyDeadline(to.Admin), serveConsole)
+
 	r.NoRoute(func(c *gin.Context) { c.JSON(http.StatusNotFound, gin.H{"error": "route: not found"}) })
 	r.NoMethod(func(c *gin.Context) {
 		c.JSON(http.StatusMethodNotAllowed, gin.H{"error": "method: not allowed"})
@@ -184,6 +198,12 @@ func (s *server) clientIP(r *http.Request) string {
 func (s *server) fromTrustedProxy(r *http.Request) bool {
 	p, ok := peer(r)
 	return ok && s.trusted(p)
+}
+
+// https reports whether r reached the API over https: directly, or through a trusted proxy
+// that says so in X-Forwarded-Proto.
+func (s *server) https(r *http.Request) bool {
+	return r.TLS != nil || s.fromTrustedProxy(r) && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
 }
 
 // peer is the TCP peer's address; ok is false when RemoteAddr is not an ip:port (net/http always

@@ -47,3 +47,18 @@ func conversionDetailView(c *domain.Conversion, ds []store.Delivery) conversionD
 	}
 	return out
 }
+
+// AdvertiserCreated is the answer to POST /api/v1/advertisers: the advertiser with its postback
+// token, the one answer that shows it (store.Advertiser never encodes it).
+type AdvertiserCreated struct {
+	store.Advertiser
+	PostbackToken string `json:"postback_token"`
+}
+
+// PixelCreated is the answer to POST /api/v1/affiliates/:id/pixels: the pixel with a POST pixel's
+// signing secret, the one answer that shows it (store.Pixel, which workflow payloads carry,
+// never encodes it).
+type PixelCreated struct {
+	store.Pixel
+	Secret string `json:"secret,omitempty"`
+}

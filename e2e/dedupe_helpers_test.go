@@ -227,26 +227,5 @@ func scrapeMetrics(t *testing.T, s *testenv.Stack) map[string]float64 {
 	return out
 }
 
-// newFixtureWith is newFixture with extra advertiser fields (allowed_ips, postback_token).
-func newFixtureWith(t *testing.T, s *testenv.Stack, advExtra, payout, offerExtra map[string]any) fixture {
-	t.Helper()
-	var f fixture
-	adv := map[string]any{"name": "adv " + t.Name()}
-	for k, v := range advExtra {
-		adv[k] = v
-	}
-	mustAdmin(t, s, 201, "POST", "/api/v1/advertisers", adv, &f.Advertiser)
-	mustAdmin(t, s, 201, "POST", "/api/v1/affiliates", map[string]any{"name": "aff " + t.Name()}, &f.Affiliate)
-	offer := map[string]any{
-		"advertiser_id": f.Advertiser.ID, "name": "offer " + t.Name(),
-		"landing_url": "https://shop.example/landing?cid={click_id}", "payout": payout,
-	}
-	for k, v := range offerExtra {
-		offer[k] = v
-	}
-	mustAdmin(t, s, 201, "POST", "/api/v1/offers", offer, &f.Offer)
-	return f
-}
-
 // cpa2 is a flat 2.00 commission.
 var cpa2 = map[string]any{"type": "cpa", "amount": "2.00"}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trackflow/trackflow/api"
 	"github.com/trackflow/trackflow/domain"
 	"github.com/trackflow/trackflow/internal/testenv"
 	"github.com/trackflow/trackflow/store"
@@ -73,7 +74,7 @@ func mustAdmin(t *testing.T, s *testenv.Stack, want int, method, path string, in
 
 // fixture is one advertiser with one offer and one affiliate, made through the admin API.
 type fixture struct {
-	Advertiser store.Advertiser
+	Advertiser api.AdvertiserCreated
 	Offer      store.Offer
 	Affiliate  store.Affiliate
 }
@@ -82,8 +83,18 @@ type fixture struct {
 // extra offer fields.
 func newFixture(t *testing.T, s *testenv.Stack, payout map[string]any, offerExtra map[string]any) fixture {
 	t.Helper()
+	return newFixtureWith(t, s, nil, payout, offerExtra)
+}
+
+// newFixtureWith is newFixture with extra advertiser fields (allowed_ips, postback_token).
+func newFixtureWith(t *testing.T, s *testenv.Stack, advExtra, payout, offerExtra map[string]any) fixture {
+	t.Helper()
 	var f fixture
-	mustAdmin(t, s, 201, "POST", "/api/v1/advertisers", map[string]any{"name": "adv " + t.Name()}, &f.Advertiser)
+	adv := map[string]any{"name": "adv " + t.Name()}
+	for k, v := range advExtra {
+		adv[k] = v
+	}
+	mustAdmin(t, s, 201, "POST", "/api/v1/advertisers", adv, &f.Advertiser)
 	mustAdmin(t, s, 201, "POST", "/api/v1/affiliates", map[string]any{"name": "aff " + t.Name()}, &f.Affiliate)
 	offer := map[string]any{
 		"advertiser_id": f.Advertiser.ID, "name": "offer " + t.Name(),

@@ -46,7 +46,7 @@ func TestWorkflowShapesReplay(t *testing.T) {
 			f := newFixture(t, s, cpa, nil)
 			inv := url.Values{"id": {invoiceID("DUP")}}
 			first, _ := afidConversion(t, s, f, inv)
-			awaitResult(t, s, first)
+			workflowResult(t, s, first)
 			forgetWorkflow(t, s, first)
 			second, _ := afidConversion(t, s, f, inv)
 			return second
@@ -84,7 +84,7 @@ func TestWorkflowShapesReplay(t *testing.T) {
 			f := newFixture(t, s, cpa, nil)
 			addPixel(t, s, f.Affiliate.ID, map[string]any{"url": newAffiliateServer(t, 200).URL + "/pb"})
 			wf, _ := afidConversion(t, s, f, nil)
-			res := awaitResult(t, s, wf)
+			res := workflowResult(t, s, wf)
 			mustAdmin(t, s, 202, "POST", "/api/v1/conversions/"+res.ConversionID+"/reverse", map[string]any{"reason": "chargeback"}, nil)
 			return workflows.ReversalWorkflowID(res.ConversionID)
 		},
@@ -93,7 +93,7 @@ func TestWorkflowShapesReplay(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			wf := run(t)
-			awaitResult(t, s, wf)
+			workflowResult(t, s, wf)
 			h := history(t, s, wf)
 			r := worker.NewWorkflowReplayer()
 			r.RegisterWorkflow(workflows.Conversion)

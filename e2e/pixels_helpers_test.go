@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trackflow/trackflow/api"
 	"github.com/trackflow/trackflow/domain"
 	"github.com/trackflow/trackflow/internal/testenv"
 	"github.com/trackflow/trackflow/store"
@@ -111,9 +112,9 @@ func (e *affiliateEndpoint) successes() int {
 }
 
 // addPixel creates an affiliate pixel through the admin API.
-func addPixel(t *testing.T, s *testenv.Stack, affID int64, body map[string]any) store.Pixel {
+func addPixel(t *testing.T, s *testenv.Stack, affID int64, body map[string]any) api.PixelCreated {
 	t.Helper()
-	var p store.Pixel
+	var p api.PixelCreated
 	mustAdmin(t, s, 201, "POST", fmt.Sprintf("/api/v1/affiliates/%d/pixels", affID), body, &p)
 	return p
 }
@@ -134,18 +135,6 @@ func afidConversion(t *testing.T, s *testenv.Stack, f fixture, extra url.Values)
 		t.Fatalf("AFID postback: %d %s", resp.StatusCode, body)
 	}
 	return workflows.ConversionWorkflowID(f.Offer.ID, q.Get("id"), ""), q.Get("id")
-}
-
-// awaitResult waits for a workflow to end and returns its result.
-func awaitResult(t *testing.T, s *testenv.Stack, workflowID string) workflows.ConversionResult {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	var res workflows.ConversionResult
-	if err := s.Temporal.GetWorkflow(ctx, workflowID, "").Get(ctx, &res); err != nil {
-		t.Fatalf("workflow %s: %v", workflowID, err)
-	}
-	return res
 }
 
 // conversionWithDeliveries is GET /api/v1/conversions/:id.

@@ -57,7 +57,7 @@ func TestPixelMacrosEscapedAndScoped(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("pixel: %d %s", resp.StatusCode, resp.Header.Get("X-Error"))
 	}
-	res := awaitResult(t, s, resp.Header.Get("X-Workflow-Id"))
+	res := workflowResult(t, s, resp.Header.Get("X-Workflow-Id"))
 	if res.Status != domain.ConversionApproved || res.Delivered != 2 || res.Failed != 0 {
 		t.Fatalf("workflow result %+v, want approved with 2 pixels delivered", res)
 	}
@@ -97,7 +97,7 @@ func TestPixelMacrosEscapedAndScoped(t *testing.T) {
 	// An AFID post has no click: {click_id} is empty; sub_id, creative_id and the IP come from the post.
 	const sub2 = "x y&z=1#frag"
 	wf2, inv2 := afidConversion(t, s, f, url.Values{"sub_id": {sub2}, "creative_id": {"9"}})
-	res2 := awaitResult(t, s, wf2)
+	res2 := workflowResult(t, s, wf2)
 	if res2.Delivered != 2 {
 		t.Fatalf("AFID conversion result %+v", res2)
 	}
@@ -167,7 +167,7 @@ func TestPixelSignedPOST(t *testing.T) {
 	}
 
 	wf, inv := afidConversion(t, s, f, url.Values{"sub_id": {"s 1&2 ☕"}})
-	res := awaitResult(t, s, wf)
+	res := workflowResult(t, s, wf)
 	if res.Delivered != 2 || res.Failed != 0 {
 		t.Fatalf("workflow result %+v", res)
 	}
@@ -308,7 +308,7 @@ func TestPixelRetryRules(t *testing.T) {
 			ep := newAffiliateEndpoint(t, tc.answer)
 			addPixel(t, s, f.Affiliate.ID, map[string]any{"url": ep.URL + "/pb?tx={transaction_id}"})
 			wf, _ := afidConversion(t, s, f, nil)
-			res := awaitResult(t, s, wf)
+			res := workflowResult(t, s, wf)
 			if tc.delivered != (res.Delivered == 1) || tc.delivered == (res.Failed == 1) {
 				t.Fatalf("result %+v, want delivered=%v", res, tc.delivered)
 			}
@@ -367,7 +367,7 @@ func TestPixelRetryAfter(t *testing.T) {
 			})
 			addPixel(t, s, f.Affiliate.ID, map[string]any{"url": ep.URL + "/pb"})
 			wf, _ := afidConversion(t, s, f, nil)
-			if res := awaitResult(t, s, wf); res.Delivered != 1 {
+			if res := workflowResult(t, s, wf); res.Delivered != 1 {
 				t.Fatalf("result %+v", res)
 			}
 			got := ep.receipts()
@@ -398,7 +398,7 @@ func TestPixelTimeoutThenRecovers(t *testing.T) {
 	})
 	addPixel(t, s, f.Affiliate.ID, map[string]any{"url": ep.URL + "/pb"})
 	wf, _ := afidConversion(t, s, f, nil)
-	res := awaitResult(t, s, wf)
+	res := workflowResult(t, s, wf)
 	if res.Delivered != 1 {
 		t.Fatalf("result %+v", res)
 	}
@@ -443,7 +443,7 @@ func TestPixelAffiliateDownThenBack(t *testing.T) {
 	eventually(t, 30*time.Second, "three refused attempts", func() bool { return len(finishedDeliveries(t, s, conv.ID)) >= 3 })
 
 	ep := newAffiliateEndpointOn(t, addr, script(200))
-	res := awaitResult(t, s, wf)
+	res := workflowResult(t, s, wf)
 	if res.Delivered != 1 {
 		t.Fatalf("result %+v", res)
 	}
@@ -512,10 +512,10 @@ func TestReversal(t *testing.T) {
 	}
 
 	released.Store(true)
-	if res := awaitResult(t, s, wf); res.Delivered != 2 {
+	if res := workflowResult(t, s, wf); res.Delivered != 2 {
 		t.Fatalf("conversion workflow %+v", res)
 	}
-	res := awaitResult(t, s, accepted["workflow_id"])
+	res := workflowResult(t, s, accepted["workflow_id"])
 	if res.Status != domain.ConversionReversed || res.Delivered != 2 || res.Failed != 0 || res.Commission.String() != "0.00" {
 		t.Fatalf("reversal workflow %+v", res)
 	}
@@ -653,7 +653,7 @@ func TestWorkerProcessKilledDeliversOnce(t *testing.T) {
 	eventually(t, 60*time.Second, "an attempt by the new worker process", func() bool { return len(failing.receipts()) > before })
 	succeed.Store(true)
 
-	resA, resB := awaitResult(t, s, wfA), awaitResult(t, s, wfB)
+	resA, resB := workflowResult(t, s, wfA), workflowResult(t, s, wfB)
 	if resA.Delivered != 1 || resB.Delivered != 1 {
 		t.Fatalf("results %+v and %+v: want each pixel delivered", resA, resB)
 	}

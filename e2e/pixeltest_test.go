@@ -11,8 +11,8 @@ import (
 	"testing"
 
 	"github.com/trackflow/trackflow/activities"
+	"github.com/trackflow/trackflow/api"
 	"github.com/trackflow/trackflow/internal/testenv"
-	"github.com/trackflow/trackflow/store"
 )
 
 // pixelTryAnswer is POST /api/v1/affiliates/:id/pixels/:pixel_id/test's answer.
@@ -54,7 +54,7 @@ func (h *hookServer) count() int {
 	return len(h.requests)
 }
 
-func tryPixel(t *testing.T, s *testenv.Stack, p store.Pixel, in any) pixelTryAnswer {
+func tryPixel(t *testing.T, s *testenv.Stack, p api.PixelCreated, in any) pixelTryAnswer {
 	t.Helper()
 	var out pixelTryAnswer
 	code, raw := adminRaw(t, s, "POST", fmt.Sprintf("/api/v1/affiliates/%d/pixels/%d/test", p.AffID, p.ID), in)

@@ -59,7 +59,7 @@ func afidLatency(t *testing.T, s *testenv.Stack, f fixture) time.Duration {
 	t.Helper()
 	start := time.Now()
 	wf, _ := afidConversion(t, s, f, nil)
-	res := awaitResult(t, s, wf)
+	res := workflowResult(t, s, wf)
 	if res.Status != "approved" {
 		t.Fatalf("AFID conversion: %+v", res)
 	}

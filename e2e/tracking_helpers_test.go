@@ -93,10 +93,11 @@ func checkGIF(t *testing.T, resp *http.Response, body []byte) {
 	}
 }
 
-// workflowResult waits for a conversion workflow to end and returns its result.
+// workflowResult waits for a conversion workflow to end and returns its result. Two minutes: a
+// pixel's retries may keep it open that long.
 func workflowResult(t *testing.T, s *testenv.Stack, workflowID string) workflows.ConversionResult {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var res workflows.ConversionResult
 	if err := s.Temporal.GetWorkflow(ctx, workflowID, "").Get(ctx, &res); err != nil {

@@ -12,11 +12,12 @@ import (
 	"github.com/trackflow/trackflow/domain"
 )
 
-// Advertiser owns offers and authenticates postbacks with its token.
+// Advertiser owns offers and authenticates postbacks with its token. The token is never encoded
+// (json:"-"): only the create answer shows it, once, through its own view type (api.AdvertiserCreated).
 type Advertiser struct {
 	ID            int64          `json:"id" db:"id"`
 	Name          string         `json:"name" db:"name"`
-	PostbackToken string         `json:"postback_token" db:"postback_token"`
+	PostbackToken string         `json:"-" db:"postback_token"`
 	AllowedIPs    pq.StringArray `json:"allowed_ips" db:"allowed_ips"`
 	CreatedAt     time.Time      `json:"created_at" db:"created_at"`
 	UpdatedAt     time.Time      `json:"updated_at" db:"updated_at"`
@@ -245,14 +246,16 @@ func (s *Store) PayoutFor(ctx context.Context, o *Offer, affID int64) (domain.Pa
 	return p, nil
 }
 
-// Pixel is an affiliate's own pixel or postback URL, fired for its approved conversions.
+// Pixel is an affiliate's own pixel or postback URL, fired for its approved conversions. It travels
+// in workflow payloads, so its signing secret is never encoded (json:"-"): only the create answer
+// shows it, through its own view type (api.PixelCreated).
 type Pixel struct {
 	ID        int64     `json:"id" db:"id"`
 	AffID     int64     `json:"aff_id" db:"aff_id"`
 	OfferID   *int64    `json:"offer_id" db:"offer_id"`
 	URL       string    `json:"url" db:"url"`
 	Method    string    `json:"method" db:"method"`
-	Secret    string    `json:"secret,omitempty" db:"secret"`
+	Secret    string    `json:"-" db:"secret"`
 	Status    string    `json:"status" db:"status"`
 	CreatedAt time.Time `json:"created_at" db:"created_at"`
 }
@@ -292,6 +295,28 @@ func (s *Store) PixelSecret(ctx context.Context, pixelID int64) (string, error) 
 		return "", notFound(err, "pixel")
 	}
 	return secret, nil
+}
+
+// ListOffers reads the newest offers first, at most limit (the operator console's list).
+func (s *Store) ListOffers(ctx context.Context, limit int) ([]Offer, error) {
+	q := `SELECT ` + offerColumns + ` FROM offers ORDER BY id DESC LIMIT $1`
+	out := []Offer{}
+	return out, s.DB.SelectContext(ctx, &out, q, limit)
+}
+
+// ListAffiliates reads the newest affiliates first, at most limit (the operator console's list).
+func (s *Store) ListAffiliates(ctx context.Context, limit int) ([]Affiliate, error) {
+	const q = `SELECT id, name, status, created_at, updated_at FROM affiliates ORDER BY id DESC LIMIT $1`
+	out := []Affiliate{}
+	return out, s.DB.SelectContext(ctx, &out, q, limit)
+}
+
+// Pixels reads an affiliate's pixels, any status, oldest first, without their secrets.
+func (s *Store) Pixels(ctx context.Context, affID int64) ([]Pixel, error) {
+	const q = `SELECT id, aff_id, offer_id, url, method, '' AS secret, status, created_at FROM affiliate_pixels
+		WHERE aff_id = $1 ORDER BY id`
+	out := []Pixel{}
+	return out, s.DB.SelectContext(ctx, &out, q, affID)
 }
 
 // AffiliatePixel reads one pixel of an affiliate, with its secret (for the pixel test tool); a

@@ -39,8 +39,22 @@ var (
 	ConversionStatusKey  = temporal.NewSearchAttributeKeyKeyword("ConversionStatus")
 )
 
-// SearchAttributeNames lists the custom search attributes to register on a namespace.
-var SearchAttributeNames = []string{"OfferId", "AffiliateId", "ClickId", "InvoiceId", "AttributionMethod", "ConversionStatus"}
+// searchAttributeKeys are every custom search attribute above: the one list that the names to
+// register (SearchAttributeNames) derive from.
+var searchAttributeKeys = []temporal.SearchAttributeKeyKeyword{
+	OfferIDKey, AffiliateIDKey, ClickIDKey, InvoiceIDKey, AttributionMethodKey, ConversionStatusKey,
+}
+
+// SearchAttributeNames lists the custom search attributes to register on a namespace (all
+// Keyword). The scripts and the Helm values that name them too are checked against it by
+// deployments/validate.
+var SearchAttributeNames = func() []string {
+	names := make([]string, len(searchAttributeKeys))
+	for i, k := range searchAttributeKeys {
+		names[i] = k.GetName()
+	}
+	return names
+}()
 
 // ConversionWorkflowID is the workflow ID of an offer's plain conversion (no event): see
 // EventWorkflowID.

@@ -2,8 +2,29 @@ package workflows
 
 import (
 	"net/url"
+	"slices"
 	"testing"
+
+	"go.temporal.io/sdk/temporal"
 )
+
+// TestSearchAttributeNamesCoverEveryAttributeSet: a conversion with every field known sets exactly
+// the attributes that SearchAttributeNames registers, so a key added to the workflow but not to
+// the list (or the reverse) fails here.
+func TestSearchAttributeNamesCoverEveryAttributeSet(t *testing.T) {
+	t.Parallel()
+	all := conversionAttributes{OfferID: 1, AffID: 2, InvoiceID: "i", ClickID: "c", Method: "m", Status: "s"}
+	var set []string
+	for k := range temporal.NewSearchAttributes(all.updates()...).GetUntypedValues() {
+		set = append(set, k.GetName())
+	}
+	want := slices.Clone(SearchAttributeNames)
+	slices.Sort(set)
+	slices.Sort(want)
+	if !slices.Equal(set, want) {
+		t.Fatalf("the workflow sets %v, SearchAttributeNames registers %v", set, want)
+	}
+}
 
 func TestConversionWorkflowID(t *testing.T) {
 	t.Parallel()

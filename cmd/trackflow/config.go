@@ -33,6 +33,9 @@ type Config struct {
 	// UIOrigins are the Temporal UI's origins (TEMPORAL_UI_ORIGIN, comma-separated), allowed by
 	// CORS to call /codec.
 	UIOrigins []string
+	// TemporalUIURL is the Temporal UI's base URL (TEMPORAL_UI_URL): the console links a
+	// conversion to its workflow there. Empty: no links.
+	TemporalUIURL string
 	// CodecLoopbackNoAuth lets loopback peers call /codec without the admin token
 	// (CODEC_LOOPBACK_NO_AUTH, set by make run: the dev server's UI cannot send a token).
 	CodecLoopbackNoAuth  bool
@@ -128,6 +131,10 @@ func loadConfig() (Config, error) {
 			break
 		}
 		c.UIOrigins = append(c.UIOrigins, o)
+	}
+	c.TemporalUIURL = strings.TrimRight(os.Getenv("TEMPORAL_UI_URL"), "/")
+	if u, err := url.Parse(c.TemporalUIURL); c.TemporalUIURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+		errs = append(errs, "TEMPORAL_UI_URL: must be an absolute http or https URL, such as http://localhost:8233")
 	}
 	d := domain.DefaultRetrySchedule
 	c.Retry.Initial, err = time.ParseDuration(env("POSTBACK_RETRY_INITIAL", d.Initial.String()))

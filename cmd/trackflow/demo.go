@@ -62,6 +62,7 @@ trackflow demo is up.
   Pixel URL:       %[1]s/pixel?offer_id=%[2]d&amount=19.95&id=INV-1001
   Postback token:  %[4]s
   Admin token:     %[5]s
+  Console:         %[1]s/console/sign-in (sign in with the admin token)
   Temporal UI:     http://localhost:8233
 The demo affiliate's pixel prints "affiliate pixel received" here when it fires.
 The tokens above are printed because this is the demo (DEMO=true, make run); without DEMO

@@ -19,18 +19,17 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/bytedance/gopkg/util/logger"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 
 	"github.com/trackflow/trackflow/activities"
 	"github.com/trackflow/trackflow/api"
+	"github.com/trackflow/trackflow/internal/app"
 	"github.com/trackflow/trackflow/internal/logging"
 	"github.com/trackflow/trackflow/internal/metrics"
 	"github.com/trackflow/trackflow/schema"
 	"github.com/trackflow/trackflow/store"
-	"github.com/trackflow/trackflow/worker"
 	"github.com/trackflow/trackflow/workflows"
 )
 
@@ -92,7 +91,7 @@ func run(ctx context.Context, args []string) error {
 	}
 	go st.RunPartitionUpkeep(ctx, time.Hour, cfg.ClickRetentionDays)
 	if cfg.PprofAddr != "" {
-		go servePprof(cfg.PprofAddr)
+		go servePprof(cfg.PprofAddr, logger)
 	}
 
 	// One registry for the process: with ROLE=all, GET /metrics shows the API's and the worker's
@@ -121,18 +120,19 @@ func run(ctx context.Context, args []string) error {
 	if cfg.ClickIDKeyGenerated {
 		logger.Warn("CLICK_ID_KEY is not set: using a random key for this process; a deployment of several API or worker processes must give them all the same CLICK_ID_KEY")
 	}
-	// Clicks and impressions are stored in batches off the request path; the writers outlive the
-	// HTTP server so that every click answered with a redirect is stored before the process exits.
-	var clicks *store.ClickWriter
-	var impressions *store.ImpressionWriter
-	if cfg.Role != "worker" {
-		clicks = store.NewClickWriter(db, store.BatchOptions{})
-		impressions = store.NewImpressionWriter(db, store.BatchOptions{})
-	}
-	if cfg.Role != "api" {
-		acts := &activities.Activities{Store: st, HTTP: activities.NewPixelClient(cfg.PostbackAllowPrivate), Temporal: tc, Metrics: m,
-			ClickIDKey: cfg.ClickIDKey, Clicks: clicks}
-		w := worker.New(tc, acts, worker.Options{})
+	proc := app.New(st, tc, app.Config{
+		RunAPI: cfg.Role != "worker", RunWorker: cfg.Role != "api", PostbackAllowPrivate: cfg.PostbackAllowPrivate,
+		API: api.Config{
+			AdminToken: cfg.AdminToken, TrustedProxies: cfg.TrustedProxies, Retry: cfg.Retry, Metrics: m,
+			PublicURL: cfg.PublicURL, ReviewWait: cfg.ReviewWait, Logger: logger,
+			PixelClient: activities.NewPixelClient(cfg.PostbackAllowPrivate),
+			ClickIDKey:  cfg.ClickIDKey, Timeouts: cfg.HTTP,
+			Codec: cfg.Codec, UIOrigins: cfg.UIOrigins, CodecLoopbackNoAuth: cfg.CodecLoopbackNoAuth,
+			TemporalUIURL: cfg.TemporalUIURL, Namespace: cfg.Temporal.Namespace,
+		},
+	})
+	clicks, impressions := proc.Clicks, proc.Impressions
+	if w := proc.Worker; w != nil {
 		if err := w.Start(); err != nil {
 			return fmt.Errorf("start worker: %w", err)
 		}
@@ -140,7 +140,7 @@ func run(ctx context.Context, args []string) error {
 		logger.Info("worker started", "task_queue", "conversions", "temporal", cfg.Temporal.HostPort,
 			"namespace", cfg.Temporal.Namespace, "payload_codec", cfg.Codec != nil)
 	}
-	var handler http.Handler
+	handler := proc.Handler
 	if cfg.Role == "worker" {
 		// A worker alone serves only what ops scrape and probe: its metrics and liveness.
 		mux := http.NewServeMux()
@@ -150,14 +150,6 @@ func run(ctx context.Context, args []string) error {
 			_, _ = w.Write([]byte(`{"status":"ok"}`))
 		})
 		handler = mux
-	} else {
-		handler = api.New(api.Config{
-			AdminToken: cfg.AdminToken, TrustedProxies: cfg.TrustedProxies, Retry: cfg.Retry, Metrics: m,
-			PublicURL: cfg.PublicURL, ReviewWait: cfg.ReviewWait, Clicks: clicks, Impressions: impressions, Logger: logger,
-			PixelClient: activities.NewPixelClient(cfg.PostbackAllowPrivate),
-			ClickIDKey:  cfg.ClickIDKey, Timeouts: cfg.HTTP,
-			Codec: cfg.Codec, UIOrigins: cfg.UIOrigins, CodecLoopbackNoAuth: cfg.CodecLoopbackNoAuth,
-		}, st, tc)
 	}
 	if cfg.Demo && cfg.Role != "worker" {
 		if handler, err = demo(ctx, cfg, st, handler); err != nil {
@@ -219,7 +211,7 @@ func temporalOptions(cfg Config, logger *slog.Logger, sdkMetrics client.MetricsH
 }
 
 // servePprof serves the runtime profiles on their own address (PPROF_ADDR), for `make bench`.
-func servePprof(addr string) {
+func servePprof(addr string, logger *slog.Logger) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)

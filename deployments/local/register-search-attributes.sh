@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # register-search-attributes.sh <address> <namespace> [temporal CLI flags...]
 #
-# Registers trackflow's custom search attributes (all Keyword) on a real Temporal cluster, e.g.
+# Registers trackflow's custom search attributes (workflows.SearchAttributeNames, all Keyword;
+# deployments/validate checks the list below against it) on a real Temporal cluster, e.g.
 #   deployments/local/register-search-attributes.sh temporal-frontend:7233 trackflow
 #   deployments/local/register-search-attributes.sh ns.acct.tmprl.cloud:7233 ns.acct --tls --api-key "$KEY"
 # Attributes that already exist are fine. Uses `temporal` from PATH, else .dev/bin/temporal

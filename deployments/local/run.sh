@@ -38,6 +38,7 @@ export LOG_FORMAT=${LOG_FORMAT:-text}
 # the repository, so it protects nothing. The dev server's UI has no login and so no token to send
 # to /codec: CODEC_LOOPBACK_NO_AUTH lets a browser on this machine decode without one.
 export TEMPORAL_CODEC_KEYS=${TEMPORAL_CODEC_KEYS:-ZGV2LW9ubHkta2V5LW5vdC1zZWNyZXQtMzItYnl0ZXM=}
+export TEMPORAL_UI_URL=${TEMPORAL_UI_URL:-http://localhost:8233}
 export TEMPORAL_UI_ORIGIN=${TEMPORAL_UI_ORIGIN:-http://127.0.0.1:8233,http://localhost:8233}
 export CODEC_LOOPBACK_NO_AUTH=${CODEC_LOOPBACK_NO_AUTH:-true}
 

@@ -28,7 +28,8 @@ root=$(cd "$here/../.." && pwd -P)
 mod="$root/deployments/temporal"
 bin="$root/.dev/bin/temporal"
 
-# The search attributes the conversion workflow sets (docs/API.md, "Temporal conventions").
+# The search attributes the conversion workflow sets (workflows.SearchAttributeNames; a test in
+# deployments/validate fails when this list differs).
 search_attributes=(OfferId AffiliateId ClickId InvoiceId AttributionMethod ConversionStatus)
 
 pinned_version() {

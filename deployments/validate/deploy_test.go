@@ -651,8 +651,10 @@ func TestTemporalHelmValues(t *testing.T) {
 	}
 }
 
-// searchAttributeNames reads the service's SearchAttributeNames (the list `trackflow migrate`
-// registers) from its source, so this module needs none of the service's dependencies.
+// searchAttributeNames reads the names of the service's search attribute keys (the
+// temporal.NewSearchAttributeKeyKeyword calls in workflows/, from which SearchAttributeNames, the
+// list `trackflow migrate` registers, derives) from its source, so this module needs none of the
+// service's dependencies.
 func searchAttributeNames(t *testing.T) []string {
 	t.Helper()
 	var names []string
@@ -666,28 +668,54 @@ func searchAttributeNames(t *testing.T) []string {
 			t.Fatal(err)
 		}
 		ast.Inspect(f, func(n ast.Node) bool {
-			vs, ok := n.(*ast.ValueSpec)
-			if !ok || len(vs.Names) != 1 || vs.Names[0].Name != "SearchAttributeNames" || len(vs.Values) != 1 {
+			call, ok := n.(*ast.CallExpr)
+			if !ok {
 				return true
 			}
-			lit, ok := vs.Values[0].(*ast.CompositeLit)
-			if !ok {
-				t.Fatalf("%s: SearchAttributeNames is not a literal list", path)
+			sel, ok := call.Fun.(*ast.SelectorExpr)
+			if !ok || sel.Sel.Name != "NewSearchAttributeKeyKeyword" {
+				return true
 			}
-			for _, e := range lit.Elts {
-				b, ok := e.(*ast.BasicLit)
-				if !ok || b.Kind != token.STRING {
-					t.Fatalf("%s: SearchAttributeNames holds a non-literal", path)
-				}
-				name, _ := strconv.Unquote(b.Value)
-				names = append(names, name)
+			var b *ast.BasicLit
+			if len(call.Args) == 1 {
+				b, _ = call.Args[0].(*ast.BasicLit)
 			}
+			if b == nil || b.Kind != token.STRING {
+				t.Fatalf("%s: a search attribute key whose name is not a literal", path)
+			}
+			name, _ := strconv.Unquote(b.Value)
+			names = append(names, name)
 			return false
 		})
 	}
 	if len(names) == 0 {
-		t.Fatal("no SearchAttributeNames in workflows/")
+		t.Fatal("no search attribute keys in workflows/")
 	}
 	slices.Sort(names)
 	return names
+}
+
+// TestScriptSearchAttributes: the dev scripts, which run before the binary is built, name exactly
+// the search attributes the code registers.
+func TestScriptSearchAttributes(t *testing.T) {
+	want := searchAttributeNames(t)
+	for file, re := range map[string]*regexp.Regexp{
+		"deployments/local/temporal.sh":                   regexp.MustCompile(`(?m)^search_attributes=\(([^)]*)\)`),
+		"deployments/local/register-search-attributes.sh": regexp.MustCompile(`(?m)^for name in ([^;]*);`),
+	} {
+		b, err := os.ReadFile(filepath.Join(root, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := re.FindSubmatch(b)
+		if m == nil {
+			t.Errorf("%s: no list of search attributes (%s)", file, re)
+			continue
+		}
+		names := strings.Fields(string(m[1]))
+		slices.Sort(names)
+		if !slices.Equal(names, want) {
+			t.Errorf("%s names %v, the code registers %v", file, names, want)
+		}
+	}
 }

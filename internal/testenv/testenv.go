@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
@@ -28,10 +27,9 @@ import (
 	"github.com/trackflow/trackflow/activities"
 	"github.com/trackflow/trackflow/api"
 	"github.com/trackflow/trackflow/domain"
-	"github.com/trackflow/trackflow/internal/metrics"
+	"github.com/trackflow/trackflow/internal/app"
 	"github.com/trackflow/trackflow/schema"
 	"github.com/trackflow/trackflow/store"
-	"github.com/trackflow/trackflow/worker"
 	"github.com/trackflow/trackflow/workflows"
 )
 
@@ -238,27 +236,25 @@ func startStack(t testing.TB, addr string, o Options) (s *Stack, err error) {
 	}
 	t.Cleanup(tc.Close)
 	st := &store.Store{DB: db}
-	// One registry for the worker and the API, as in a ROLE=all process: GET /metrics shows both.
-	m := metrics.New(prometheus.NewRegistry())
-	clicks := store.NewClickWriter(db, store.BatchOptions{})
-	if !o.NoWorker {
-		acts := &activities.Activities{Store: st, HTTP: activities.NewPixelClient(!o.RefusePrivate), Temporal: tc, Metrics: m,
-			ClickIDKey: ClickIDKey, Clicks: clicks}
-		w := worker.New(tc, acts, worker.Options{})
-		if err := w.Start(); err != nil {
+	// Worker and API in one process, as with ROLE=all: GET /metrics shows both.
+	p := app.New(st, tc, app.Config{
+		RunAPI: true, RunWorker: !o.NoWorker, PostbackAllowPrivate: !o.RefusePrivate,
+		API: api.Config{AdminToken: AdminToken, Retry: Retry, ClickIDKey: ClickIDKey, AuthLimit: SharedAuthLimit,
+			PixelClient: activities.NewPixelClient(!o.RefusePrivate)},
+	})
+	clicks, impressions := p.Clicks, p.Impressions
+	if p.Worker != nil {
+		if err := p.Worker.Start(); err != nil {
 			return nil, err
 		}
-		t.Cleanup(w.Stop)
+		t.Cleanup(p.Worker.Stop)
 	}
-	impressions := store.NewImpressionWriter(db, store.BatchOptions{})
-	h := api.New(api.Config{AdminToken: AdminToken, Retry: Retry, Metrics: m, Clicks: clicks, Impressions: impressions,
-		ClickIDKey: ClickIDKey, AuthLimit: SharedAuthLimit, PixelClient: activities.NewPixelClient(!o.RefusePrivate)}, st, tc)
 	k, err := loadContract()
 	if err != nil {
 		return nil, err
 	}
 	// Every request the tests make is checked against api/openapi.yaml (contract.go).
-	srv := httptest.NewServer(k.checked(storedRows(h, clicks, impressions)))
+	srv := httptest.NewServer(k.checked(storedRows(p.Handler, clicks, impressions)))
 	t.Cleanup(srv.Close)
 	return &Stack{DB: db, Store: st, Temporal: tc, Namespace: ns, URL: srv.URL,
 		DatabaseURL: dbURL, TemporalAddress: addr, Clicks: clicks}, nil

@@ -1,0 +1,252 @@
+package console
+
+import (
+	"bytes"
+	"encoding/json"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// request is one console request being answered.
+type request struct {
+	w    http.ResponseWriter
+	r    *http.Request
+	c    *Console
+	csrf string
+	page string
+}
+
+// api calls the JSON API with the admin token (the session proves the operator had it).
+func (q *request) api(method, path string, in any) apiResult {
+	return q.c.call(q.r, q.c.cfg.AdminToken, method, path, in)
+}
+
+// render executes a page's template inside the layout.
+func (q *request) render(code int, tmpl, title string, data map[string]any) {
+	if data == nil {
+		data = map[string]any{}
+	}
+	data["Title"] = title
+	data["CSRF"] = q.csrf
+	data["Page"] = q.page
+	data["SignedIn"] = q.csrf != ""
+	var buf bytes.Buffer
+	if err := q.c.pages[tmpl].Execute(&buf, data); err != nil {
+		q.c.cfg.Logger.ErrorContext(q.r.Context(), "console template", "page", tmpl, "error", err)
+		http.Error(q.w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	q.w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	q.w.WriteHeader(code)
+	_, _ = q.w.Write(buf.Bytes())
+}
+
+// fail answers an error page.
+func (q *request) fail(code int, msg string) {
+	q.render(code, "error", http.StatusText(code), map[string]any{"Error": msg})
+}
+
+// redirect answers a POST with 303 to a page (post/redirect/get).
+func (q *request) redirect(path string) { http.Redirect(q.w, q.r, path, http.StatusSeeOther) }
+
+// Field is one form input, described as data so that a new API field is one line: Name is the
+// JSON field's dotted path ("payout.amount"), which is also how the API's messages name it.
+type Field struct {
+	Name, Label, Kind, Hint string
+	Options                 []string
+	Required                bool
+	Value                   string
+	Error                   string
+}
+
+// offerFields are an offer's editable fields (docs/API.md, POST /api/v1/offers).
+func offerFields(create bool) []Field {
+	fs := []Field{
+		{Name: "name", Label: "Name", Kind: "text", Required: create},
+		{Name: "landing_url", Label: "Landing URL", Kind: "url", Required: create, Hint: "macros such as {click_id} are expanded"},
+		{Name: "thank_you_url", Label: "Thank-you URL", Kind: "url"},
+		{Name: "payout.type", Label: "Payout type", Kind: "select", Options: []string{"cpa", "cps", "cpa_cps"}, Required: create},
+		{Name: "payout.amount", Label: "Payout amount", Kind: "text", Hint: "decimal, e.g. 12.50"},
+		{Name: "payout.percent", Label: "Payout percent", Kind: "text", Hint: "for cps, e.g. 7.5"},
+		{Name: "currency", Label: "Currency", Kind: "text", Hint: "ISO 4217, default USD"},
+		{Name: "cookie_days", Label: "Cookie days", Kind: "number", Hint: "1 to 365, default 30"},
+		{Name: "multi_conversion", Label: "Several conversions per click", Kind: "checkbox"},
+		{Name: "allow_custom_params", Label: "Allow custom parameters", Kind: "checkbox"},
+		{Name: "status", Label: "Status", Kind: "select", Options: []string{"active", "paused"}},
+	}
+	if create {
+		fs = append([]Field{{Name: "advertiser_id", Label: "Advertiser ID", Kind: "number", Required: true}}, fs...)
+	}
+	return fs
+}
+
+// payoutOverrideFields are an affiliate's own payout for one offer (PUT .../payouts/:aff_id).
+var payoutOverrideFields = []Field{
+	{Name: "aff_id", Label: "Affiliate ID", Kind: "number", Required: true},
+	{Name: "type", Label: "Payout type", Kind: "select", Options: []string{"cpa", "cps", "cpa_cps"}, Required: true},
+	{Name: "amount", Label: "Amount", Kind: "text"},
+	{Name: "percent", Label: "Percent", Kind: "text"},
+}
+
+var advertiserFields = []Field{
+	{Name: "name", Label: "Name", Kind: "text", Required: true},
+	{Name: "allowed_ips", Label: "Allowed IPs", Kind: "list", Hint: "CIDRs, comma-separated; empty: any"},
+}
+
+var affiliateFields = []Field{
+	{Name: "name", Label: "Name", Kind: "text", Required: true},
+	{Name: "status", Label: "Status", Kind: "select", Options: []string{"active", "paused"}},
+}
+
+var pixelFields = []Field{
+	{Name: "url", Label: "Pixel URL", Kind: "url", Required: true, Hint: "macros: {click_id}, {payout}, {sale_amount}…"},
+	{Name: "method", Label: "Method", Kind: "select", Options: []string{"GET", "POST"}},
+	{Name: "offer_id", Label: "Only for offer ID", Kind: "number", Hint: "empty: every offer"},
+}
+
+// formBody turns the posted fields into the API's JSON body: empty inputs are left out (the API's
+// defaults, or unchanged on an edit), checkboxes are booleans, dotted names nest.
+func formBody(fields []Field, form url.Values) map[string]any {
+	out := map[string]any{}
+	for _, f := range fields {
+		var v any
+		raw := strings.TrimSpace(form.Get(f.Name))
+		switch {
+		case f.Kind == "checkbox":
+			v = raw != ""
+		case raw == "":
+			continue
+		case f.Kind == "list":
+			var items []string
+			for _, s := range strings.Split(raw, ",") {
+				if s = strings.TrimSpace(s); s != "" {
+					items = append(items, s)
+				}
+			}
+			v = items
+		default:
+			v = raw
+		}
+		m := out
+		parts := strings.Split(f.Name, ".")
+		for _, p := range parts[:len(parts)-1] {
+			sub, _ := m[p].(map[string]any)
+			if sub == nil {
+				sub = map[string]any{}
+				m[p] = sub
+			}
+			m = sub
+		}
+		m[parts[len(parts)-1]] = v
+	}
+	return out
+}
+
+// fill sets the fields' values from a JSON object (dotted names look into nested objects), and
+// the error of the field the API's message names ("payout.amount: must be …"); a message naming
+// no field is returned to be shown above the form.
+func fill(fields []Field, values map[string]any, apiErr string) ([]Field, string) {
+	out := make([]Field, len(fields))
+	copy(out, fields)
+	general := apiErr
+	for i := range out {
+		var v any = values
+		for _, p := range strings.Split(out[i].Name, ".") {
+			m, _ := v.(map[string]any)
+			v = m[p]
+		}
+		switch v := v.(type) {
+		case nil:
+		case string:
+			out[i].Value = v
+		case bool:
+			if v {
+				out[i].Value = "on"
+			}
+		case float64:
+			out[i].Value = strconv.FormatFloat(v, 'f', -1, 64)
+		case []any:
+			var s []string
+			for _, x := range v {
+				s = append(s, toString(x))
+			}
+			out[i].Value = strings.Join(s, ", ")
+		default:
+			out[i].Value = toString(v)
+		}
+		if apiErr != "" && strings.HasPrefix(apiErr, out[i].Name+":") {
+			out[i].Error = apiErr
+			general = ""
+		}
+	}
+	return out, general
+}
+
+// formValues is a posted form as fill's JSON-like values, to re-show what was typed.
+func formValues(fields []Field, form url.Values) map[string]any {
+	out := map[string]any{}
+	for _, f := range fields {
+		out[f.Name] = form.Get(f.Name)
+	}
+	flat := map[string]any{}
+	for k, v := range out {
+		m := flat
+		parts := strings.Split(k, ".")
+		for _, p := range parts[:len(parts)-1] {
+			sub, _ := m[p].(map[string]any)
+			if sub == nil {
+				sub = map[string]any{}
+				m[p] = sub
+			}
+			m = sub
+		}
+		m[parts[len(parts)-1]] = v
+	}
+	return flat
+}
+
+func toString(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case nil:
+		return ""
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// jsonMap decodes an API answer into a generic object (the templates show the API's fields).
+func jsonMap(res apiResult) map[string]any {
+	var m map[string]any
+	_ = res.Decode(&m)
+	return m
+}
+
+// positiveID reads a query parameter that must be a positive integer.
+func positiveID(r *http.Request, name string) (int64, bool) {
+	id, err := strconv.ParseInt(r.URL.Query().Get(name), 10, 64)
+	return id, err == nil && id > 0
+}
+
+var funcs = template.FuncMap{
+	"str": toString,
+	"badge": func(status any) string {
+		switch toString(status) {
+		case "approved", "active":
+			return "ok"
+		case "pending", "paused":
+			return "wait"
+		case "rejected", "reversed":
+			return "bad"
+		}
+		return ""
+	},
+	"ok": func(code any) bool {
+		n, _ := code.(float64)
+		return n >= 200 && n < 300
+	},
+}
