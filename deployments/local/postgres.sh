@@ -122,7 +122,7 @@ write_conf() {
     echo "listen_addresses = '127.0.0.1'"
     echo "port = $port"
     echo "unix_socket_directories = '$sock'"
-    echo "max_connections = 200"
+    echo "max_connections = 400" # the race suite runs two test binaries at once, each with its pools
     echo "shared_buffers = 128MB"
     echo "log_min_messages = warning"
     echo "log_min_duration_statement = -1"
