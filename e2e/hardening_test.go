@@ -3,8 +3,6 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 
@@ -57,21 +55,10 @@ func TestAllowListMappedIPv4(t *testing.T) {
 // adminRawBody sends a raw body to the admin API and returns the status and error message.
 func adminRawBody(t *testing.T, s *testenv.Stack, method, path, body string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, s.URL+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+testenv.AdminToken)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := noRedirect.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
+	code, raw := adminSend(t, s, method, path, strings.NewReader(body))
 	var e struct{ Error string }
 	_ = json.Unmarshal(raw, &e)
-	return resp.StatusCode, e.Error
+	return code, e.Error
 }
 
 // TestAdminRefusesInvalidJSONText (issue 8, finding 3): the admin API refuses text that JSON

@@ -37,6 +37,13 @@ func adminRaw(t *testing.T, s *testenv.Stack, method, path string, in any) (int,
 		}
 		body = bytes.NewReader(b)
 	}
+	return adminSend(t, s, method, path, body)
+}
+
+// adminSend sends body as it is (nil: none) to the admin API with the token and returns the
+// status and the raw answer.
+func adminSend(t *testing.T, s *testenv.Stack, method, path string, body io.Reader) (int, []byte) {
+	t.Helper()
 	req, err := http.NewRequest(method, s.URL+path, body)
 	if err != nil {
 		t.Fatal(err)
