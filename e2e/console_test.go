@@ -78,7 +78,9 @@ func TestConsoleInBrowser(t *testing.T) {
 			t.Errorf("%s: controls the keyboard cannot reach: %v", name, unreachable)
 		}
 		if overflow {
-			t.Errorf("%s: the page scrolls sideways", name)
+			var wide []string
+			run("what is too wide on "+name, into(&wide, chromedp.Evaluate[[]string](`[...document.querySelectorAll('body *')].filter(e => e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflowX == 'visible').slice(0, 5).map(e => e.tagName + '.' + e.className + ': ' + e.scrollWidth + ' px in ' + e.clientWidth)`)))
+			t.Errorf("%s: the page scrolls sideways (too wide: %v)", name, wide)
 		}
 	}
 	// page checks a page and saves its screenshot.
@@ -211,12 +213,15 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("after the console's edit the offer is %+v", o)
 	}
 	// Cleared in the form, a cap and the fallback URL are removed.
-	run("clear a cap", chromedp.SetValue(byID("f-caps.daily"), ""), chromedp.SetValue(byID("f-fallback_url"), ""),
+	var cleared bool
+	run("clear a cap", chromedp.Navigate(s.URL+"/console/offer?id="+offerID), chromedp.WaitVisible(byID("f-caps.daily")),
+		into(&cleared, chromedp.Evaluate[bool](`["f-caps.daily", "f-fallback_url"].every(id => (document.getElementById(id).value = "") === "")`)),
 		chromedp.SetValue(byID("f-attribution"), "last_click"),
 		chromedp.Submit(byID("f-name")), chromedp.WaitVisible(chromedp.CSS(`.notice`)),
 		into(&text, chromedp.Value(byID("f-hold_seconds"))))
+	o = store.Offer{} // decoding into the old value would keep the cap that "caps": {} leaves out
 	mustAdmin(t, s, 200, "GET", "/api/v1/offers/"+offerID, nil, &o)
-	if o.Caps.Daily != nil || o.FallbackURL != "" || o.AffiliateCaps.Monthly == nil || text != "3600" {
+	if !cleared || o.Caps.Daily != nil || o.FallbackURL != "" || o.AffiliateCaps.Monthly == nil || text != "3600" {
 		t.Errorf("after clearing the daily cap and the fallback URL: %+v (hold shown %q)", o, text)
 	}
 
@@ -290,7 +295,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	sale("INV-BROWSER-1", "")
 	eventually(t, 30*time.Second, "the affiliate's pixel", func() bool { return pixelEnd.successes() >= 1 })
-	run("conversions", chromedp.Navigate(s.URL+"/console/conversions?offer_id="+offerID), chromedp.WaitVisible(`table`))
+	run("conversions", chromedp.Navigate(s.URL+"/console/conversions?offer_id="+offerID), chromedp.WaitVisible(chromedp.CSS(`table`)))
 	page("conversions")
 	openConversion("INV-BROWSER-1", "approved")
 	run("deliveries", chromedp.WaitVisible(chromedp.CSS(`#deliveries li.ok`)), into(&text, chromedp.Text(chromedp.CSS(`#deliveries`))))
@@ -375,7 +380,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		run("phone "+p, chromedp.Navigate(s.URL+"/console/"+p), chromedp.WaitVisible(chromedp.CSS(`main`)))
 		check(p + " at 390 px")
 	}
-	run("phone conversion", chromedp.Navigate(s.URL+"/console/conversions?offer_id="+offerID), chromedp.WaitVisible(`table`))
+	run("phone conversion", chromedp.Navigate(s.URL+"/console/conversions?offer_id="+offerID), chromedp.WaitVisible(chromedp.CSS(`table`)))
 	page("conversions-phone")
 	openConversion("INV-HOLD-1", "approved")
 	check("conversion at 390 px")
