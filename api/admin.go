@@ -378,15 +378,7 @@ func (s *server) updatePixel(c *gin.Context) error {
 	if b.has("url") && patch.URL == "" {
 		return domain.FieldError("url", "must be an absolute http or https URL")
 	}
-	affID, err := pathID(c, "id", "affiliate")
-	if err != nil {
-		return err
-	}
-	pixelID, err := pathID(c, "pixel_id", "pixel")
-	if err != nil {
-		return err
-	}
-	p, err := s.store.AffiliatePixel(ctx, affID, pixelID)
+	p, err := s.pathPixel(c)
 	if err != nil {
 		return err
 	}
@@ -401,6 +393,20 @@ func (s *server) updatePixel(c *gin.Context) error {
 	}
 	c.JSON(http.StatusOK, p)
 	return nil
+}
+
+// pathPixel reads the pixel that the :id (affiliate) and :pixel_id path parameters name, with its
+// secret; another affiliate's pixel, or a malformed id, is a 404 like an unknown one.
+func (s *server) pathPixel(c *gin.Context) (*store.Pixel, error) {
+	affID, err := pathID(c, "id", "affiliate")
+	if err != nil {
+		return nil, err
+	}
+	pixelID, err := pathID(c, "pixel_id", "pixel")
+	if err != nil {
+		return nil, err
+	}
+	return s.store.AffiliatePixel(c.Request.Context(), affID, pixelID)
 }
 
 // validWebhookSecret reports a secret docs/API.md accepts: whsec_ and the base64 of 24 to 64 bytes.

@@ -96,6 +96,16 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 	}
 	var location, text string
+	byID := func(id string) string { return `[id="` + id + `"]` } // ids hold dots: f-payout.amount
+	// refused runs steps that fill a form, submits it from the input with id submit, and returns
+	// the message shown beside field (the API's, refusing the form).
+	refused := func(what, submit, field string, steps ...chromedp.Action[chromedp.Void]) string {
+		t.Helper()
+		var msg string
+		run(what, append(steps, chromedp.Submit(byID(submit)), chromedp.WaitVisible(byID("e-"+field)),
+			into(&msg, chromedp.Text(byID("e-"+field))))...)
+		return msg
+	}
 
 	// Without a session, every page sends the browser to sign in; it comes back after.
 	run("sign in",
@@ -144,17 +154,14 @@ func TestConsoleInBrowser(t *testing.T) {
 	page("advertisers")
 
 	// The offer form shows the API's own message beside the field it names.
-	run("offer with a bad currency",
+	text = refused("offer with a bad currency", "f-name", "currency",
 		chromedp.Navigate(s.URL+"/console/offers"),
 		chromedp.SendKeys(chromedp.CSS(`[name="advertiser_id"]`), advID),
 		chromedp.SendKeys(chromedp.CSS(`[name="name"]`), "Browser Offer"),
 		chromedp.SendKeys(chromedp.CSS(`[name="landing_url"]`), landing.URL+"/?cid={click_id}"),
 		chromedp.SetValue(chromedp.CSS(`[name="payout.type"]`), "cpa"),
 		chromedp.SendKeys(chromedp.CSS(`[name="payout.amount"]`), "5.00"),
-		chromedp.SendKeys(chromedp.CSS(`[name="currency"]`), "usd"),
-		chromedp.Submit(chromedp.CSS(`[name="name"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`#e-currency`)),
-		into(&text, chromedp.Text(chromedp.CSS(`#e-currency`))))
+		chromedp.SendKeys(chromedp.CSS(`[name="currency"]`), "usd"))
 	if !strings.HasPrefix(text, "currency: must be three upper-case letters") {
 		t.Errorf("the currency's error is %q, want API.md's message", text)
 	}
@@ -182,14 +189,10 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 
 	// Edit the offer: every setting of API.md's offer is a field (a bad hold first).
-	byID := func(id string) string { return `[id="` + id + `"]` }
-	run("edit offer with a bad hold",
+	text = refused("edit offer with a bad hold", "f-name", "hold_seconds",
 		chromedp.Navigate(s.URL+"/console/offer?id="+offerID),
 		chromedp.SetValue(byID("f-name"), "Browser Offer v2"),
-		chromedp.SetValue(byID("f-hold_seconds"), "-5"),
-		chromedp.Submit(byID("f-name")),
-		chromedp.WaitVisible(byID("e-hold_seconds")),
-		into(&text, chromedp.Text(byID("e-hold_seconds"))))
+		chromedp.SetValue(byID("f-hold_seconds"), "-5"))
 	if !strings.HasPrefix(text, "hold_seconds: must be an integer from 0 to 31536000") {
 		t.Errorf("a negative hold shows %q beside the field", text)
 	}
@@ -226,13 +229,10 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 
 	// An event: a bad name beside its field, then added and listed.
-	run("event with a bad name",
+	text = refused("event with a bad name", "f-event-name", "event-name",
 		chromedp.SendKeys(byID("f-event-name"), "Bad Name"),
 		chromedp.SetValue(byID("f-event-payout.type"), "cpa"),
-		chromedp.SendKeys(byID("f-event-payout.amount"), "3.00"),
-		chromedp.Submit(byID("f-event-name")),
-		chromedp.WaitVisible(byID("e-event-name")),
-		into(&text, chromedp.Text(byID("e-event-name"))))
+		chromedp.SendKeys(byID("f-event-payout.amount"), "3.00"))
 	if !strings.HasPrefix(text, "name: must be") {
 		t.Errorf("a bad event name shows %q beside the field", text)
 	}
@@ -246,13 +246,10 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 
 	// The affiliate's own payout (a bad amount first).
-	run("payout override",
+	text = refused("payout override", "f-amount", "amount",
 		chromedp.SendKeys(chromedp.CSS(`#f-aff_id`), affID),
 		chromedp.SetValue(chromedp.CSS(`#f-type`), "cpa"),
-		chromedp.SendKeys(chromedp.CSS(`#f-amount`), "seven"),
-		chromedp.Submit(chromedp.CSS(`#f-amount`)),
-		chromedp.WaitVisible(chromedp.CSS(`#e-amount`)),
-		into(&text, chromedp.Text(chromedp.CSS(`#e-amount`))))
+		chromedp.SendKeys(chromedp.CSS(`#f-amount`), "seven"))
 	if !strings.HasPrefix(text, "amount: ") {
 		t.Errorf("a bad override amount shows %q beside the field", text)
 	}

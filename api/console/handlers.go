@@ -263,6 +263,14 @@ func (q *request) filtered(fields []Field, path string, adjust func(url.Values))
 	return res, data
 }
 
+// doneNotices confirm a review action after its redirect: approve and reject answer once the
+// decision is stored, a reversal runs in a workflow of its own.
+var doneNotices = map[string]string{
+	"approve": "Approved.",
+	"reject":  "Rejected.",
+	"reverse": "Reversal sent: the conversion becomes reversed once its workflow has run.",
+}
+
 // conversion shows one conversion and its deliveries; approve, reject and reverse call the API.
 func conversion(q *request) {
 	id := q.r.URL.Query().Get("id")
@@ -292,9 +300,7 @@ func conversion(q *request) {
 		return
 	}
 	conv := jsonMap(res)
-	if d := q.r.URL.Query().Get("done"); d != "" {
-		notice = "Sent: " + d + "."
-	}
+	notice = doneNotices[q.r.URL.Query().Get("done")]
 	data := map[string]any{"C": conv, "Notice": notice, "ActionError": actionErr}
 	if base := q.c.cfg.TemporalUIURL; base != "" {
 		data["WorkflowURL"] = base + "/namespaces/" + url.PathEscape(q.c.cfg.Namespace) + "/workflows/" +
