@@ -331,6 +331,12 @@ func positiveID(r *http.Request, name string) (int64, bool) {
 
 var funcs = template.FuncMap{
 	"str": toString,
+	// form is the data of the "form" template: a form posted to action (a console page) with
+	// its CSRF token, its name as the action field (when several share a page), its fields,
+	// the API's message naming none of them, and its button's label.
+	"form": func(csrf, action, name string, fields []Field, err any, button string) map[string]any {
+		return map[string]any{"CSRF": csrf, "Action": action, "Name": name, "Fields": fields, "Error": err, "Button": button}
+	},
 	// snippet is the data of the "snippet" template: a copyable block of tracking code.
 	"snippet": func(id, title string, text any) map[string]any {
 		return map[string]any{"ID": id, "Title": title, "Text": text}
