@@ -345,8 +345,7 @@ func RegisterNamespace(addr string) (string, error) {
 }
 
 func workflowsProbeAttributes() temporal.SearchAttributes {
-	return temporal.NewSearchAttributes(workflows.OfferIDKey.ValueSet("0"), workflows.ConversionStatusKey.ValueSet("probe"),
-		workflows.ConversionSummaryKey.ValueSet("probe"))
+	return temporal.NewSearchAttributes(workflows.OfferIDKey.ValueSet("0"), workflows.ConversionStatusKey.ValueSet("probe"))
 }
 
 // TemporalAddress is the test Temporal server's address, for a test that runs trackflow as a
