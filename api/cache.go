@@ -78,7 +78,7 @@ type trackedOffer struct {
 
 // trackedOffer reads an offer and its cap state through the cache.
 func (c *lookupCache) trackedOffer(ctx context.Context, id int64) (*store.Offer, store.CapState, error) {
-	t, err := cached(c, &c.offers, ctx, id, c.loadOffer)
+	t, err := cached(c, &c.offers, ctx, id, (*lookupCache).loadOffer)
 	if err != nil {
 		return nil, store.CapState{}, err
 	}
@@ -100,14 +100,19 @@ func (c *lookupCache) loadOffer(ctx context.Context, id int64) (*trackedOffer, e
 
 // affiliate reads an affiliate through the cache.
 func (c *lookupCache) affiliate(ctx context.Context, id int64) (*store.Affiliate, error) {
-	return cached(c, &c.affiliates, ctx, id, c.store.Affiliate)
+	return cached(c, &c.affiliates, ctx, id, loadAffiliate)
+}
+
+func loadAffiliate(c *lookupCache, ctx context.Context, id int64) (*store.Affiliate, error) {
+	return c.store.Affiliate(ctx, id)
 }
 
 // cached answers from a fresh entry; past its TTL, from the entry while a shared load refreshes it
 // (for cacheStaleGrace); otherwise it waits for the shared load. A database error is never
-// remembered: the last answer stands for cacheStaleIfError, then the error is returned.
+// remembered: the last answer stands for cacheStaleIfError, then the error is returned. load is
+// a plain function, not a method value, so that a hit allocates nothing.
 func cached[T any](c *lookupCache, t *cacheTable[T], ctx context.Context, id int64,
-	load func(context.Context, int64) (*T, error)) (*T, error) {
+	load func(*lookupCache, context.Context, int64) (*T, error)) (*T, error) {
 	now := c.now().UnixNano()
 	gen := c.gen.Load()
 	var stale *cacheEntry[T]
@@ -123,7 +128,7 @@ func cached[T any](c *lookupCache, t *cacheTable[T], ctx context.Context, id int
 	flight := t.loads.DoChan(key, func() (any, error) {
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cacheLoadTimeout)
 		defer cancel()
-		val, err := load(lctx, id)
+		val, err := load(c, lctx, id)
 		if err != nil && domain.ErrorKind(err) != domain.NotFound {
 			return nil, err // a database error is not remembered
 		}

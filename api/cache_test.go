@@ -62,7 +62,7 @@ func (tc *testCache) age(by time.Duration) {
 
 func (tc *testCache) get(t *testing.T, ctx context.Context) string {
 	t.Helper()
-	o, err := cached(tc.c, &tc.c.offers, ctx, 1, func(ctx context.Context, id int64) (*trackedOffer, error) {
+	o, err := cached(tc.c, &tc.c.offers, ctx, 1, func(_ *lookupCache, ctx context.Context, id int64) (*trackedOffer, error) {
 		o, err := tc.load(ctx, id)
 		if err != nil {
 			return nil, err
@@ -204,7 +204,7 @@ func TestCacheWaitEndsWithTheRequest(t *testing.T) {
 	if got := tc.get(t, ctx); got != "v1" {
 		t.Fatalf("request ended during a hung load: %q", got)
 	}
-	_, err := cached(tc.c, &tc.c.affiliates, ctx, 2, func(ctx context.Context, _ int64) (*store.Affiliate, error) {
+	_, err := cached(tc.c, &tc.c.affiliates, ctx, 2, func(_ *lookupCache, ctx context.Context, _ int64) (*store.Affiliate, error) {
 		<-ctx.Done() // hangs until its own timeout
 		return nil, ctx.Err()
 	})
@@ -223,7 +223,7 @@ func TestCacheServesLastAnswerWhilePostgresIsDown(t *testing.T) {
 	c.now = func() time.Time { return clock }
 	var m cacheTable[store.Offer]
 	calls, name, fail := 0, "v1", error(nil)
-	load := func(_ context.Context, id int64) (*store.Offer, error) {
+	load := func(_ *lookupCache, _ context.Context, id int64) (*store.Offer, error) {
 		calls++
 		if fail != nil {
 			return nil, fail
