@@ -35,7 +35,6 @@ temporal: ## build the pinned Temporal CLI (dev server + Web UI) into .dev/bin/t
 
 bench: ## performance figures vs baselines in one run (bench Postgres :55450, Temporal :7260, UI :8260); see BENCHMARKS.md
 	$(LOCAL)/bench.sh
-	go test -run '^$$' -bench . -benchmem ./domain/ ./store/ ./api/
 
 console-screenshots: ## re-take docs/console/*.png with the console's browser test (needs chromium and the test servers of make test, or TRACKFLOW_TEST_*)
 	mkdir -p docs/console && TRACKFLOW_CONSOLE_SCREENSHOTS=$(CURDIR)/docs/console go test -count=1 -run '^TestConsoleInBrowser$$' ./e2e/
