@@ -62,7 +62,9 @@ type Field struct {
 	// edit can remove the setting (a fallback URL, a cap).
 	Clear bool
 	// Form names the form on pages with several, so that element ids stay unique.
-	Form  string
+	Form string
+	// Group, on the first field of a group, is the group's heading.
+	Group string
 	Value string
 	Error string
 }
@@ -114,24 +116,24 @@ func offerFields(create bool) []Field {
 		{Name: "name", Label: "Name", Kind: "text", Required: create},
 		{Name: "landing_url", Label: "Landing URL", Kind: "url", Required: create, Hint: "macros such as {click_id} are expanded"},
 		{Name: "thank_you_url", Label: "Thank-you URL", Kind: "url", Clear: true},
-		{Name: "payout.type", Label: "Payout type", Kind: "select", Options: payoutKinds, Required: create},
+		{Name: "status", Label: "Status", Kind: "select", Options: []string{"active", "paused"}},
+		{Name: "fallback_url", Label: "Fallback URL", Kind: "url", Clear: true, Hint: "takes the clicks of a paused or capped offer"},
+		{Name: "payout.type", Label: "Payout type", Kind: "select", Options: payoutKinds, Required: create, Group: "Payout"},
 		{Name: "payout.amount", Label: "Payout amount", Kind: "text", Hint: "decimal, e.g. 12.50"},
 		{Name: "payout.percent", Label: "Payout percent", Kind: "text", Hint: "for cps, e.g. 7.5"},
 		{Name: "currency", Label: "Currency", Kind: "text", Hint: "ISO 4217, default USD"},
-		{Name: "cookie_days", Label: "Cookie days", Kind: "number", Hint: "1 to 365, default 30"},
-		{Name: "status", Label: "Status", Kind: "select", Options: []string{"active", "paused"}},
-		{Name: "fallback_url", Label: "Fallback URL", Kind: "url", Clear: true, Hint: "takes the clicks of a paused or capped offer"},
-		{Name: "timezone", Label: "Time zone", Kind: "text", Hint: "IANA, for the caps' days and months; default UTC"},
-		{Name: "caps.daily", Label: "Daily cap", Kind: "number", Clear: true, Hint: "approved conversions; empty: none"},
+		{Name: "cookie_days", Label: "Cookie days", Kind: "number", Hint: "1 to 365, default 30", Group: "Attribution and rules"},
+		{Name: "attribution", Label: "Attribution", Kind: "select", Options: []string{"last_click", "first_click"}},
+		{Name: "min_conversion_seconds", Label: "Minimum seconds from click", Kind: "number", Hint: "0 to 86400; sooner is rejected too_fast"},
+		{Name: "multi_conversion", Label: "Several conversions per click", Kind: "checkbox"},
+		{Name: "allow_custom_params", Label: "Allow custom parameters", Kind: "checkbox", Hint: "payout, currency, status=pending (hold)"},
+		{Name: "timezone", Label: "Time zone", Kind: "text", Hint: "IANA, for the caps' days and months; default UTC", Group: "Caps (approved conversions; empty: none)"},
+		{Name: "caps.daily", Label: "Daily cap", Kind: "number", Clear: true},
 		{Name: "caps.monthly", Label: "Monthly cap", Kind: "number", Clear: true},
 		{Name: "affiliate_caps.daily", Label: "Daily cap per affiliate", Kind: "number", Clear: true},
 		{Name: "affiliate_caps.monthly", Label: "Monthly cap per affiliate", Kind: "number", Clear: true},
-		{Name: "min_conversion_seconds", Label: "Minimum seconds from click", Kind: "number", Hint: "0 to 86400; sooner is rejected too_fast"},
-		{Name: "attribution", Label: "Attribution", Kind: "select", Options: []string{"last_click", "first_click"}},
-		{Name: "hold_seconds", Label: "Hold seconds", Kind: "number", Hint: "how long a held conversion waits; 0: until decided"},
+		{Name: "hold_seconds", Label: "Hold seconds", Kind: "number", Hint: "how long a held conversion waits; 0: until decided", Group: "Held conversions"},
 		{Name: "hold_expiry", Label: "When a hold expires", Kind: "select", Options: []string{"approve", "reject"}},
-		{Name: "multi_conversion", Label: "Several conversions per click", Kind: "checkbox"},
-		{Name: "allow_custom_params", Label: "Allow custom parameters", Kind: "checkbox", Hint: "payout, currency, status=pending (hold)"},
 	}
 	if create {
 		fs = append([]Field{{Name: "advertiser_id", Label: "Advertiser ID", Kind: "number", Required: true}}, fs...)
