@@ -266,8 +266,8 @@ func TestReports(t *testing.T) {
 
 // TestReportDuplicatesPerEvent: invoices are unique per (offer, event, id), so a lead and a plain
 // conversion may share an id, here from two affiliates. A duplicate that names no affiliate (a
-// page pixel, turned away by Temporal) counts for the original of its own event, whether it
-// arrives after that original or the original is recorded after it.
+// page pixel, turned away by Temporal) counts for the original of its own event, and stays there
+// when another event's conversion with the same id is recorded later.
 func TestReportDuplicatesPerEvent(t *testing.T) {
 	t.Parallel()
 	s := testenv.Shared(t)
