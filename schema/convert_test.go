@@ -2,17 +2,12 @@ package schema_test
 
 import (
 	"context"
-	"net/url"
-	"os"
 	"testing"
 
 	"github.com/jmoiron/sqlx"
-	_ "github.com/lib/pq"
 
-	"github.com/trackflow/trackflow/domain"
 	"github.com/trackflow/trackflow/internal/testenv"
 	"github.com/trackflow/trackflow/schema"
-	"github.com/trackflow/trackflow/store"
 )
 
 // TestMigrationConvertsPopulatedDatabase: a database populated under the migrations before 005 (clicks
@@ -20,28 +15,7 @@ import (
 // without losing a row, and its rollups count exactly what the raw rows say.
 func TestMigrationConvertsPopulatedDatabase(t *testing.T) {
 	ctx := context.Background()
-	adminURL := os.Getenv("TRACKFLOW_TEST_DATABASE_URL")
-	if adminURL == "" {
-		t.Fatal("TRACKFLOW_TEST_DATABASE_URL is not set: run the suite with `make test`")
-	}
-	admin, err := sqlx.Open("postgres", adminURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	name := "tf_convert_" + domain.NewID()[:12]
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)") })
-	u, _ := url.Parse(adminURL)
-	u.Path = "/" + name
-	db, err := store.Open(ctx, u.String(), 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-
+	db, _ := testenv.NewEmptyDBURL(t)
 	migrateBefore(t, db, "005")
 	const populate = `
 		INSERT INTO advertisers (name, postback_token) VALUES ('a', 't');
