@@ -53,24 +53,44 @@ CREATE FUNCTION rollup_invoice_lock(offer BIGINT, ev TEXT, invoice TEXT) RETURNS
 $$;
 
 -- rollup_move_duplicates moves the duplicates of one invoice of one event that named no affiliate
--- from one affiliate key to another, bucket by bucket.
-CREATE FUNCTION rollup_move_duplicates(offer BIGINT, ev TEXT, invoice TEXT, from_aff BIGINT, to_aff BIGINT) RETURNS void
+-- between the unattributed key (0) and aff, bucket by bucket: to aff for sign 1, back for -1.
+CREATE FUNCTION rollup_move_duplicates(offer BIGINT, ev TEXT, invoice TEXT, aff BIGINT, sign INT) RETURNS void
     LANGUAGE plpgsql AS $$
 DECLARE
     d RECORD;
 BEGIN
-    IF COALESCE(from_aff, 0) = COALESCE(to_aff, 0) THEN
+    IF COALESCE(aff, 0) = 0 THEN
         RETURN;
     END IF;
     FOR d IN SELECT rollup_bucket(created_at) AS b, count(*) AS n FROM conversion_duplicates
              WHERE offer_id = offer AND invoice_id = invoice AND event = ev AND aff_id IS NULL GROUP BY 1 ORDER BY 1 LOOP
-        PERFORM rollup_add(d.b, offer, from_aff, 0, -d.n, 0, 0);
-        PERFORM rollup_add(d.b, offer, to_aff, 0, d.n, 0, 0);
+        PERFORM rollup_add(d.b, offer, 0, 0, -sign * d.n, 0, 0);
+        PERFORM rollup_add(d.b, offer, aff, 0, sign * d.n, 0, 0);
     END LOOP;
 END
 $$;
 
--- As in 005, with the event beside the invoice.
+-- rollup_conversion_row adds (sign 1) or takes back (sign -1) what one conversion row counts: its
+-- approved figures and, when move, the duplicates of its invoice that named no affiliate. 005
+-- wrote this twice in rollup_conversions, once per sign.
+CREATE FUNCTION rollup_conversion_row(c conversions, sign INT, move BOOLEAN) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    IF c.test THEN
+        RETURN; -- test conversions never count
+    END IF;
+    IF c.status = 'approved' THEN
+        PERFORM rollup_add(c.created_at, c.offer_id, c.aff_id, sign, 0, sign * c.amount, sign * c.commission);
+    END IF;
+    IF move AND c.invoice_id IS NOT NULL THEN
+        PERFORM rollup_invoice_lock(c.offer_id, c.event, c.invoice_id);
+        PERFORM rollup_move_duplicates(c.offer_id, c.event, c.invoice_id, c.aff_id, sign);
+    END IF;
+END
+$$;
+
+-- Conversions: every insert, status change (approve, reject, hold expiry, reversal), amount or
+-- commission change and backdating moves the approved figures of the buckets concerned: the old
+-- row is taken back and the new one added.
 CREATE OR REPLACE FUNCTION rollup_conversions() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     -- Whether the duplicates of the invoice change hands (a conversion that appears, goes, or
@@ -82,23 +102,11 @@ BEGIN
             IS NOT DISTINCT FROM (NEW.status, NEW.created_at, NEW.amount, NEW.commission) THEN
         RETURN NULL; -- updated_at, reason, note, ...: nothing reports count
     END IF;
-    IF TG_OP IN ('UPDATE', 'DELETE') AND NOT OLD.test THEN
-        IF OLD.status = 'approved' THEN
-            PERFORM rollup_add(OLD.created_at, OLD.offer_id, OLD.aff_id, -1, 0, -OLD.amount, -OLD.commission);
-        END IF;
-        IF move AND OLD.invoice_id IS NOT NULL THEN
-            PERFORM rollup_invoice_lock(OLD.offer_id, OLD.event, OLD.invoice_id);
-            PERFORM rollup_move_duplicates(OLD.offer_id, OLD.event, OLD.invoice_id, OLD.aff_id, 0);
-        END IF;
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        PERFORM rollup_conversion_row(OLD, -1, move);
     END IF;
-    IF TG_OP IN ('INSERT', 'UPDATE') AND NOT NEW.test THEN
-        IF NEW.status = 'approved' THEN
-            PERFORM rollup_add(NEW.created_at, NEW.offer_id, NEW.aff_id, 1, 0, NEW.amount, NEW.commission);
-        END IF;
-        IF move AND NEW.invoice_id IS NOT NULL THEN
-            PERFORM rollup_invoice_lock(NEW.offer_id, NEW.event, NEW.invoice_id);
-            PERFORM rollup_move_duplicates(NEW.offer_id, NEW.event, NEW.invoice_id, 0, NEW.aff_id);
-        END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        PERFORM rollup_conversion_row(NEW, 1, move);
     END IF;
     RETURN NULL;
 END
