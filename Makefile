@@ -7,7 +7,7 @@ LOCAL := deployments/local
 BIN   := .dev/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help run test build vet lint temporal bench bench-scale console-screenshots stop-dev clean-dev record-histories
+.PHONY: help run test build vet lint temporal bench bench-scale console-screenshots temporal-ui-screenshot stop-dev clean-dev record-histories
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  make %-10s %s\n", $$1, $$2 }'
@@ -35,10 +35,13 @@ temporal: ## build the pinned Temporal CLI (dev server + Web UI) into .dev/bin/t
 
 bench: ## performance figures vs baselines in one run (bench Postgres :55450, Temporal :7260, UI :8260); see BENCHMARKS.md
 	$(LOCAL)/bench.sh
-	go test -run '^$$' -bench . -benchmem ./domain/ ./store/ ./api/
 
 console-screenshots: ## re-take docs/console/*.png with the console's browser test (needs chromium and the test servers of make test, or TRACKFLOW_TEST_*)
 	mkdir -p docs/console && TRACKFLOW_CONSOLE_SCREENSHOTS=$(CURDIR)/docs/console go test -count=1 -run '^TestConsoleInBrowser$$' ./e2e/
+
+temporal-ui-screenshot: ## re-take docs/temporal-ui.png (the Temporal UI's workflow list with the ConversionSummary column) with its browser test (needs chromium, make temporal, and the test Postgres of make test, or TRACKFLOW_TEST_DATABASE_URL)
+	TRACKFLOW_TEMPORAL_CLI=$${TRACKFLOW_TEMPORAL_CLI:-$(CURDIR)/$(BIN)/temporal} TRACKFLOW_TEMPORAL_UI_SCREENSHOT=$(CURDIR)/docs/temporal-ui.png \
+		go test -count=1 -run '^TestTemporalUIListShowsSummaries$$' ./e2e/
 
 bench-scale: ## issue 11's data-growth figures: SCALE_MILLIONS million clicks (default 20) over 30 days, reports and lookups at 1 M and N M (bench Postgres :55450)
 	$(LOCAL)/bench-scale.sh

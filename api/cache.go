@@ -2,11 +2,13 @@ package api
 
 import (
 	"context"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/trackflow/trackflow/domain"
 	"github.com/trackflow/trackflow/store"
@@ -17,9 +19,14 @@ import (
 // clear the cache at once (invalidateCache), so the next request it serves sees them.
 const cacheTTL = time.Second
 
-// cacheStaleGrace is how long past its TTL an entry may still be served while one request
-// reloads it: 1 s + 1 s stays well inside docs/API.md's five seconds.
+// cacheStaleGrace is how long past its TTL an entry is still served while one load refreshes it
+// in the background: TTL + grace + cacheLoadTimeout stays inside docs/API.md's five seconds.
 const cacheStaleGrace = time.Second
+
+// cacheLoadTimeout bounds one load. A load runs detached from the request that started it (the
+// others share it, and it must not die with the first request's client), so it needs a bound of
+// its own.
+const cacheLoadTimeout = 2 * time.Second
 
 // cacheStaleIfError is how long past its TTL an entry still answers when Postgres cannot be
 // reached: during a database restart tracking links keep redirecting (the click writer holds
@@ -32,16 +39,24 @@ const cacheStaleIfError = 5 * time.Minute
 const cacheMaxEntries = 10_000
 
 // lookupCache keeps recent offer and affiliate reads of the tracking endpoints, so a click costs
-// no Postgres round trip. Entries are immutable: callers must not modify what they get.
+// no Postgres round trip: expiring entries, and one load per key at a time (singleflight) however
+// many requests miss together. Entries are immutable: callers must not modify what they get.
 type lookupCache struct {
 	store      *store.Store
-	offers     sync.Map // int64 → *cacheEntry[trackedOffer]
-	affiliates sync.Map // int64 → *cacheEntry[store.Affiliate]
+	offers     cacheTable[trackedOffer]
+	affiliates cacheTable[store.Affiliate]
 	size       atomic.Int64
-	// gen changes at every invalidation; a read that began before it is not cached.
+	// gen changes at every invalidation; a load that began before it is neither stored nor shared
+	// with requests that came after it.
 	gen atomic.Uint64
 	// now is the cache's clock (time.Now); tests set it to age entries.
 	now func() time.Time
+}
+
+// cacheTable is one kind of entry: the entries by ID and the loads in flight.
+type cacheTable[T any] struct {
+	entries sync.Map // int64 → *cacheEntry[T]
+	loads   singleflight.Group
 }
 
 type cacheEntry[T any] struct {
@@ -49,9 +64,6 @@ type cacheEntry[T any] struct {
 	err     error // a NotFound is cached like a value
 	expires int64 // unix nanoseconds
 	gen     uint64
-	// refreshing is set by the one request that reloads an expired entry; the others keep
-	// serving the old value meanwhile instead of all querying Postgres at once.
-	refreshing atomic.Bool
 }
 
 func newLookupCache(st *store.Store) *lookupCache { return &lookupCache{store: st, now: time.Now} }
@@ -66,7 +78,7 @@ type trackedOffer struct {
 
 // trackedOffer reads an offer and its cap state through the cache.
 func (c *lookupCache) trackedOffer(ctx context.Context, id int64) (*store.Offer, store.CapState, error) {
-	t, err := cached(c, &c.offers, ctx, id, c.loadOffer)
+	t, err := cached(c, &c.offers, ctx, id, (*lookupCache).loadOffer)
 	if err != nil {
 		return nil, store.CapState{}, err
 	}
@@ -88,48 +100,73 @@ func (c *lookupCache) loadOffer(ctx context.Context, id int64) (*trackedOffer, e
 
 // affiliate reads an affiliate through the cache.
 func (c *lookupCache) affiliate(ctx context.Context, id int64) (*store.Affiliate, error) {
-	return cached(c, &c.affiliates, ctx, id, c.store.Affiliate)
+	return cached(c, &c.affiliates, ctx, id, loadAffiliate)
 }
 
-func cached[T any](c *lookupCache, m *sync.Map, ctx context.Context, id int64,
-	load func(context.Context, int64) (*T, error)) (*T, error) {
+func loadAffiliate(c *lookupCache, ctx context.Context, id int64) (*store.Affiliate, error) {
+	return c.store.Affiliate(ctx, id)
+}
+
+// cached answers from a fresh entry; past its TTL, from the entry while a shared load refreshes it
+// (for cacheStaleGrace); otherwise it waits for the shared load. A database error is never
+// remembered: the last answer stands for cacheStaleIfError, then the error is returned. load is
+// a plain function, not a method value, so that a hit allocates nothing.
+func cached[T any](c *lookupCache, t *cacheTable[T], ctx context.Context, id int64,
+	load func(*lookupCache, context.Context, int64) (*T, error)) (*T, error) {
 	now := c.now().UnixNano()
 	gen := c.gen.Load()
 	var stale *cacheEntry[T]
-	if v, ok := m.Load(id); ok {
-		e := v.(*cacheEntry[T])
-		switch {
-		case e.gen != gen:
-		case now < e.expires:
-			return e.val, e.err
-		case now < e.expires+int64(cacheStaleGrace) && !e.refreshing.CompareAndSwap(false, true):
-			return e.val, e.err // another request is reloading it
-		default:
+	if v, ok := t.entries.Load(id); ok {
+		if e := v.(*cacheEntry[T]); e.gen == gen {
+			if now < e.expires {
+				return e.val, e.err
+			}
 			stale = e
 		}
 	}
-	val, err := load(ctx, id)
-	if err != nil && domain.ErrorKind(err) != domain.NotFound {
-		if stale != nil {
-			stale.refreshing.Store(false)
-			if now < stale.expires+int64(cacheStaleIfError) {
-				return stale.val, stale.err // Postgres is unreachable: the last answer stands
+	key := strconv.FormatUint(gen, 10) + "/" + strconv.FormatInt(id, 10)
+	flight := t.loads.DoChan(key, func() (any, error) {
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cacheLoadTimeout)
+		defer cancel()
+		val, err := load(c, lctx, id)
+		if err != nil && domain.ErrorKind(err) != domain.NotFound {
+			return nil, err // a database error is not remembered
+		}
+		e := &cacheEntry[T]{val: val, err: err, expires: now + int64(cacheTTL), gen: gen}
+		if c.gen.Load() == gen {
+			if _, replaced := t.entries.Swap(id, e); !replaced && c.size.Add(1) > cacheMaxEntries {
+				c.clear()
 			}
 		}
-		return nil, err // a database error is not remembered
-	}
-	if c.gen.Load() == gen {
-		if c.size.Add(1) > cacheMaxEntries {
-			c.clear()
+		return e, nil
+	})
+	var res singleflight.Result
+	if stale != nil && now < stale.expires+int64(cacheStaleGrace) {
+		select {
+		case res = <-flight:
+		default:
+			return stale.val, stale.err // the load refreshes the entry for the next requests
 		}
-		m.Store(id, &cacheEntry[T]{val: val, err: err, expires: now + int64(cacheTTL), gen: gen})
+	} else {
+		select {
+		case res = <-flight:
+		case <-ctx.Done():
+			res.Err = domain.Errorf(domain.Unavailable, "lookup: %v", ctx.Err())
+		}
 	}
-	return val, err
+	if res.Err != nil {
+		if stale != nil && now < stale.expires+int64(cacheStaleIfError) {
+			return stale.val, stale.err // Postgres is unreachable: the last answer stands
+		}
+		return nil, res.Err
+	}
+	e := res.Val.(*cacheEntry[T])
+	return e.val, e.err
 }
 
 func (c *lookupCache) clear() {
-	c.offers.Clear()
-	c.affiliates.Clear()
+	c.offers.entries.Clear()
+	c.affiliates.entries.Clear()
 	c.size.Store(0)
 }
 

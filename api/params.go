@@ -385,12 +385,22 @@ func (p Params) Affiliate() (AffiliateIDs, error) {
 	return a, err
 }
 
-// macros are the affiliate's identifiers as landing-page macros.
-func (a AffiliateIDs) macros(m map[string]string) {
-	m["aff_id"], m["sub_id"], m["creative_id"] = strconv.FormatInt(a.AffID, 10), a.SubID, optionalID(a.CreativeID)
-	for i, name := range domain.SubNames {
-		m[name] = a.Subs[i]
+// macro is one of the affiliate's identifiers as a landing-page macro; false for other names.
+func (a AffiliateIDs) macro(name string) (string, bool) {
+	switch name {
+	case "aff_id":
+		return strconv.FormatInt(a.AffID, 10), true
+	case "sub_id":
+		return a.SubID, true
+	case "creative_id":
+		return optionalID(a.CreativeID), true
 	}
+	for i, sub := range domain.SubNames {
+		if name == sub {
+			return a.Subs[i], true
+		}
+	}
+	return "", false
 }
 
 // eventPattern is API.md's event name: 1 to 32 of [a-z0-9_], starting with a letter.

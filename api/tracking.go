@@ -24,14 +24,22 @@ func (s *server) click(c *gin.Context) error {
 	}
 	h := c.Writer.Header()
 	h.Set("Cache-Control", "no-store")
-	macros := map[string]string{"offer_id": strconv.FormatInt(v.offer.ID, 10)}
-	v.ids.macros(macros)
+	// The landing and fallback URLs' macros: the visit's ids and the credited click (none on a
+	// fallback: no click is stored, so none is named).
+	var credited string
+	macro := func(name string) (string, bool) {
+		switch name {
+		case "offer_id":
+			return strconv.FormatInt(v.offer.ID, 10), true
+		case "click_id":
+			return credited, true
+		}
+		return v.ids.macro(name)
+	}
 	if reason := v.fallback(); reason != "" {
-		// Same macros, {click_id} empty: no click is stored, so none is named.
-		macros["click_id"] = ""
 		s.cfg.Metrics.FallbackClick(reason)
 		h.Set("X-Fallback", reason)
-		h.Set("Location", domain.ExpandMacros(v.offer.FallbackURL, macros))
+		h.Set("Location", domain.ExpandMacrosFunc(v.offer.FallbackURL, macro))
 		c.Status(http.StatusFound)
 		return nil
 	}
@@ -47,7 +55,7 @@ func (s *server) click(c *gin.Context) error {
 	click.SubID, click.CreativeID = v.optional()
 	// First click: an earlier click of this visitor keeps the credit, so the cookie and the
 	// landing page keep naming it; the new click is still stored (it counts in reports).
-	credited, err := s.firstClick(c, v.offer, now)
+	credited, err = s.firstClick(c, v.offer, now)
 	if err != nil {
 		return err
 	}
@@ -61,9 +69,8 @@ func (s *server) click(c *gin.Context) error {
 			MaxAge: int(v.offer.CookieWindow() / time.Second), HttpOnly: true, Secure: true, SameSite: http.SameSiteNoneMode}
 		h.Set("Set-Cookie", cookie.String())
 	}
-	macros["click_id"] = credited
 	h.Set("X-Click-Id", credited)
-	h.Set("Location", domain.ExpandMacros(v.offer.LandingURL, macros))
+	h.Set("Location", domain.ExpandMacrosFunc(v.offer.LandingURL, macro))
 	c.Status(http.StatusFound)
 	return nil
 }

@@ -131,7 +131,8 @@ func NewSubs(v [4]string) Subs {
 		if s == "" {
 			return nil
 		}
-		return &s
+		p := s // only a present sub costs an allocation (&s would move s to the heap on every call)
+		return &p
 	}
 	return Subs{Sub2: opt(v[0]), Sub3: opt(v[1]), Sub4: opt(v[2]), Sub5: opt(v[3])}
 }

@@ -8,6 +8,15 @@ import (
 // ExpandMacros replaces every {name} in template whose name is a key of values with the value,
 // URL-escaped; macros with no value become empty. Text outside braces is left as it is.
 func ExpandMacros(template string, values map[string]string) string {
+	return ExpandMacrosFunc(template, func(name string) (string, bool) {
+		v, ok := values[name]
+		return v, ok
+	})
+}
+
+// ExpandMacrosFunc is ExpandMacros with the values given by a lookup: the click path answers
+// from its own fields instead of filling a map on every click.
+func ExpandMacrosFunc(template string, value func(name string) (string, bool)) string {
 	if !strings.Contains(template, "{") {
 		return template
 	}
@@ -26,7 +35,7 @@ func ExpandMacros(template string, values map[string]string) string {
 		}
 		name := template[open+1 : open+end]
 		b.WriteString(template[:open])
-		if v, ok := values[name]; ok {
+		if v, ok := value(name); ok {
 			b.WriteString(url.QueryEscape(v))
 		} else if _, known := knownMacros[name]; !known {
 			b.WriteString(template[open : open+end+1])

@@ -14,6 +14,7 @@ import (
 
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/converter"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -22,6 +23,7 @@ import (
 	"github.com/trackflow/trackflow/internal/codec"
 	"github.com/trackflow/trackflow/internal/testenv"
 	"github.com/trackflow/trackflow/store"
+	"github.com/trackflow/trackflow/workflows"
 )
 
 // TestPayloadPrivacyCodecAndSDKMetrics runs the real binary with TEMPORAL_CODEC_KEYS set and a
@@ -118,6 +120,22 @@ func TestPayloadPrivacyCodecAndSDKMetrics(t *testing.T) {
 		if bytes.Contains(history, []byte(secret)) {
 			t.Errorf("the server's history holds %q in clear", secret)
 		}
+	}
+	// The line the UI's workflow list shows (ConversionSummary) is a search attribute, so in clear:
+	// status, commission, affiliate and method, no visitor data or amount; the history checked
+	// above holds it.
+	d, err := raw.DescribeWorkflowExecution(ctx, wfID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var summary string
+	sa := d.WorkflowExecutionInfo.GetSearchAttributes().GetIndexedFields()[workflows.ConversionSummaryKey.GetName()]
+	if err := converter.GetDefaultDataConverter().FromPayload(sa, &summary); err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("approved · 2.00 USD to affiliate %d · cookie", seeded.Affiliate.ID); summary != want ||
+		!bytes.Contains(history, []byte(want)) {
+		t.Errorf("ConversionSummary %q, want %q in the history", summary, want)
 	}
 	encrypted := 0
 	for _, p := range payloads {

@@ -37,12 +37,18 @@ var (
 	InvoiceIDKey         = temporal.NewSearchAttributeKeyKeyword("InvoiceId")
 	AttributionMethodKey = temporal.NewSearchAttributeKeyKeyword("AttributionMethod")
 	ConversionStatusKey  = temporal.NewSearchAttributeKeyKeyword("ConversionStatus")
+	// ConversionSummaryKey holds the conversion's one-line state (conversionLine), for the
+	// Temporal UI's workflow list: the UI (2.42) has no column for user metadata, but it shows
+	// any custom search attribute as a column. Like every search attribute it goes through no
+	// payload codec, so the line holds no visitor data and no sale amount.
+	ConversionSummaryKey = temporal.NewSearchAttributeKeyKeyword("ConversionSummary")
 )
 
 // searchAttributeKeys are every custom search attribute above: the one list that the names to
 // register (SearchAttributeNames) derive from.
 var searchAttributeKeys = []temporal.SearchAttributeKeyKeyword{
 	OfferIDKey, AffiliateIDKey, ClickIDKey, InvoiceIDKey, AttributionMethodKey, ConversionStatusKey,
+	ConversionSummaryKey,
 }
 
 // SearchAttributeNames lists the custom search attributes to register on a namespace (all
@@ -114,8 +120,8 @@ func escapeInvoice(s string) string {
 // conversionAttributes are a conversion's search attributes as far as they are known; an unknown
 // (zero) one is left out. Every workflow of a conversion builds its attributes here.
 type conversionAttributes struct {
-	OfferID, AffID                     int64
-	InvoiceID, ClickID, Method, Status string
+	OfferID, AffID                              int64
+	InvoiceID, ClickID, Method, Status, Summary string
 }
 
 func (f conversionAttributes) updates() []temporal.SearchAttributeUpdate {
@@ -137,6 +143,7 @@ func (f conversionAttributes) updates() []temporal.SearchAttributeUpdate {
 	set(ClickIDKey, f.ClickID)
 	set(AttributionMethodKey, f.Method)
 	set(ConversionStatusKey, f.Status)
+	set(ConversionSummaryKey, f.Summary)
 	return sa
 }
 

@@ -13,7 +13,7 @@ import (
 // the list (or the reverse) fails here.
 func TestSearchAttributeNamesCoverEveryAttributeSet(t *testing.T) {
 	t.Parallel()
-	all := conversionAttributes{OfferID: 1, AffID: 2, InvoiceID: "i", ClickID: "c", Method: "m", Status: "s"}
+	all := conversionAttributes{OfferID: 1, AffID: 2, InvoiceID: "i", ClickID: "c", Method: "m", Status: "s", Summary: "l"}
 	var set []string
 	for k := range temporal.NewSearchAttributes(all.updates()...).GetUntypedValues() {
 		set = append(set, k.GetName())

@@ -86,12 +86,13 @@ func Conversion(ctx workflow.Context, req domain.ConversionRequest) (ConversionR
 		return ConversionResult{}, err
 	}
 	h.recorded = &rec
+	// Adding a key to these upserts (ConversionSummary) changed no command: no version needed.
 	if rec.Duplicate {
-		upsert(ctx, append(found, ConversionStatusKey.ValueSet(StatusDuplicate))...)
-		workflow.SetCurrentDetails(ctx, "duplicate: invoice already used")
+		upsert(ctx, append(found, conversionAttributes{Status: StatusDuplicate, Summary: duplicateLine}.updates()...)...)
+		workflow.SetCurrentDetails(ctx, duplicateLine)
 		return ConversionResult{ConversionID: req.ConversionID, Status: StatusDuplicate}, nil
 	}
-	upsert(ctx, append(found, ConversionStatusKey.ValueSet(rec.Conversion.Status))...)
+	upsert(ctx, append(found, stateAttributes(rec.Conversion)...)...)
 
 	setDetails(ctx, rec.Conversion, "")
 

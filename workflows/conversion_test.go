@@ -65,7 +65,7 @@ func TestConversionApprovedFiresEveryPixel(t *testing.T) {
 	upserted := map[string]string{}
 	env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
 		sa := args.Get(0).(temporal.SearchAttributes)
-		for _, k := range []temporal.SearchAttributeKeyKeyword{AffiliateIDKey, ClickIDKey, AttributionMethodKey, ConversionStatusKey} {
+		for _, k := range []temporal.SearchAttributeKeyKeyword{AffiliateIDKey, ClickIDKey, AttributionMethodKey, ConversionStatusKey, ConversionSummaryKey} {
 			if v, ok := sa.GetKeyword(k); ok {
 				upserted[k.GetName()] = v
 			}
@@ -96,7 +96,8 @@ func TestConversionApprovedFiresEveryPixel(t *testing.T) {
 	if len(fired) != 2 || fired[1]["payout"] != "2.00" || fired[2]["transaction_id"] != "c1" || fired[1]["status"] != "approved" {
 		t.Fatalf("fired %+v", fired)
 	}
-	want := map[string]string{"AffiliateId": "7", "ClickId": "0123456789abcdef0123456789abcdef", "AttributionMethod": "cookie", "ConversionStatus": "approved"}
+	want := map[string]string{"AffiliateId": "7", "ClickId": "0123456789abcdef0123456789abcdef", "AttributionMethod": "cookie", "ConversionStatus": "approved",
+		"ConversionSummary": "approved · 2.00 USD to affiliate 7 · cookie"}
 	for k, v := range want {
 		if upserted[k] != v {
 			t.Errorf("search attribute %s upserted %q, want %q", k, upserted[k], v)

@@ -88,6 +88,9 @@ func Reversal(ctx workflow.Context, req ReversalRequest) (ConversionResult, erro
 	if err := workflow.ExecuteLocalActivity(lctx, a.SetStatus, change).Get(lctx, &rec); err != nil {
 		return ConversionResult{}, err
 	}
+	if workflow.GetVersion(ctx, changeReversalSummary, workflow.DefaultVersion, 1) >= 1 {
+		upsert(ctx, stateAttributes(rec.Conversion)...)
+	}
 	setDetails(ctx, rec.Conversion, "")
 	actx := workflow.WithActivityOptions(ctx, awaitOptions(req.Retry))
 	if err := workflow.ExecuteActivity(actx, a.AwaitWorkflowClosed, req.ConversionWorkflowID).Get(ctx, nil); err != nil {

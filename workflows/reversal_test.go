@@ -40,7 +40,15 @@ func TestReversalOrder(t *testing.T) {
 				steps = append(steps, s)
 			}
 			aff := int64(7)
-			reversed := domain.Conversion{ID: "c1", OfferID: 1, AffID: &aff, Status: domain.ConversionReversed}
+			method := domain.MethodCookie
+			reversed := domain.Conversion{ID: "c1", OfferID: 1, AffID: &aff, Status: domain.ConversionReversed,
+				Currency: "USD", AttributionMethod: &method}
+			var summary string
+			env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
+				if v, ok := args.Get(0).(temporal.SearchAttributes).GetKeyword(workflows.ConversionSummaryKey); ok {
+					summary = v
+				}
+			}).Return(nil)
 			env.OnActivity(a.SetStatus, mock.Anything, mock.Anything).Return(
 				func(_ context.Context, in activities.StatusChange) (activities.RecordOutput, error) {
 					step("status " + in.From + "->" + in.To)
@@ -73,6 +81,9 @@ func TestReversalOrder(t *testing.T) {
 			}
 			if res.Status != domain.ConversionReversed || res.Delivered != 2 || res.Failed != 0 {
 				t.Errorf("result %+v", res)
+			}
+			if want := "reversed · 0.00 USD to affiliate 7 · cookie"; summary != want {
+				t.Errorf("ConversionSummary %q, want %q", summary, want)
 			}
 		})
 	}

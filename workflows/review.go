@@ -19,6 +19,10 @@ const (
 	// before it) wait with no timer; they still take the review signal, and an Update too, since a
 	// signal or an Update produces no command of the workflow's own.
 	changeHoldTimer = "hold-timer"
+	// changeReversalSummary: a reversal upserts its conversion's state (ConversionStatus and
+	// ConversionSummary, the line the UI's list shows) once stored; DefaultVersion histories
+	// (recorded before it) upsert nothing after the start.
+	changeReversalSummary = "reversal-summary"
 )
 
 // Update names of a held conversion's decisions (API.md: POST /conversions/:id/approve|reject).
@@ -102,7 +106,7 @@ func (h *held) decide(ctx workflow.Context, change activities.StatusChange) (act
 		return out, err
 	}
 	h.decided = &out
-	upsert(ctx, ConversionStatusKey.ValueSet(out.Conversion.Status))
+	upsert(ctx, stateAttributes(out.Conversion)...)
 	setDetails(ctx, out.Conversion, "")
 	return out, nil
 }

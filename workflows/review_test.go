@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/trackflow/trackflow/activities"
@@ -42,7 +43,15 @@ func heldRunWith(t *testing.T, hold activities.Hold, review func(*testsuite.Test
 			}
 			return activities.RecordOutput{Conversion: c, Pixels: []store.Pixel{{ID: 1}}, Hold: hold}, nil
 		})
+	// The last ConversionSummary upserted is the line of the conversion as the decision stored it.
+	var summary string
+	env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
+		if v, ok := args.Get(0).(temporal.SearchAttributes).GetKeyword(ConversionSummaryKey); ok {
+			summary = v
+		}
+	}).Return(nil)
 	var change activities.StatusChange
+	var stored domain.Conversion
 	env.OnActivity(a.SetStatus, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.StatusChange) (activities.RecordOutput, error) {
 			change = in
@@ -50,6 +59,7 @@ func heldRunWith(t *testing.T, hold activities.Hold, review func(*testsuite.Test
 			if in.To == domain.ConversionRejected {
 				c.Commission = 0
 			}
+			stored = c
 			return activities.RecordOutput{Conversion: c, Pixels: []store.Pixel{{ID: 1}}}, nil
 		})
 	fired := 0
@@ -79,6 +89,9 @@ func heldRunWith(t *testing.T, hold activities.Hold, review func(*testsuite.Test
 	var res ConversionResult
 	if err := env.GetWorkflowResult(&res); err != nil {
 		t.Fatal(err)
+	}
+	if want := conversionLine(stored); summary != want || stored.Status == "" {
+		t.Errorf("ConversionSummary %q after the decision, want %q", summary, want)
 	}
 	return res, change, fired
 }

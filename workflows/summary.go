@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/trackflow/trackflow/domain"
@@ -49,6 +50,16 @@ func conversionLine(c domain.Conversion) string {
 		method = *c.AttributionMethod
 	}
 	return status + " · " + money + " · " + method
+}
+
+// duplicateLine is the state of a conversion workflow that found its invoice already used.
+const duplicateLine = "duplicate: invoice already used"
+
+// stateAttributes are the search attributes of a conversion's state, upserted wherever it changes:
+// its status (ConversionStatus) and its line (ConversionSummary, what the UI's workflow list
+// shows in that column; the same text as the current details, without their note).
+func stateAttributes(c domain.Conversion) []temporal.SearchAttributeUpdate {
+	return conversionAttributes{Status: c.Status, Summary: conversionLine(c)}.updates()
 }
 
 // setDetails keeps the UI's current details of a workflow at its conversion's state, with an

@@ -67,9 +67,20 @@ temporal_config+=" $(grep -o -- '--dynamic-config-value [^ ]*' .dev/bench-tempor
   -api-bin .dev/bin/trackflow -pprof http://127.0.0.1:16060 -out "$out" \
   -temporal-config "$temporal_config" ${BENCH_ARGS:-} | tee "$out/report.md"
 
-# The driver ended with SIGTERM to trackflow: its exit status is the clean stop's.
+# The driver's shutdown phase ended with SIGTERM to trackflow: its exit status is the clean
+# stop's. When BENCH_ARGS left that phase out, stop it here.
+case ${BENCH_ARGS:-} in
+  *-phases*shutdown*) ;;
+  *-phases*) kill -TERM "$api_pid" ;;
+esac
 rc=0
 wait "$api_pid" || rc=$?
 api_pid=''
 echo "" | tee -a "$out/report.md"
 echo "trackflow exited with status $rc after SIGTERM; $(grep -o 'clicks stored.*' "$out/trackflow.log" | tail -1)" | tee -a "$out/report.md"
+
+# The Go benchmarks of the hot functions and of the click handler (BenchmarkClick stores its clicks
+# in a fresh database of the bench cluster), while that cluster is still up.
+echo "" | tee -a "$out/report.md"
+TRACKFLOW_TEST_DATABASE_URL=$db_url go test -run '^$' -bench . -benchmem ./domain/ ./store/ ./api/ 2>&1 |
+  grep -E '^(Benchmark|ok|FAIL|---)' | tee -a "$out/report.md"

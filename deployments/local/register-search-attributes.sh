@@ -19,7 +19,7 @@ cli=$(command -v temporal || true)
 [ -n "$cli" ] || cli="$here/../../.dev/bin/temporal"
 [ -x "$cli" ] || { echo "no temporal CLI: install it or run 'make temporal'" >&2; exit 1; }
 
-for name in OfferId AffiliateId ClickId InvoiceId AttributionMethod ConversionStatus; do
+for name in OfferId AffiliateId ClickId InvoiceId AttributionMethod ConversionStatus ConversionSummary; do
   if out=$("$cli" operator search-attribute create --address "$address" --namespace "$namespace" \
       --name "$name" --type Keyword "$@" 2>&1); then
     echo "registered $name"

@@ -30,7 +30,7 @@ bin="$root/.dev/bin/temporal"
 
 # The search attributes the conversion workflow sets (workflows.SearchAttributeNames; a test in
 # deployments/validate fails when this list differs).
-search_attributes=(OfferId AffiliateId ClickId InvoiceId AttributionMethod ConversionStatus)
+search_attributes=(OfferId AffiliateId ClickId InvoiceId AttributionMethod ConversionStatus ConversionSummary)
 
 pinned_version() {
   local v
@@ -114,6 +114,10 @@ start() {
   mkdir -p "$statedir"
   if pid; then
     log "already running on 127.0.0.1:$port (pid $(cat "$statedir/temporal.pid"))"
+    # Started by an older checkout, it may lack an attribute added since (ConversionSummary).
+    if healthy "$port" && ! attributes_ready "$port"; then
+      "$here/register-search-attributes.sh" "127.0.0.1:$port" default >&2
+    fi
   elif healthy "$port"; then
     # Somebody else's server answers there: use it, with our search attributes.
     log "a Temporal server that this script did not start answers on 127.0.0.1:$port: using it"

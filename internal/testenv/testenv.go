@@ -172,6 +172,9 @@ type Options struct {
 	// RefusePrivate runs the worker and the API with POSTBACK_ALLOW_PRIVATE=false, so pixels to
 	// loopback are refused (the shared stack allows them: its affiliate servers are on loopback).
 	RefusePrivate bool
+	// TemporalAddress puts the stack on another Temporal server than the shared test server: a
+	// test's own dev server, started with the Web UI that a browser test drives.
+	TemporalAddress string
 }
 
 var (
@@ -210,7 +213,10 @@ func Shared(t testing.TB) *Stack {
 // as a test that kills the worker.
 func New(t testing.TB, o Options) *Stack {
 	t.Helper()
-	addr := env(t, "TRACKFLOW_TEST_TEMPORAL_ADDRESS")
+	addr := o.TemporalAddress
+	if addr == "" {
+		addr = env(t, "TRACKFLOW_TEST_TEMPORAL_ADDRESS")
+	}
 	env(t, "TRACKFLOW_TEST_DATABASE_URL")
 	s, err := startStack(t, addr, o)
 	if err != nil {
