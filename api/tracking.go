@@ -443,7 +443,7 @@ func (s *server) startConversion(ctx context.Context, req *domain.ConversionRequ
 		return false, nil
 	}
 	s.cfg.Metrics.Duplicate(metrics.LayerTemporal)
-	err = s.store.CountDuplicate(ctx, store.Duplicate{OfferID: req.OfferID, AffID: affID, InvoiceID: req.InvoiceID,
+	err = s.store.CountDuplicate(ctx, store.Duplicate{OfferID: req.OfferID, AffID: affID, Event: req.Event, InvoiceID: req.InvoiceID,
 		WorkflowID: req.WorkflowID, RequestID: req.ConversionID})
 	return true, err
 }

@@ -263,3 +263,55 @@ func TestReports(t *testing.T) {
 		t.Errorf("without the admin token: %v %v", resp, err)
 	}
 }
+
+// TestReportDuplicatesPerEvent: invoices are unique per (offer, event, id), so a lead and a plain
+// conversion may share an id, here from two affiliates. A duplicate that names no affiliate (a
+// page pixel, turned away by Temporal) counts for the original of its own event, and stays there
+// when another event's conversion with the same id is recorded later.
+func TestReportDuplicatesPerEvent(t *testing.T) {
+	t.Parallel()
+	s := testenv.Shared(t)
+	f := newFixture(t, s, cpa2, nil)
+	mustAdmin(t, s, 201, "POST", fmt.Sprintf("/api/v1/offers/%d/events", f.Offer.ID),
+		map[string]any{"name": "lead", "payout": map[string]any{"type": "cpa", "amount": "0.50"}}, nil)
+	other := newAffiliate(t, s)
+	inv := invoiceID("EV")
+	pixelDuplicate := func(event string) {
+		t.Helper()
+		q := fmt.Sprintf("%s/pixel?offer_id=%d&amount=1.00&id=%s", s.URL, f.Offer.ID, inv)
+		if event != "" {
+			q += "&event=" + event
+		}
+		if resp, _ := get(t, q); resp.Header.Get("X-Conversion-Status") != "duplicate" {
+			t.Fatalf("pixel duplicate of event %q: %d %v", event, resp.StatusCode, resp.Header)
+		}
+	}
+
+	// The lead, from the fixture's affiliate, and one duplicate of it.
+	lead := afidPost(f, "1.00", inv)
+	lead.Set("event", "lead")
+	workflowResult(t, s, mustPostback(t, s, 202, lead).WorkflowID)
+	pixelDuplicate("lead")
+	// The plain conversion with the same id, from the other affiliate, and two duplicates of it.
+	sale := afidPost(f, "10.00", inv)
+	sale.Set("aff_id", fmt.Sprint(other.ID))
+	workflowResult(t, s, mustPostback(t, s, 202, sale).WorkflowID)
+	pixelDuplicate("")
+	pixelDuplicate("")
+
+	today := time.Now().UTC().Format(time.DateOnly)
+	got := map[string]string{}
+	for _, r := range report(t, s, fmt.Sprintf("group_by=affiliate&from=%s&to=%s&offer_id=%d", today, today, f.Offer.ID), "aff_id") {
+		got[string(r["aff_id"])] = "conversions=" + string(r["conversions"]) + " duplicates=" + string(r["duplicates"])
+	}
+	want := map[string]string{
+		fmt.Sprint(f.Affiliate.ID): "conversions=1 duplicates=1",
+		fmt.Sprint(other.ID):       "conversions=1 duplicates=2",
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("by affiliate: %v\nwant          %v", got, want)
+	}
+	if n := duplicatesCounted(t, s, f.Offer.ID, inv); n != 3 {
+		t.Errorf("%d duplicates stored, want 3", n)
+	}
+}

@@ -2,16 +2,12 @@ package schema_test
 
 import (
 	"context"
-	"net/url"
-	"os"
 	"testing"
 
 	"github.com/jmoiron/sqlx"
-	_ "github.com/lib/pq"
 
-	"github.com/trackflow/trackflow/domain"
+	"github.com/trackflow/trackflow/internal/testenv"
 	"github.com/trackflow/trackflow/schema"
-	"github.com/trackflow/trackflow/store"
 )
 
 // TestMigrationConvertsPopulatedDatabase: a database populated under the migrations before 005 (clicks
@@ -19,41 +15,8 @@ import (
 // without losing a row, and its rollups count exactly what the raw rows say.
 func TestMigrationConvertsPopulatedDatabase(t *testing.T) {
 	ctx := context.Background()
-	adminURL := os.Getenv("TRACKFLOW_TEST_DATABASE_URL")
-	if adminURL == "" {
-		t.Fatal("TRACKFLOW_TEST_DATABASE_URL is not set: run the suite with `make test`")
-	}
-	admin, err := sqlx.Open("postgres", adminURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	name := "tf_convert_" + domain.NewID()[:12]
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)") })
-	u, _ := url.Parse(adminURL)
-	u.Path = "/" + name
-	db, err := store.Open(ctx, u.String(), 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-
-	conn, err := db.Connx(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.ExecContext(ctx, `CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range schema.NamesBefore("005") {
-		if err := schema.Apply(ctx, conn, m); err != nil {
-			t.Fatal(err)
-		}
-	}
-	conn.Close()
+	db, _ := testenv.NewEmptyDBURL(t)
+	migrateBefore(t, db, "005")
 	const populate = `
 		INSERT INTO advertisers (name, postback_token) VALUES ('a', 't');
 		INSERT INTO offers (advertiser_id, name, landing_url, payout_type) SELECT 1, 'o' || g, 'https://x.example/', 'cpa' FROM generate_series(1, 3) g;
@@ -136,7 +99,13 @@ func TestMigrationConvertsPopulatedDatabase(t *testing.T) {
 			t.Errorf("rollup %+v, raw %+v", after[i], before[i])
 		}
 	}
-	// The summing levels (-1: every offer, every affiliate) agree with the (offer, affiliate) rows.
+	checkRollupLevels(t, db)
+}
+
+// checkRollupLevels fails t unless the summing levels of report_rollups (-1: every offer, every
+// affiliate) agree with its (offer, affiliate) rows.
+func checkRollupLevels(t *testing.T, db *sqlx.DB) {
+	t.Helper()
 	var wrong int
 	const levels = `SELECT count(*) FROM (
 			SELECT bucket, CASE WHEN grouping(offer_id) = 1 THEN -1 ELSE offer_id END o,
@@ -146,7 +115,80 @@ func TestMigrationConvertsPopulatedDatabase(t *testing.T) {
 		FULL JOIN (SELECT * FROM report_rollups WHERE offer_id = -1 OR aff_id = -1) r
 			ON r.bucket = s.bucket AND r.offer_id = s.o AND r.aff_id = s.a
 		WHERE (s.cl, s.cv, s.du) IS DISTINCT FROM (r.clicks, r.conversions, r.duplicates)`
-	if err := db.GetContext(ctx, &wrong, levels); err != nil || wrong != 0 {
+	if err := db.Get(&wrong, levels); err != nil || wrong != 0 {
 		t.Errorf("%d summing rollup rows disagree with the (offer, affiliate) rows: %v", wrong, err)
 	}
+}
+
+// migrateBefore applies to an empty database the migrations whose names sort before name.
+func migrateBefore(t *testing.T, db *sqlx.DB, name string) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := db.Connx(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range schema.NamesBefore(name) {
+		if err := schema.Apply(ctx, conn, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestMigrationAttributesDuplicatesPerEvent: under 005's duplicate rollup, a lead and a plain
+// conversion sharing an invoice id (issue 12: invoices are unique per event) mixed up the
+// affiliates of their duplicates. 009 gives the stored duplicates their event, from their workflow
+// IDs, and recounts them: the rollups by affiliate equal the raw rows again.
+func TestMigrationAttributesDuplicatesPerEvent(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, _ := testenv.NewEmptyDBURL(t)
+	migrateBefore(t, db, "009")
+	// Offer 1: INV1's lead from affiliate 1 with a duplicate, then its plain conversion from
+	// affiliate 2 with two; INV2's lead duplicate before its lead (affiliate 3), a plain one of
+	// affiliate 2, and a duplicate that names its affiliate (9).
+	const populate = `
+		INSERT INTO advertisers (name, postback_token) VALUES ('a', 't');
+		INSERT INTO offers (advertiser_id, name, landing_url, payout_type) VALUES (1, 'o', 'https://x.example/', 'cpa');
+		INSERT INTO conversions (id, offer_id, aff_id, event, invoice_id, amount, currency, commission, status, workflow_id)
+			VALUES ('c1', 1, 1, 'lead', 'INV1', 1, 'USD', 1, 'approved', 'conversion/1:lead/INV1');
+		INSERT INTO conversion_duplicates (offer_id, aff_id, invoice_id, workflow_id) VALUES (1, NULL, 'INV1', 'conversion/1:lead/INV1');
+		INSERT INTO conversions (id, offer_id, aff_id, invoice_id, amount, currency, commission, status, workflow_id)
+			VALUES ('c2', 1, 2, 'INV1', 1, 'USD', 1, 'approved', 'conversion/1/INV1');
+		INSERT INTO conversion_duplicates (offer_id, aff_id, invoice_id, workflow_id)
+			VALUES (1, NULL, 'INV1', 'conversion/1/INV1'), (1, NULL, 'INV1', 'conversion/1/INV1');
+		INSERT INTO conversion_duplicates (offer_id, aff_id, invoice_id, workflow_id) VALUES (1, NULL, 'INV2', 'conversion/1:lead/INV2');
+		INSERT INTO conversions (id, offer_id, aff_id, invoice_id, amount, currency, commission, status, workflow_id)
+			VALUES ('c3', 1, 2, 'INV2', 1, 'USD', 1, 'approved', 'conversion/1/INV2');
+		INSERT INTO conversions (id, offer_id, aff_id, event, invoice_id, amount, currency, commission, status, workflow_id)
+			VALUES ('c4', 1, 3, 'lead', 'INV2', 1, 'USD', 1, 'approved', 'conversion/1:lead/INV2');
+		INSERT INTO conversion_duplicates (offer_id, aff_id, invoice_id, workflow_id) VALUES (1, 9, 'INV2', 'conversion/1/INV2');`
+	if _, err := db.ExecContext(ctx, populate); err != nil {
+		t.Fatal(err)
+	}
+	// Duplicates by affiliate: what the rollups say, and the raw rows with the events of the
+	// workflow IDs (a duplicate without an affiliate counts for its event's original).
+	const rolled = `SELECT string_agg(aff_id || ':' || du, ' ' ORDER BY aff_id) FROM (
+			SELECT aff_id, sum(duplicates) du FROM report_rollups WHERE offer_id = 1 AND aff_id >= 0
+			GROUP BY 1 HAVING sum(duplicates) <> 0) x`
+	const want = "1:1 2:2 3:1 9:1"
+	var before, after, events string
+	if err := db.GetContext(ctx, &before, rolled); err != nil || before == want {
+		t.Fatalf("before 009 the rollups say %q (%v): the case does not show 005's mistake", before, err)
+	}
+
+	if err := schema.Migrate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.GetContext(ctx, &events, `SELECT string_agg(event, ',' ORDER BY id) FROM conversion_duplicates`); err != nil || events != "lead,,,lead," {
+		t.Errorf("the duplicates' events: %q (%v), want lead,,,lead,", events, err)
+	}
+	if err := db.GetContext(ctx, &after, rolled); err != nil || after != want {
+		t.Errorf("after 009 the rollups say %q (%v), want %s (before: %s)", after, err, want, before)
+	}
+	checkRollupLevels(t, db)
 }

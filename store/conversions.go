@@ -18,7 +18,7 @@ const conversionColumns = `id, offer_id, aff_id, sub_id, sub2, sub3, sub4, sub5,
 // RecordResult is what RecordConversion decided and stored.
 type RecordResult struct {
 	Conversion domain.Conversion
-	// Duplicate is true when (offer_id, invoice_id) was already used: nothing was stored but the
+	// Duplicate is true when (offer_id, event, invoice_id) was already used: nothing was stored but the
 	// duplicate count.
 	Duplicate bool
 	// Replayed is true when an earlier attempt of the same request had already stored this outcome
@@ -99,7 +99,7 @@ func (s *Store) RecordConversion(ctx context.Context, c domain.Conversion, in do
 		return RecordResult{}, fmt.Errorf("insert conversion: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		d := Duplicate{OfferID: c.OfferID, AffID: c.AffID, InvoiceID: *c.InvoiceID, WorkflowID: c.WorkflowID, RequestID: c.ID}
+		d := Duplicate{OfferID: c.OfferID, AffID: c.AffID, Event: in.Event, InvoiceID: *c.InvoiceID, WorkflowID: c.WorkflowID, RequestID: c.ID}
 		counted, err := insertDuplicate(ctx, tx, d)
 		if err != nil {
 			return RecordResult{}, err
@@ -142,13 +142,15 @@ type recordRow struct {
 	CapMonth *time.Time `db:"cap_month"`
 }
 
-// Duplicate is one request whose invoice (offer_id, id) was already used: never a conversion, only
-// counted (the duplicates metric and report column).
+// Duplicate is one request whose invoice (offer_id, event, id) was already used: never a
+// conversion, only counted (the duplicates metric and report column).
 type Duplicate struct {
 	OfferID int64
 	// AffID is the affiliate when the request named one (postbacks); reports fall back to the
-	// original conversion's.
-	AffID      *int64
+	// original conversion's, the one of the same event.
+	AffID *int64
+	// Event is the request's event, "" for the plain conversion.
+	Event      string
 	InvoiceID  string
 	WorkflowID string
 	// RequestID is the request's conversion id: a retry counting the same request again is a no-op.
@@ -162,9 +164,9 @@ type execer interface {
 
 // insertDuplicate counts a duplicate once per request; counted is false when it already was.
 func insertDuplicate(ctx context.Context, db execer, d Duplicate) (counted bool, err error) {
-	const q = `INSERT INTO conversion_duplicates (offer_id, aff_id, invoice_id, workflow_id, request_id)
-		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (request_id) DO NOTHING`
-	res, err := db.ExecContext(ctx, q, d.OfferID, d.AffID, d.InvoiceID, d.WorkflowID, d.RequestID)
+	const q = `INSERT INTO conversion_duplicates (offer_id, aff_id, event, invoice_id, workflow_id, request_id)
+		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (request_id) DO NOTHING`
+	res, err := db.ExecContext(ctx, q, d.OfferID, d.AffID, d.Event, d.InvoiceID, d.WorkflowID, d.RequestID)
 	if err != nil {
 		return false, fmt.Errorf("count duplicate: %w", err)
 	}

@@ -18,8 +18,9 @@ import (
 
 // TestReportsMatchRawRows is the rollups' property test: random clicks (through the batch writer's
 // COPY and single inserts), impressions, conversions recorded and then approved, rejected,
-// reversed, made test conversions or backdated, and duplicates (with and without their affiliate,
-// before and after their original), at random times over ten days around New York's 2026 DST
+// reversed, made test conversions or backdated, some of them leads sharing their invoice id with
+// another affiliate's plain conversion, and duplicates of either event (with and without their
+// affiliate, before and after their original), at random times over ten days around New York's 2026 DST
 // change; every report grouping, in UTC, America/New_York and Asia/Kathmandu (+05:45), whole and
 // filtered, must equal a count over the raw rows. Then retention drops the oldest partitions and
 // the reports must not change.
@@ -87,31 +88,41 @@ func TestReportsMatchRawRows(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var invoices []struct {
-		offer int64
-		inv   string
+	type invoice struct {
+		offer      int64
+		event, inv string
 	}
+	var invoices []invoice
+	leads := map[invoice]bool{}
 	for i := range 120 {
-		inv := fmt.Sprintf("INV-%d", i)
-		c := domain.Conversion{ID: domain.NewID(), OfferID: pick(offers), InvoiceID: &inv, Amount: domain.Money(rng.IntN(100000)),
-			Currency: "USD", Commission: domain.Money(rng.IntN(5000)), WorkflowID: "conversion/test/" + inv,
+		iv := invoice{pick(offers), "", fmt.Sprintf("INV-%d", i)}
+		if i > 0 && rng.IntN(3) == 0 {
+			// A lead with an earlier plain conversion's id (invoices are unique per event), when
+			// that offer has no lead with it yet.
+			prev := invoices[rng.IntN(len(invoices))]
+			if lead := (invoice{prev.offer, "lead", prev.inv}); prev.event == "" && !leads[lead] {
+				iv, leads[lead] = lead, true
+			}
+		}
+		c := domain.Conversion{ID: domain.NewID(), OfferID: iv.offer, InvoiceID: &iv.inv, Amount: domain.Money(rng.IntN(100000)),
+			Currency: "USD", Commission: domain.Money(rng.IntN(5000)), WorkflowID: "conversion/test/" + iv.inv,
 			Status: []string{domain.ConversionApproved, domain.ConversionPending, domain.ConversionRejected}[rng.IntN(3)]}
+		if iv.event != "" {
+			c.Event = &iv.event
+		}
 		if rng.IntN(5) > 0 {
 			aff := pick(affs)
 			c.AffID = &aff
 		}
 		if rng.IntN(8) == 0 {
 			// A duplicate that names no affiliate counted before its original is recorded.
-			if err := st.CountDuplicate(ctx, store.Duplicate{OfferID: c.OfferID, InvoiceID: inv, WorkflowID: "w", RequestID: domain.NewID()}); err != nil {
+			if err := st.CountDuplicate(ctx, store.Duplicate{OfferID: c.OfferID, Event: iv.event, InvoiceID: iv.inv, WorkflowID: "w", RequestID: domain.NewID()}); err != nil {
 				t.Fatal(err)
 			}
 		}
 		c.CreatedAt = at()
 		testenv.InsertConversion(t, db, c)
-		invoices = append(invoices, struct {
-			offer int64
-			inv   string
-		}{c.OfferID, inv})
+		invoices = append(invoices, iv)
 		switch r := rng.IntN(10); {
 		case r < 2 && c.Status == domain.ConversionPending:
 			_, err := st.SetConversionStatus(ctx, c.ID, domain.ConversionPending, domain.ConversionApproved, nil, nil)
@@ -142,17 +153,17 @@ func TestReportsMatchRawRows(t *testing.T) {
 			aff := pick(affs)
 			c := domain.Conversion{ID: domain.NewID(), OfferID: iv.offer, AffID: &aff, InvoiceID: &iv.inv, Currency: "USD",
 				Status: domain.ConversionApproved, WorkflowID: "w"}
-			afid := domain.DecideInput{Now: time.Now(), Method: domain.MethodAFID, AffiliateActive: true}
+			afid := domain.DecideInput{Now: time.Now(), Method: domain.MethodAFID, AffiliateActive: true, Event: iv.event}
 			if res, err := st.RecordConversion(ctx, c, afid, store.CapRules{}); err != nil || !res.Duplicate {
 				t.Fatalf("duplicate: %+v %v", res, err)
 			}
 		case 1: // a page pixel rejected by Temporal: no affiliate
-			if err := st.CountDuplicate(ctx, store.Duplicate{OfferID: iv.offer, InvoiceID: iv.inv, WorkflowID: "w", RequestID: domain.NewID()}); err != nil {
+			if err := st.CountDuplicate(ctx, store.Duplicate{OfferID: iv.offer, Event: iv.event, InvoiceID: iv.inv, WorkflowID: "w", RequestID: domain.NewID()}); err != nil {
 				t.Fatal(err)
 			}
 		default: // backdated, as an import would store it
-			exec(`INSERT INTO conversion_duplicates (offer_id, aff_id, invoice_id, workflow_id, created_at)
-				VALUES ($1, NULL, $2, 'w', $3)`, iv.offer, iv.inv, at())
+			exec(`INSERT INTO conversion_duplicates (offer_id, aff_id, event, invoice_id, workflow_id, created_at)
+				VALUES ($1, NULL, $2, $3, 'w', $4)`, iv.offer, iv.event, iv.inv, at())
 		}
 	}
 
@@ -240,7 +251,8 @@ func render(rows []store.ReportRow) string {
 }
 
 // rawReport is what Report must answer, counted from the raw rows with API.md's rules: approved
-// non-test conversions; a duplicate without an affiliate counts for its original's.
+// non-test conversions; a duplicate without an affiliate counts for its original's, the non-test
+// conversion of its (offer, event, invoice).
 func rawReport(t *testing.T, db *sqlx.DB, rq store.ReportQuery) []store.ReportRow {
 	t.Helper()
 	from := time.Date(rq.From.Year(), rq.From.Month(), rq.From.Day(), 0, 0, 0, 0, rq.Zone)
@@ -260,7 +272,7 @@ func rawReport(t *testing.T, db *sqlx.DB, rq store.ReportQuery) []store.ReportRo
 			WHERE status = 'approved' AND NOT test
 		UNION ALL SELECT 'duplicate', d.created_at, d.offer_id, COALESCE(d.aff_id, c.aff_id, 0), 0, 0
 			FROM conversion_duplicates d
-			LEFT JOIN conversions c ON c.offer_id = d.offer_id AND c.invoice_id = d.invoice_id AND NOT c.test`
+			LEFT JOIN conversions c ON c.offer_id = d.offer_id AND c.event = d.event AND c.invoice_id = d.invoice_id AND NOT c.test`
 	if err := db.Select(&rows, q); err != nil {
 		t.Fatal(err)
 	}

@@ -71,7 +71,7 @@ temporal_config+=" $(grep -o -- '--dynamic-config-value [^ ]*' .dev/bench-tempor
 # stop's. When BENCH_ARGS left that phase out, stop it here.
 case ${BENCH_ARGS:-} in
   *-phases*shutdown*) ;;
-  *-phases*) kill -TERM "$api_pid" ;;
+  *-phases*) kill -TERM "$api_pid" 2>/dev/null || true ;;
 esac
 rc=0
 wait "$api_pid" || rc=$?

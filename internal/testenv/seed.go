@@ -53,9 +53,9 @@ func InsertConversion(t testing.TB, db *sqlx.DB, c domain.Conversion) domain.Con
 	if c.CreatedAt.IsZero() {
 		c.CreatedAt = time.Now()
 	}
-	const q = `INSERT INTO conversions (id, offer_id, aff_id, sub_id, creative_id, click_id, invoice_id,
+	const q = `INSERT INTO conversions (id, offer_id, aff_id, sub_id, creative_id, click_id, event, invoice_id,
 			amount, currency, commission, status, reason, attribution_method, workflow_id, ip, created_at, updated_at)
-		VALUES (:id, :offer_id, :aff_id, :sub_id, :creative_id, :click_id, :invoice_id, :amount, :currency,
+		VALUES (:id, :offer_id, :aff_id, :sub_id, :creative_id, :click_id, COALESCE(:event, ''), :invoice_id, :amount, :currency,
 			:commission, :status, :reason, :attribution_method, :workflow_id, :ip, :created_at, :created_at)`
 	if _, err := db.NamedExecContext(context.Background(), q, c); err != nil {
 		t.Fatal(err)
