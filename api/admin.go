@@ -22,27 +22,70 @@ func (s *server) createAdvertiser(c *gin.Context) error {
 		return err
 	}
 	var a store.Advertiser
-	err = errors.Join(
+	var tokenErr error
+	a.PostbackToken, tokenErr = postbackTokenField(b)
+	if err := firstError(errors.Join(
 		b.str("name", true, 255, &a.Name),
-		b.str("postback_token", false, 255, &a.PostbackToken),
+		tokenErr,
 		b.cidrs("allowed_ips", (*[]string)(&a.AllowedIPs)),
-	)
-	if err == nil && b.has("postback_token") {
-		err = checkPostbackToken(a.PostbackToken)
-	}
-	if err != nil {
-		return firstError(err)
-	}
-	if a.PostbackToken == "" {
-		a.PostbackToken = domain.NewID()
+	)); err != nil {
+		return err
 	}
 	if err := s.store.CreateAdvertiser(c.Request.Context(), &a); err != nil {
-		if domain.ErrorKind(err) == domain.Invalid {
-			err = domain.Errorf(domain.Conflict, "%s", domain.ErrorMessage(err))
-		}
 		return err
 	}
 	created(c, AdvertiserCreated{Advertiser: a, PostbackToken: a.PostbackToken})
+	return nil
+}
+
+// postbackTokenField reads a body's chosen postback_token (held to checkPostbackToken's rules),
+// or makes one (128 random bits) when the field is omitted.
+func postbackTokenField(b body) (string, error) {
+	var token string
+	if err := b.str("postback_token", false, 255, &token); err != nil {
+		return "", err
+	}
+	if !b.has("postback_token") {
+		return domain.NewID(), nil
+	}
+	return token, checkPostbackToken(token)
+}
+
+// listAdvertisers handles GET /api/v1/advertisers: newest first, never a token.
+func (s *server) listAdvertisers(c *gin.Context) error {
+	n, err := limit(c)
+	if err != nil {
+		return err
+	}
+	list, err := s.store.ListAdvertisers(c.Request.Context(), n)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, gin.H{"items": list})
+	return nil
+}
+
+// regeneratePostbackToken handles POST /api/v1/advertisers/:id/postback-token: a new token (the
+// body's postback_token, or a generated one), shown in this answer only; the old one is refused
+// from the next postback on.
+func (s *server) regeneratePostbackToken(c *gin.Context) error {
+	b, err := readBody(c)
+	if err != nil {
+		return err
+	}
+	token, err := postbackTokenField(b)
+	if err != nil {
+		return err
+	}
+	id, err := pathID(c, "id", "advertiser")
+	if err != nil {
+		return err
+	}
+	a, err := s.store.SetPostbackToken(c.Request.Context(), id, token)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, AdvertiserCreated{Advertiser: *a, PostbackToken: a.PostbackToken})
 	return nil
 }
 
@@ -315,6 +358,55 @@ func (s *server) createPixel(c *gin.Context) error {
 	}
 	created(c, PixelCreated{Pixel: p, Secret: p.Secret})
 	return nil
+}
+
+// updatePixel handles PATCH /api/v1/affiliates/:id/pixels/:pixel_id: pause or resume a pixel
+// (status), or point it elsewhere (url). Fields are checked before the pixel is looked up.
+func (s *server) updatePixel(c *gin.Context) error {
+	ctx := c.Request.Context()
+	b, err := readBody(c)
+	if err != nil {
+		return err
+	}
+	var patch store.Pixel
+	if err := firstError(errors.Join(
+		b.url("url", false, &patch.URL),
+		b.oneOf("status", &patch.Status, domain.StatusActive, domain.StatusPaused),
+	)); err != nil {
+		return err
+	}
+	if b.has("url") && patch.URL == "" {
+		return domain.FieldError("url", "must be an absolute http or https URL")
+	}
+	p, err := s.pathPixel(c)
+	if err != nil {
+		return err
+	}
+	if b.has("url") {
+		p.URL = patch.URL
+	}
+	if b.has("status") {
+		p.Status = patch.Status
+	}
+	if err := s.store.UpdatePixel(ctx, p); err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, p)
+	return nil
+}
+
+// pathPixel reads the pixel that the :id (affiliate) and :pixel_id path parameters name, with its
+// secret; another affiliate's pixel, or a malformed id, is a 404 like an unknown one.
+func (s *server) pathPixel(c *gin.Context) (*store.Pixel, error) {
+	affID, err := pathID(c, "id", "affiliate")
+	if err != nil {
+		return nil, err
+	}
+	pixelID, err := pathID(c, "pixel_id", "pixel")
+	if err != nil {
+		return nil, err
+	}
+	return s.store.AffiliatePixel(c.Request.Context(), affID, pixelID)
 }
 
 // validWebhookSecret reports a secret docs/API.md accepts: whsec_ and the base64 of 24 to 64 bytes.

@@ -15,14 +15,6 @@ import (
 // with sample macros (the body's macros override them), and answer what happened. The affiliate's
 // answer, whatever it is, is a 200 of this call; nothing is retried or logged as a delivery.
 func (s *server) testPixel(c *gin.Context) error {
-	affID, err := pathID(c, "id", "affiliate")
-	if err != nil {
-		return err
-	}
-	pixelID, err := pathID(c, "pixel_id", "pixel")
-	if err != nil {
-		return err
-	}
 	b, err := readBody(c)
 	if err != nil {
 		return err
@@ -41,11 +33,11 @@ func (s *server) testPixel(c *gin.Context) error {
 			}
 		}
 	}
-	p, err := s.store.AffiliatePixel(c.Request.Context(), affID, pixelID)
+	p, err := s.pathPixel(c)
 	if err != nil {
 		return err
 	}
-	macros := samplePixelMacros(affID, p.OfferID)
+	macros := samplePixelMacros(p.AffID, p.OfferID)
 	for name, v := range overrides {
 		macros[name] = v
 	}

@@ -144,9 +144,12 @@ func (s *server) routes(r *gin.Engine) {
 
 	v1 := r.Group("/api/v1", asJSON(s.requireAdmin), bodyDeadline(to.Admin), s.invalidateCache)
 	v1.POST("/advertisers", asJSON(s.createAdvertiser))
+	v1.GET("/advertisers", asJSON(s.listAdvertisers))
+	v1.POST("/advertisers/:id/postback-token", asJSON(s.regeneratePostbackToken))
 	v1.POST("/affiliates", asJSON(s.createAffiliate))
 	v1.PATCH("/affiliates/:id", asJSON(s.updateAffiliate))
 	v1.POST("/affiliates/:id/pixels", asJSON(s.createPixel))
+	v1.PATCH("/affiliates/:id/pixels/:pixel_id", asJSON(s.updatePixel))
 	v1.POST("/affiliates/:id/pixels/:pixel_id/test", asJSON(s.testPixel))
 	v1.POST("/offers", asJSON(s.createOffer))
 	v1.GET("/offers/:id", asJSON(s.getOffer))

@@ -48,8 +48,9 @@ func conversionDetailView(c *domain.Conversion, ds []store.Delivery) conversionD
 	return out
 }
 
-// AdvertiserCreated is the answer to POST /api/v1/advertisers: the advertiser with its postback
-// token, the one answer that shows it (store.Advertiser never encodes it).
+// AdvertiserCreated is the answer to POST /api/v1/advertisers and to POST
+// /api/v1/advertisers/:id/postback-token: the advertiser with its postback token, the only
+// answers that show it (store.Advertiser never encodes it).
 type AdvertiserCreated struct {
 	store.Advertiser
 	PostbackToken string `json:"postback_token"`

@@ -33,8 +33,8 @@ func (s *Store) CreateAdvertiser(ctx context.Context, a *Advertiser) error {
 	}
 	rows, err := s.DB.NamedQueryContext(ctx, q, a)
 	if err != nil {
-		if isUniqueViolation(err, "advertisers_postback_token_key") {
-			return domain.FieldError("postback_token", "already taken")
+		if err := tokenTaken(err); err != nil {
+			return err
 		}
 		return fmt.Errorf("insert advertiser: %w", err)
 	}
@@ -44,6 +44,41 @@ func (s *Store) CreateAdvertiser(ctx context.Context, a *Advertiser) error {
 		return fmt.Errorf("insert advertiser: %w", err)
 	}
 	return rows.Err()
+}
+
+// tokenTaken is the Conflict of a postback token another advertiser has, or nil for another error.
+func tokenTaken(err error) error {
+	if isUniqueViolation(err, "advertisers_postback_token_key") {
+		return domain.Errorf(domain.Conflict, "postback_token: already taken")
+	}
+	return nil
+}
+
+// SetPostbackToken replaces an advertiser's postback token and returns the advertiser with it;
+// unknown id: NotFound, a token another advertiser has: Conflict. The old token matches no
+// advertiser once this returns: postbacks look tokens up here, uncached (AdvertiserByToken).
+func (s *Store) SetPostbackToken(ctx context.Context, id int64, token string) (*Advertiser, error) {
+	const q = `UPDATE advertisers SET postback_token = $2, updated_at = now() WHERE id = $1
+		RETURNING id, name, postback_token, allowed_ips::text[] AS allowed_ips, created_at, updated_at`
+	var a Advertiser
+	if err := s.DB.GetContext(ctx, &a, q, id, token); err != nil {
+		if err := tokenTaken(err); err != nil {
+			return nil, err
+		}
+		return nil, notFound(err, "advertiser")
+	}
+	return &a, nil
+}
+
+// ListAdvertisers reads the newest advertisers first, at most limit, without their tokens.
+func (s *Store) ListAdvertisers(ctx context.Context, limit int) ([]Advertiser, error) {
+	const q = `SELECT id, name, allowed_ips::text[] AS allowed_ips, created_at, updated_at
+		FROM advertisers ORDER BY id DESC LIMIT $1`
+	out := []Advertiser{}
+	if err := s.DB.SelectContext(ctx, &out, q, limit); err != nil {
+		return nil, fmt.Errorf("list advertisers: %w", err)
+	}
+	return out, nil
 }
 
 // AdvertiserByToken finds the advertiser whose postback token is token, or NotFound. The lookup
@@ -317,6 +352,20 @@ func (s *Store) Pixels(ctx context.Context, affID int64) ([]Pixel, error) {
 		WHERE aff_id = $1 ORDER BY id`
 	out := []Pixel{}
 	return out, s.DB.SelectContext(ctx, &out, q, affID)
+}
+
+// UpdatePixel writes a pixel's URL and status; a pixel of another affiliate is NotFound. A paused
+// pixel is left out of ActivePixels, so conversions decided from then on do not fire it.
+func (s *Store) UpdatePixel(ctx context.Context, p *Pixel) error {
+	const q = `UPDATE affiliate_pixels SET url = $3, status = $4 WHERE id = $1 AND aff_id = $2`
+	res, err := s.DB.ExecContext(ctx, q, p.ID, p.AffID, p.URL, p.Status)
+	if err != nil {
+		return fmt.Errorf("update pixel: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return domain.Errorf(domain.NotFound, "pixel not found")
+	}
+	return nil
 }
 
 // AffiliatePixel reads one pixel of an affiliate, with its secret (for the pixel test tool); a

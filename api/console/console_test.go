@@ -10,18 +10,43 @@ import (
 	"time"
 )
 
-// TestFormBody: dotted names nest, empty inputs are left out, checkboxes are booleans, lists split.
+// TestFormBody: dotted names nest, empty inputs are left out unless they clear a setting,
+// checkboxes are booleans, integers are numbers, lists split.
 func TestFormBody(t *testing.T) {
 	form := url.Values{"name": {" Shoes "}, "payout.type": {"cpa"}, "payout.amount": {"5.00"}, "payout.percent": {""},
-		"multi_conversion": {"on"}, "currency": {""}}
+		"multi_conversion": {"on"}, "currency": {""}, "caps.daily": {"20"}, "hold_seconds": {"3600"},
+		"min_conversion_seconds": {"ten"}, "fallback_url": {""}}
 	got := formBody(offerFields(false), form)
 	want := map[string]any{"name": "Shoes", "payout": map[string]any{"type": "cpa", "amount": "5.00"},
-		"multi_conversion": true, "allow_custom_params": false}
+		"multi_conversion": true, "allow_custom_params": false,
+		// an empty URL or cap that clears is sent, so that an edit removes it
+		"thank_you_url": "", "fallback_url": "",
+		"caps":           map[string]any{"daily": int64(20), "monthly": nil},
+		"affiliate_caps": map[string]any{"daily": nil, "monthly": nil},
+		// a number field's integer is a JSON number; anything else is left for the API to refuse
+		"hold_seconds": int64(3600), "min_conversion_seconds": "ten"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("formBody = %#v, want %#v", got, want)
 	}
 	if got := formBody(advertiserFields, url.Values{"name": {"A"}, "allowed_ips": {"10.0.0.0/8, 192.0.2.1/32"}}); !reflect.DeepEqual(got["allowed_ips"], []string{"10.0.0.0/8", "192.0.2.1/32"}) {
 		t.Errorf("allowed_ips = %#v", got["allowed_ips"])
+	}
+	if got := formValues(eventFields, url.Values{"name": {"lead"}, "payout.type": {"cpa"}}); !reflect.DeepEqual(got,
+		map[string]any{"name": "lead", "payout": map[string]any{"type": "cpa", "amount": "", "percent": ""}}) {
+		t.Errorf("formValues = %#v", got)
+	}
+}
+
+// TestFieldIDs: the fields of a page's second form have ids of their own, and an input names its
+// hint and error for assistive technology.
+func TestFieldIDs(t *testing.T) {
+	f := eventFields[0]
+	f.Error = "name: must be …"
+	if f.ID() != "f-event-name" || f.ErrorID() != "e-event-name" || f.DescribedBy() != "h-event-name e-event-name" {
+		t.Errorf("event name field: id %q, error id %q, described by %q", f.ID(), f.ErrorID(), f.DescribedBy())
+	}
+	if f := offerFields(false)[0]; f.ID() != "f-name" || f.DescribedBy() != "" {
+		t.Errorf("offer name field: id %q, described by %q", f.ID(), f.DescribedBy())
 	}
 }
 

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -35,53 +36,62 @@ func signOut(q *request) {
 
 // offers lists the offers and creates one (POST /api/v1/offers).
 func offers(q *request) {
-	fields := offerFields(true)
-	code, apiErr := http.StatusOK, ""
-	var values map[string]any
-	if q.r.Method == http.MethodPost {
-		res := q.api(http.MethodPost, "/api/v1/offers", formBody(fields, q.r.PostForm))
-		if res.OK() {
-			q.redirect("/console/offer?id=" + toString(jsonMap(res)["id"]) + "&created=1")
-			return
-		}
-		code, apiErr, values = res.Code, res.Message(), formValues(fields, q.r.PostForm)
-	}
-	list, err := q.c.cfg.Store.ListOffers(q.r.Context(), 200)
-	if err != nil {
-		q.fail(http.StatusInternalServerError, "offers: could not be listed")
-		return
-	}
-	f, general := fill(fields, values, apiErr)
-	q.render(code, "offers", "Offers", map[string]any{"Offers": list, "Fields": f, "Error": general})
+	listAndCreate(q, offerFields(true), "/api/v1/offers", "/console/offer?created=1&id=", "Offers",
+		func(ctx context.Context) (any, error) { return q.c.cfg.Store.ListOffers(ctx, 200) })
 }
 
-// offer edits one offer (PATCH /api/v1/offers/:id) and shows its tracking code.
+// affiliates lists the affiliates and creates one (POST /api/v1/affiliates).
+func affiliates(q *request) {
+	listAndCreate(q, affiliateFields, "/api/v1/affiliates", "/console/affiliate?id=", "Affiliates",
+		func(ctx context.Context) (any, error) { return q.c.cfg.Store.ListAffiliates(ctx, 200) })
+}
+
+// listAndCreate answers a page that lists objects (template data "List") above a form that
+// creates one through the API route create: a refused form is shown again with the API's
+// message beside its field, an accepted one leads to the new object's page (next + its id).
+func listAndCreate(q *request, fields []Field, create, next, title string, list func(context.Context) (any, error)) {
+	f := newForm(fields)
+	if q.r.Method == http.MethodPost {
+		if obj := q.send(f, http.MethodPost, create); obj != nil {
+			q.redirect(next + toString(obj["id"]))
+			return
+		}
+	}
+	items, err := list(q.r.Context())
+	if err != nil {
+		q.fail(http.StatusInternalServerError, q.page+": could not be listed")
+		return
+	}
+	data := map[string]any{"List": items}
+	f.show(data, "", nil)
+	q.render(f.code, q.page, title, data)
+}
+
+// offer edits one offer (PATCH /api/v1/offers/:id), sets an affiliate's payout, adds events and
+// shows the offer's tracking code.
 func offer(q *request) {
 	id, ok := positiveID(q.r, "id")
 	if !ok {
 		q.fail(http.StatusNotFound, "offer: not found")
 		return
 	}
-	path := "/api/v1/offers/" + strconv.FormatInt(id, 10)
-	fields := offerFields(false)
-	code, apiErr, notice, overrideErr := http.StatusOK, "", "", ""
-	var values, overrideValues map[string]any
-	if q.r.Method == http.MethodPost && q.r.PostForm.Get("action") == "payout" {
-		body := formBody(payoutOverrideFields, q.r.PostForm)
-		delete(body, "aff_id")
-		res := q.api(http.MethodPut, path+"/payouts/"+url.PathEscape(q.r.PostForm.Get("aff_id")), body)
-		if res.OK() {
-			q.redirect("/console/offer?id=" + strconv.FormatInt(id, 10) + "&saved=1")
+	sid := strconv.FormatInt(id, 10)
+	path := "/api/v1/offers/" + sid
+	edit, override, event := newForm(offerFields(false)), newForm(payoutOverrideFields), newForm(eventFields)
+	if q.r.Method == http.MethodPost {
+		var ok bool
+		switch q.r.PostForm.Get("action") {
+		case "payout":
+			ok = q.send(override, http.MethodPut, path+"/payouts/"+url.PathEscape(q.r.PostForm.Get("aff_id"))) != nil
+		case "event":
+			ok = q.send(event, http.MethodPost, path+"/events") != nil
+		default:
+			ok = q.send(edit, http.MethodPatch, path) != nil
+		}
+		if ok {
+			q.redirect("/console/offer?saved=1&id=" + sid)
 			return
 		}
-		code, overrideErr, overrideValues = res.Code, res.Message(), formValues(payoutOverrideFields, q.r.PostForm)
-	} else if q.r.Method == http.MethodPost {
-		res := q.api(http.MethodPatch, path, formBody(fields, q.r.PostForm))
-		if res.OK() {
-			q.redirect("/console/offer?id=" + strconv.FormatInt(id, 10) + "&saved=1")
-			return
-		}
-		code, apiErr, values = res.Code, res.Message(), formValues(fields, q.r.PostForm)
 	}
 	res := q.api(http.MethodGet, path, nil)
 	if !res.OK() {
@@ -89,69 +99,72 @@ func offer(q *request) {
 		return
 	}
 	o := jsonMap(res)
-	if values == nil {
-		values = o
-	}
+	data := map[string]any{"Offer": o, "AffID": q.r.URL.Query().Get("aff_id")}
 	switch {
 	case q.r.URL.Query().Get("created") != "":
-		notice = "Offer created."
+		data["Notice"] = "Offer created."
 	case q.r.URL.Query().Get("saved") != "":
-		notice = "Saved."
+		data["Notice"] = "Saved."
+	}
+	edit.show(data, "", o)
+	override.show(data, "Override", nil)
+	event.show(data, "Event", nil)
+	if ev := q.api(http.MethodGet, path+"/events", nil); ev.OK() {
+		data["Events"] = jsonMap(ev)["items"]
 	}
 	tcPath := path + "/tracking-code"
 	if aff := q.r.URL.Query().Get("aff_id"); aff != "" {
 		tcPath += "?aff_id=" + url.QueryEscape(aff)
 	}
-	tc := q.api(http.MethodGet, tcPath, nil)
-	f, general := fill(fields, values, apiErr)
-	data := map[string]any{"Offer": o, "Fields": f, "Error": general, "Notice": notice, "AffID": q.r.URL.Query().Get("aff_id")}
-	data["OverrideFields"], data["OverrideError"] = fill(payoutOverrideFields, overrideValues, overrideErr)
-	if tc.OK() {
+	if tc := q.api(http.MethodGet, tcPath, nil); tc.OK() {
 		data["Code"] = jsonMap(tc)
 	} else {
 		data["CodeError"] = tc.Message()
 	}
-	q.render(code, "offer", "Offer "+toString(o["name"]), data)
+	q.render(max(edit.code, override.code, event.code), "offer", "Offer "+toString(o["name"]), data)
 }
 
-// advertisers creates an advertiser and shows its postback token, once.
+// advertisers lists the advertisers (GET /api/v1/advertisers), creates one, and gives one a new
+// postback token; a new token is shown once, in the answer to the post that made it.
 func advertisers(q *request) {
-	code, apiErr := http.StatusOK, ""
-	var values, created map[string]any
+	f := newForm(advertiserFields)
+	data := map[string]any{}
 	if q.r.Method == http.MethodPost {
-		res := q.api(http.MethodPost, "/api/v1/advertisers", formBody(advertiserFields, q.r.PostForm))
-		if res.OK() {
-			created = jsonMap(res)
-		} else {
-			code, apiErr, values = res.Code, res.Message(), formValues(advertiserFields, q.r.PostForm)
+		switch q.r.PostForm.Get("action") {
+		case "token":
+			res := q.api(http.MethodPost, "/api/v1/advertisers/"+url.PathEscape(q.r.PostForm.Get("id"))+"/postback-token", nil)
+			if !res.OK() {
+				q.fail(res.Code, res.Message())
+				return
+			}
+			data["Token"], data["TokenNew"] = jsonMap(res), true
+		default:
+			if adv := q.send(f, http.MethodPost, "/api/v1/advertisers"); adv != nil {
+				data["Token"] = adv
+			}
 		}
 	}
-	f, general := fill(advertiserFields, values, apiErr)
-	q.render(code, "advertisers", "Advertisers", map[string]any{"Fields": f, "Error": general, "Created": created})
-}
-
-// affiliates lists the affiliates and creates one.
-func affiliates(q *request) {
-	code, apiErr := http.StatusOK, ""
-	var values map[string]any
-	if q.r.Method == http.MethodPost {
-		res := q.api(http.MethodPost, "/api/v1/affiliates", formBody(affiliateFields, q.r.PostForm))
-		if res.OK() {
-			q.redirect("/console/affiliate?id=" + toString(jsonMap(res)["id"]))
-			return
-		}
-		code, apiErr, values = res.Code, res.Message(), formValues(affiliateFields, q.r.PostForm)
-	}
-	list, err := q.c.cfg.Store.ListAffiliates(q.r.Context(), 200)
-	if err != nil {
-		q.fail(http.StatusInternalServerError, "affiliates: could not be listed")
+	res := q.api(http.MethodGet, "/api/v1/advertisers?limit=200", nil)
+	if !res.OK() {
+		q.fail(res.Code, res.Message())
 		return
 	}
-	f, general := fill(affiliateFields, values, apiErr)
-	q.render(code, "affiliates", "Affiliates", map[string]any{"Affiliates": list, "Fields": f, "Error": general})
+	data["List"] = jsonMap(res)["items"]
+	f.show(data, "", nil)
+	q.render(f.code, "advertisers", "Advertisers", data)
 }
 
-// affiliate shows one affiliate and its pixels: pause or activate it, add a pixel.
+// statusActions are the affiliate page's status buttons: the affiliate's own, or one pixel's.
+var statusActions = map[string]struct {
+	pixel  bool
+	status string
+}{
+	"pause": {false, "paused"}, "activate": {false, "active"},
+	"pixel-pause": {true, "paused"}, "pixel-resume": {true, "active"},
+}
+
+// affiliate shows one affiliate and its pixels: pause or activate the affiliate, add a pixel,
+// pause or resume one, and try one with the pixel test tool (its answer shown once).
 func affiliate(q *request) {
 	id, ok := positiveID(q.r, "id")
 	if !ok {
@@ -159,26 +172,39 @@ func affiliate(q *request) {
 		return
 	}
 	sid := strconv.FormatInt(id, 10)
-	code, apiErr := http.StatusOK, ""
-	var values, createdPixel map[string]any
+	path := "/api/v1/affiliates/" + sid
+	f := newForm(pixelFields)
+	data := map[string]any{}
 	if q.r.Method == http.MethodPost {
-		switch q.r.PostForm.Get("action") {
-		case "pause", "activate":
-			status := map[string]string{"pause": "paused", "activate": "active"}[q.r.PostForm.Get("action")]
-			res := q.api(http.MethodPatch, "/api/v1/affiliates/"+sid, map[string]any{"status": status})
+		pixel := path + "/pixels/" + url.PathEscape(q.r.PostForm.Get("pixel_id"))
+		switch action := q.r.PostForm.Get("action"); action {
+		case "pixel":
+			if p := q.send(f, http.MethodPost, path+"/pixels"); p != nil {
+				data["CreatedPixel"] = p
+			}
+		case "pixel-test":
+			res := q.api(http.MethodPost, pixel+"/test", nil)
 			if !res.OK() {
+				q.fail(res.Code, res.Message())
+				return
+			}
+			data["Tried"], data["TriedID"] = jsonMap(res), q.r.PostForm.Get("pixel_id")
+		default:
+			change, ok := statusActions[action]
+			if !ok {
+				q.fail(http.StatusBadRequest, "action: not an action of this page")
+				return
+			}
+			target := path
+			if change.pixel {
+				target = pixel
+			}
+			if res := q.api(http.MethodPatch, target, map[string]any{"status": change.status}); !res.OK() {
 				q.fail(res.Code, res.Message())
 				return
 			}
 			q.redirect("/console/affiliate?id=" + sid)
 			return
-		default:
-			res := q.api(http.MethodPost, "/api/v1/affiliates/"+sid+"/pixels", formBody(pixelFields, q.r.PostForm))
-			if res.OK() {
-				createdPixel = jsonMap(res)
-			} else {
-				code, apiErr, values = res.Code, res.Message(), formValues(pixelFields, q.r.PostForm)
-			}
 		}
 	}
 	a, err := q.c.cfg.Store.Affiliate(q.r.Context(), id)
@@ -191,9 +217,9 @@ func affiliate(q *request) {
 		q.fail(http.StatusInternalServerError, "pixels: could not be listed")
 		return
 	}
-	f, general := fill(pixelFields, values, apiErr)
-	q.render(code, "affiliate", "Affiliate "+a.Name, map[string]any{"Affiliate": a, "Pixels": pixels,
-		"Fields": f, "Error": general, "CreatedPixel": createdPixel})
+	data["Affiliate"], data["Pixels"] = a, pixels
+	f.show(data, "", nil)
+	q.render(f.code, "affiliate", "Affiliate "+a.Name, data)
 }
 
 // conversionFilters are the list API's query parameters.
@@ -207,24 +233,42 @@ var conversionFilters = []Field{
 
 // conversions lists conversions with the list API's filters (GET /api/v1/conversions).
 func conversions(q *request) {
-	in := q.r.URL.Query()
-	qs := url.Values{}
-	for _, f := range conversionFilters {
+	res, data := q.filtered(conversionFilters, "/api/v1/conversions", nil)
+	if res.OK() {
+		data["Items"] = jsonMap(res)["items"]
+	}
+	q.render(res.Code, "conversions", "Conversions", data)
+}
+
+// filtered calls a read route of the API with the page's query parameters that fields name
+// (adjust may add defaults), and returns the answer and the page's data holding the filters'
+// form: Fields, and Error for a message naming no field.
+func (q *request) filtered(fields []Field, path string, adjust func(url.Values)) (apiResult, map[string]any) {
+	in, qs := q.r.URL.Query(), url.Values{}
+	for _, f := range fields {
 		if v := in.Get(f.Name); v != "" {
 			qs.Set(f.Name, v)
 		}
 	}
-	res := q.api(http.MethodGet, "/api/v1/conversions?"+qs.Encode(), nil)
-	values := formValues(conversionFilters, in)
-	data := map[string]any{}
-	code, apiErr := http.StatusOK, ""
-	if res.OK() {
-		data["Items"] = jsonMap(res)["items"]
-	} else {
-		code, apiErr = res.Code, res.Message()
+	if adjust != nil {
+		adjust(qs)
 	}
-	data["Fields"], data["Error"] = fill(conversionFilters, values, apiErr)
-	q.render(code, "conversions", "Conversions", data)
+	res := q.api(http.MethodGet, path+"?"+qs.Encode(), nil)
+	apiErr := ""
+	if !res.OK() {
+		apiErr = res.Message()
+	}
+	data := map[string]any{}
+	data["Fields"], data["Error"] = fill(fields, formValues(fields, qs), apiErr)
+	return res, data
+}
+
+// doneNotices confirm a review action after its redirect: approve and reject answer once the
+// decision is stored, a reversal runs in a workflow of its own.
+var doneNotices = map[string]string{
+	"approve": "Approved.",
+	"reject":  "Rejected.",
+	"reverse": "Reversal sent: the conversion becomes reversed once its workflow has run.",
 }
 
 // conversion shows one conversion and its deliveries; approve, reject and reverse call the API.
@@ -256,9 +300,7 @@ func conversion(q *request) {
 		return
 	}
 	conv := jsonMap(res)
-	if d := q.r.URL.Query().Get("done"); d != "" {
-		notice = "Sent: " + d + "."
-	}
+	notice = doneNotices[q.r.URL.Query().Get("done")]
 	data := map[string]any{"C": conv, "Notice": notice, "ActionError": actionErr}
 	if base := q.c.cfg.TemporalUIURL; base != "" {
 		data["WorkflowURL"] = base + "/namespaces/" + url.PathEscape(q.c.cfg.Namespace) + "/workflows/" +
@@ -277,27 +319,19 @@ var reportFields = []Field{
 	{Name: "aff_id", Label: "Affiliate ID", Kind: "number"},
 }
 
-// reports shows GET /api/v1/reports as a table, and a chart of clicks and conversions per day.
+// reports shows GET /api/v1/reports as a table, and a chart of clicks and conversions per day;
+// without a range it shows the last 14 days.
 func reports(q *request) {
-	in := q.r.URL.Query()
-	qs := url.Values{}
-	for _, f := range reportFields {
-		if v := in.Get(f.Name); v != "" {
-			qs.Set(f.Name, v)
+	res, data := q.filtered(reportFields, "/api/v1/reports", func(qs url.Values) {
+		if qs.Get("group_by") == "" {
+			qs.Set("group_by", "day")
 		}
-	}
-	if qs.Get("group_by") == "" {
-		qs.Set("group_by", "day")
-	}
-	if qs.Get("from") == "" && qs.Get("to") == "" {
-		today := q.c.now().UTC()
-		qs.Set("from", today.AddDate(0, 0, -13).Format(time.DateOnly))
-		qs.Set("to", today.Format(time.DateOnly))
-	}
-	res := q.api(http.MethodGet, "/api/v1/reports?"+qs.Encode(), nil)
-	values := formValues(reportFields, qs)
-	data := map[string]any{}
-	code, apiErr := http.StatusOK, ""
+		if qs.Get("from") == "" && qs.Get("to") == "" {
+			today := q.c.now().UTC()
+			qs.Set("from", today.AddDate(0, 0, -13).Format(time.DateOnly))
+			qs.Set("to", today.Format(time.DateOnly))
+		}
+	})
 	if res.OK() {
 		rep := jsonMap(res)
 		items, _ := rep["items"].([]any)
@@ -305,9 +339,6 @@ func reports(q *request) {
 		if rep["group_by"] == "day" {
 			data["Chart"] = dayChart(items)
 		}
-	} else {
-		code, apiErr = res.Code, res.Message()
 	}
-	data["Fields"], data["Error"] = fill(reportFields, values, apiErr)
-	q.render(code, "reports", "Reports", data)
+	q.render(res.Code, "reports", "Reports", data)
 }

@@ -58,24 +58,82 @@ type Field struct {
 	Name, Label, Kind, Hint string
 	Options                 []string
 	Required                bool
-	Value                   string
-	Error                   string
+	// Clear sends an empty input as "" (text) or null (number) instead of leaving it out, so an
+	// edit can remove the setting (a fallback URL, a cap).
+	Clear bool
+	// Form names the form on pages with several, so that element ids stay unique.
+	Form string
+	// Group, on the first field of a group, is the group's heading.
+	Group string
+	Value string
+	Error string
 }
+
+// ID is the input's element id.
+func (f Field) ID() string { return "f-" + f.prefix() + f.Name }
+
+// ErrorID is the element id of the field's error message.
+func (f Field) ErrorID() string { return "e-" + f.prefix() + f.Name }
+
+// HintID is the element id of the field's hint.
+func (f Field) HintID() string { return "h-" + f.prefix() + f.Name }
+
+// DescribedBy is the input's aria-describedby: its hint and its error, when it has them.
+func (f Field) DescribedBy() string {
+	var ids []string
+	if f.Hint != "" {
+		ids = append(ids, f.HintID())
+	}
+	if f.Error != "" {
+		ids = append(ids, f.ErrorID())
+	}
+	return strings.Join(ids, " ")
+}
+
+func (f Field) prefix() string {
+	if f.Form == "" {
+		return ""
+	}
+	return f.Form + "-"
+}
+
+// inForm returns fields named as inputs of form (element ids f-<form>-<name>).
+func inForm(form string, fields []Field) []Field {
+	out := make([]Field, len(fields))
+	for i, f := range fields {
+		f.Form = form
+		out[i] = f
+	}
+	return out
+}
+
+// payoutKinds are the payout types of docs/API.md.
+var payoutKinds = []string{"cpa", "cps", "cpa_cps"}
 
 // offerFields are an offer's editable fields (docs/API.md, POST /api/v1/offers).
 func offerFields(create bool) []Field {
 	fs := []Field{
 		{Name: "name", Label: "Name", Kind: "text", Required: create},
 		{Name: "landing_url", Label: "Landing URL", Kind: "url", Required: create, Hint: "macros such as {click_id} are expanded"},
-		{Name: "thank_you_url", Label: "Thank-you URL", Kind: "url"},
-		{Name: "payout.type", Label: "Payout type", Kind: "select", Options: []string{"cpa", "cps", "cpa_cps"}, Required: create},
+		{Name: "thank_you_url", Label: "Thank-you URL", Kind: "url", Clear: true},
+		{Name: "status", Label: "Status", Kind: "select", Options: []string{"active", "paused"}},
+		{Name: "fallback_url", Label: "Fallback URL", Kind: "url", Clear: true, Hint: "takes the clicks of a paused or capped offer"},
+		{Name: "payout.type", Label: "Payout type", Kind: "select", Options: payoutKinds, Required: create, Group: "Payout"},
 		{Name: "payout.amount", Label: "Payout amount", Kind: "text", Hint: "decimal, e.g. 12.50"},
 		{Name: "payout.percent", Label: "Payout percent", Kind: "text", Hint: "for cps, e.g. 7.5"},
 		{Name: "currency", Label: "Currency", Kind: "text", Hint: "ISO 4217, default USD"},
-		{Name: "cookie_days", Label: "Cookie days", Kind: "number", Hint: "1 to 365, default 30"},
+		{Name: "cookie_days", Label: "Cookie days", Kind: "number", Hint: "1 to 365, default 30", Group: "Attribution and rules"},
+		{Name: "attribution", Label: "Attribution", Kind: "select", Options: []string{"last_click", "first_click"}},
+		{Name: "min_conversion_seconds", Label: "Minimum seconds from click", Kind: "number", Hint: "0 to 86400; sooner is rejected too_fast"},
 		{Name: "multi_conversion", Label: "Several conversions per click", Kind: "checkbox"},
-		{Name: "allow_custom_params", Label: "Allow custom parameters", Kind: "checkbox"},
-		{Name: "status", Label: "Status", Kind: "select", Options: []string{"active", "paused"}},
+		{Name: "allow_custom_params", Label: "Allow custom parameters", Kind: "checkbox", Hint: "payout, currency, status=pending (hold)"},
+		{Name: "timezone", Label: "Time zone", Kind: "text", Hint: "IANA, for the caps' days and months; default UTC", Group: "Caps (approved conversions; empty: none)"},
+		{Name: "caps.daily", Label: "Daily cap", Kind: "number", Clear: true},
+		{Name: "caps.monthly", Label: "Monthly cap", Kind: "number", Clear: true},
+		{Name: "affiliate_caps.daily", Label: "Daily cap per affiliate", Kind: "number", Clear: true},
+		{Name: "affiliate_caps.monthly", Label: "Monthly cap per affiliate", Kind: "number", Clear: true},
+		{Name: "hold_seconds", Label: "Hold seconds", Kind: "number", Hint: "how long a held conversion waits; 0: until decided", Group: "Held conversions"},
+		{Name: "hold_expiry", Label: "When a hold expires", Kind: "select", Options: []string{"approve", "reject"}},
 	}
 	if create {
 		fs = append([]Field{{Name: "advertiser_id", Label: "Advertiser ID", Kind: "number", Required: true}}, fs...)
@@ -86,10 +144,18 @@ func offerFields(create bool) []Field {
 // payoutOverrideFields are an affiliate's own payout for one offer (PUT .../payouts/:aff_id).
 var payoutOverrideFields = []Field{
 	{Name: "aff_id", Label: "Affiliate ID", Kind: "number", Required: true},
-	{Name: "type", Label: "Payout type", Kind: "select", Options: []string{"cpa", "cps", "cpa_cps"}, Required: true},
+	{Name: "type", Label: "Payout type", Kind: "select", Options: payoutKinds, Required: true},
 	{Name: "amount", Label: "Amount", Kind: "text"},
 	{Name: "percent", Label: "Percent", Kind: "text"},
 }
+
+// eventFields are a named event of an offer (POST /api/v1/offers/:id/events).
+var eventFields = inForm("event", []Field{
+	{Name: "name", Label: "Event name", Kind: "text", Required: true, Hint: "a-z, 0-9, _; e.g. lead"},
+	{Name: "payout.type", Label: "Payout type", Kind: "select", Options: payoutKinds, Required: true},
+	{Name: "payout.amount", Label: "Payout amount", Kind: "text"},
+	{Name: "payout.percent", Label: "Payout percent", Kind: "text"},
+})
 
 var advertiserFields = []Field{
 	{Name: "name", Label: "Name", Kind: "text", Required: true},
@@ -108,7 +174,9 @@ var pixelFields = []Field{
 }
 
 // formBody turns the posted fields into the API's JSON body: empty inputs are left out (the API's
-// defaults, or unchanged on an edit), checkboxes are booleans, dotted names nest.
+// defaults, or unchanged on an edit) unless the field clears, checkboxes are booleans, integers
+// are JSON numbers (anything else typed into a number field is sent as text, for the API to
+// refuse by name), dotted names nest.
 func formBody(fields []Field, form url.Values) map[string]any {
 	out := map[string]any{}
 	for _, f := range fields {
@@ -117,6 +185,10 @@ func formBody(fields []Field, form url.Values) map[string]any {
 		switch {
 		case f.Kind == "checkbox":
 			v = raw != ""
+		case raw == "" && f.Clear && f.Kind == "number":
+			v = nil
+		case raw == "" && f.Clear:
+			v = ""
 		case raw == "":
 			continue
 		case f.Kind == "list":
@@ -127,22 +199,31 @@ func formBody(fields []Field, form url.Values) map[string]any {
 				}
 			}
 			v = items
+		case f.Kind == "number":
+			v = raw
+			if n, err := strconv.ParseInt(raw, 10, 64); err == nil {
+				v = n
+			}
 		default:
 			v = raw
 		}
-		m := out
-		parts := strings.Split(f.Name, ".")
-		for _, p := range parts[:len(parts)-1] {
-			sub, _ := m[p].(map[string]any)
-			if sub == nil {
-				sub = map[string]any{}
-				m[p] = sub
-			}
-			m = sub
-		}
-		m[parts[len(parts)-1]] = v
+		setPath(out, f.Name, v)
 	}
 	return out
+}
+
+// setPath sets a dotted name in a JSON-like object, making the nested objects it goes through.
+func setPath(m map[string]any, dotted string, v any) {
+	parts := strings.Split(dotted, ".")
+	for _, p := range parts[:len(parts)-1] {
+		sub, _ := m[p].(map[string]any)
+		if sub == nil {
+			sub = map[string]any{}
+			m[p] = sub
+		}
+		m = sub
+	}
+	m[parts[len(parts)-1]] = v
 }
 
 // fill sets the fields' values from a JSON object (dotted names look into nested objects), and
@@ -189,23 +270,41 @@ func fill(fields []Field, values map[string]any, apiErr string) ([]Field, string
 func formValues(fields []Field, form url.Values) map[string]any {
 	out := map[string]any{}
 	for _, f := range fields {
-		out[f.Name] = form.Get(f.Name)
+		setPath(out, f.Name, form.Get(f.Name))
 	}
-	flat := map[string]any{}
-	for k, v := range out {
-		m := flat
-		parts := strings.Split(k, ".")
-		for _, p := range parts[:len(parts)-1] {
-			sub, _ := m[p].(map[string]any)
-			if sub == nil {
-				sub = map[string]any{}
-				m[p] = sub
-			}
-			m = sub
-		}
-		m[parts[len(parts)-1]] = v
+	return out
+}
+
+// form is one form of a page: its fields and, after the API refused a post, the refusal and what
+// was typed, to show again.
+type form struct {
+	fields []Field
+	code   int
+	err    string
+	values map[string]any
+}
+
+func newForm(fields []Field) *form { return &form{fields: fields, code: http.StatusOK} }
+
+// send posts the form as the JSON body of an admin route. It returns the API's answer object, or
+// nil when the API refused it: the form then holds the refusal.
+func (q *request) send(f *form, method, path string) map[string]any {
+	res := q.api(method, path, formBody(f.fields, q.r.PostForm))
+	if res.OK() {
+		return jsonMap(res)
 	}
-	return flat
+	f.code, f.err, f.values = res.Code, res.Message(), formValues(f.fields, q.r.PostForm)
+	return nil
+}
+
+// show puts the form in a page's data as <key>Fields and <key>Error: filled from what was typed
+// when the post was refused, else from current (the stored object, or nil for a new one).
+func (f *form) show(data map[string]any, key string, current map[string]any) {
+	values := f.values
+	if values == nil {
+		values = current
+	}
+	data[key+"Fields"], data[key+"Error"] = fill(f.fields, values, f.err)
 }
 
 func toString(v any) string {
@@ -234,6 +333,16 @@ func positiveID(r *http.Request, name string) (int64, bool) {
 
 var funcs = template.FuncMap{
 	"str": toString,
+	// form is the data of the "form" template: a form posted to action (a console page) with
+	// its CSRF token, its name as the action field (when several share a page), its fields,
+	// the API's message naming none of them, and its button's label.
+	"form": func(csrf, action, name string, fields []Field, err any, button string) map[string]any {
+		return map[string]any{"CSRF": csrf, "Action": action, "Name": name, "Fields": fields, "Error": err, "Button": button}
+	},
+	// snippet is the data of the "snippet" template: a copyable block of tracking code.
+	"snippet": func(id, title string, text any) map[string]any {
+		return map[string]any{"ID": id, "Title": title, "Text": text}
+	},
 	"badge": func(status any) string {
 		switch toString(status) {
 		case "approved", "active":
