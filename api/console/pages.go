@@ -168,7 +168,7 @@ var affiliateFields = []Field{
 }
 
 var pixelFields = []Field{
-	{Name: "url", Label: "Pixel URL", Kind: "url", Required: true, Hint: "macros: {click_id}, {payout}, {sale_amount}…"},
+	{Name: "url", Label: "Pixel URL", Kind: "url", Required: true, Hint: "macros: {click_id}, {payout}, {amount}, {status}…"},
 	{Name: "method", Label: "Method", Kind: "select", Options: []string{"GET", "POST"}},
 	{Name: "offer_id", Label: "Only for offer ID", Kind: "number", Hint: "empty: every offer"},
 }
