@@ -59,7 +59,10 @@ func TestClickWriterFlushesBySize(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, 10*time.Second, "a full batch in Postgres", func() bool { return countClicks(t, db) == 10 })
+	// The rows are visible as the COPY commits, a moment before the writer counts them stored.
+	waitFor(t, 10*time.Second, "a full batch in Postgres, counted", func() bool {
+		return countClicks(t, db) == 10 && w.Stats().Stored == 10
+	})
 	for i := 0; i < 3; i++ {
 		if err := w.Add(newClick(i)); err != nil {
 			t.Fatal(err)
