@@ -319,7 +319,22 @@ func (s *server) setPayout(c *gin.Context) error {
 	if err := s.store.SetPayoutOverride(c.Request.Context(), offerID, affID, p); err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, gin.H{"offer_id": offerID, "aff_id": affID, "type": p.Type, "amount": p.Amount, "percent": p.Percent})
+	c.JSON(http.StatusOK, store.PayoutOverride{OfferID: offerID, AffID: affID, Payout: p})
+	return nil
+}
+
+// listPayouts handles GET /api/v1/offers/:id/payouts: the offer's overrides, each as setPayout
+// answers it, so the console can show what is set.
+func (s *server) listPayouts(c *gin.Context) error {
+	o, err := s.pathOffer(c)
+	if err != nil {
+		return err
+	}
+	list, err := s.store.PayoutOverrides(c.Request.Context(), o.ID)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, gin.H{"items": list})
 	return nil
 }
 

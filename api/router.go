@@ -154,6 +154,7 @@ func (s *server) routes(r *gin.Engine) {
 	v1.POST("/offers", asJSON(s.createOffer))
 	v1.GET("/offers/:id", asJSON(s.getOffer))
 	v1.PATCH("/offers/:id", asJSON(s.updateOffer))
+	v1.GET("/offers/:id/payouts", asJSON(s.listPayouts))
 	v1.PUT("/offers/:id/payouts/:aff_id", asJSON(s.setPayout))
 	v1.POST("/offers/:id/events", asJSON(s.createEvent))
 	v1.GET("/offers/:id/events", asJSON(s.listEvents))

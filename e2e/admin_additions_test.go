@@ -195,3 +195,58 @@ func TestPixelPauseAndResume(t *testing.T) {
 		t.Errorf("the re-pointed pixel's request: %+v, want conversion %s", r, c.ID)
 	}
 }
+
+// TestPayoutOverrideList covers GET /api/v1/offers/:id/payouts (docs/API.md, "Admin routes this
+// repository adds"): the admin token first, 404 for an unknown or malformed offer id, each
+// override listed as the PUT answered it, by affiliate id, and a second PUT replacing the first.
+func TestPayoutOverrideList(t *testing.T) {
+	t.Parallel()
+	s := testenv.Shared(t)
+	f := newFixture(t, s, map[string]any{"type": "cpa", "amount": "1"}, nil)
+	path := fmt.Sprintf("/api/v1/offers/%d/payouts", f.Offer.ID)
+	if resp, _ := send(t, "GET", s.URL+path, "", "", ""); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("GET %s without the admin token: %d, want 401", path, resp.StatusCode)
+	}
+	for _, p := range []string{"/api/v1/offers/999999999/payouts", "/api/v1/offers/abc/payouts", "/api/v1/offers/0/payouts"} {
+		if code, msg := adminError(t, s, "GET", p, nil); code != 404 || msg != "offer not found" {
+			t.Errorf("GET %s: %d %q, want 404 offer not found", p, code, msg)
+		}
+	}
+	list := func() []map[string]any {
+		t.Helper()
+		var out struct{ Items []map[string]any }
+		mustAdmin(t, s, 200, "GET", path, nil, &out)
+		return out.Items
+	}
+	if items := list(); len(items) != 0 {
+		t.Fatalf("a new offer lists overrides %v, want none", items)
+	}
+
+	var other store.Affiliate
+	mustAdmin(t, s, 201, "POST", "/api/v1/affiliates", map[string]any{"name": "other " + t.Name()}, &other)
+	set := func(affID int64, payout map[string]any) map[string]any {
+		t.Helper()
+		var put map[string]any
+		mustAdmin(t, s, 200, "PUT", fmt.Sprintf("%s/%d", path, affID), payout, &put)
+		return put
+	}
+	// The later affiliate first: the list is by affiliate id, not by when each was set.
+	putOther := set(other.ID, map[string]any{"type": "cps", "percent": "12.5"})
+	set(f.Affiliate.ID, map[string]any{"type": "cpa", "amount": "7"})
+	putMine := set(f.Affiliate.ID, map[string]any{"type": "cpa_cps", "amount": "2.00", "percent": "5"})
+	want := []map[string]any{putMine, putOther}
+	if got := list(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("the overrides are %v, want %v (each as its last PUT answered)", got, want)
+	}
+	if putMine["type"] != "cpa_cps" || putMine["amount"] != "2.00" || putMine["percent"] != "5.00" ||
+		putMine["aff_id"] != float64(f.Affiliate.ID) || putMine["offer_id"] != float64(f.Offer.ID) {
+		t.Errorf("the second PUT answered %v", putMine)
+	}
+	// Another offer's overrides are not this one's.
+	g := newFixture(t, s, map[string]any{"type": "cpa", "amount": "1"}, nil)
+	var none struct{ Items []map[string]any }
+	mustAdmin(t, s, 200, "GET", fmt.Sprintf("/api/v1/offers/%d/payouts", g.Offer.ID), nil, &none)
+	if len(none.Items) != 0 {
+		t.Errorf("another offer lists %v", none.Items)
+	}
+}

@@ -22,8 +22,8 @@ import (
 // TestConsoleInBrowser drives Debian's chromium through the operator console: sign in; create an
 // advertiser, list it and give it a new postback token; create an offer (a validation error shown
 // beside its field first) and edit every setting of API.md's offer (caps, holds, attribution …);
-// add an event; an affiliate with a pixel; copy the tracking link, follow it, make a sale, see it
-// in conversions with its delivery, reverse it; hold two sales, approve one (from the keyboard)
+// add an event; an affiliate with a pixel, and its payout override, then listed on the offer; copy
+// the tracking link, follow it, make a sale, see it in conversions with its delivery, reverse it; hold two sales, approve one (from the keyboard)
 // and reject the other with a note; try the pixel with the test tool, pause and resume it; open
 // reports and find the chart; check every page at phone width; sign out. It fails, never skips,
 // without chromium. TRACKFLOW_CONSOLE_SCREENSHOTS=dir saves a screenshot of each page there
@@ -254,7 +254,11 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("a bad override amount shows %q beside the field", text)
 	}
 	run("payout override", chromedp.SetValue(`#f-amount`, "7.00"),
-		chromedp.Submit(chromedp.CSS(`#f-amount`)), chromedp.WaitVisible(chromedp.CSS(`.notice`)))
+		chromedp.Submit(chromedp.CSS(`#f-amount`)), chromedp.WaitVisible(chromedp.CSS(`.notice`)),
+		into(&text, chromedp.Text(chromedp.CSS(`#payouts tbody`))))
+	if f := strings.Fields(text); len(f) < 4 || f[0] != affID || f[1] != "cpa" || f[2] != "7.00" || f[3] != "0.00" {
+		t.Errorf("the offer's overrides read %q, want affiliate %s at cpa 7.00, 0.00 %%", text, affID)
+	}
 
 	var link string
 	run("tracking code",

@@ -266,6 +266,25 @@ func (s *Store) SetPayoutOverride(ctx context.Context, offerID, affID int64, p d
 	return nil
 }
 
+// PayoutOverride is an affiliate's own commission for one offer, flat as PUT
+// /api/v1/offers/:id/payouts/:aff_id answers it (docs/API.md).
+type PayoutOverride struct {
+	OfferID       int64 `json:"offer_id" db:"offer_id"`
+	AffID         int64 `json:"aff_id" db:"aff_id"`
+	domain.Payout       // embedded untagged so its type, amount and percent stay top-level
+}
+
+// PayoutOverrides lists an offer's per-affiliate overrides, by affiliate id.
+func (s *Store) PayoutOverrides(ctx context.Context, offerID int64) ([]PayoutOverride, error) {
+	const q = `SELECT offer_id, aff_id, payout_type, payout_amount, payout_percent
+		FROM offer_payouts WHERE offer_id = $1 ORDER BY aff_id`
+	out := []PayoutOverride{}
+	if err := s.DB.SelectContext(ctx, &out, q, offerID); err != nil {
+		return nil, fmt.Errorf("list payout overrides: %w", err)
+	}
+	return out, nil
+}
+
 // PayoutFor returns the commission setting for an affiliate on an offer: its override if set,
 // else the offer's payout.
 func (s *Store) PayoutFor(ctx context.Context, o *Offer, affID int64) (domain.Payout, error) {

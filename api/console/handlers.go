@@ -67,8 +67,8 @@ func listAndCreate(q *request, fields []Field, create, next, title string, list 
 	q.render(f.code, q.page, title, data)
 }
 
-// offer edits one offer (PATCH /api/v1/offers/:id), sets an affiliate's payout, adds events and
-// shows the offer's tracking code.
+// offer edits one offer (PATCH /api/v1/offers/:id), lists and sets affiliates' payouts, adds
+// events and shows the offer's tracking code.
 func offer(q *request) {
 	id, ok := positiveID(q.r, "id")
 	if !ok {
@@ -111,6 +111,9 @@ func offer(q *request) {
 	event.show(data, "Event", nil)
 	if ev := q.api(http.MethodGet, path+"/events", nil); ev.OK() {
 		data["Events"] = jsonMap(ev)["items"]
+	}
+	if po := q.api(http.MethodGet, path+"/payouts", nil); po.OK() {
+		data["Overrides"] = jsonMap(po)["items"]
 	}
 	tcPath := path + "/tracking-code"
 	if aff := q.r.URL.Query().Get("aff_id"); aff != "" {
