@@ -109,32 +109,19 @@ func (a *Activities) FirePixel(ctx context.Context, in FireInput) (FireResult, e
 		return FireResult{}, temporal.NewNonRetryableApplicationError(buildErr.Error(), ErrTypePixelInvalid, nil)
 	}
 
-	actx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	start := time.Now()
-	resp, err := a.HTTP.Do(req.WithContext(actx))
-	if err == nil {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		resp.Body.Close()
-	}
-	d.DurationMS = time.Since(start).Milliseconds()
-
-	var blocked *BlockedAddressError
+	at := sendPixel(ctx, a.HTTP, req, timeout, 0)
+	d.DurationMS, d.Error = at.durationMS, at.err
 	switch {
-	case errors.As(err, &blocked):
-		d.Error = blocked.Error()
+	case at.blocked:
 		a.finishDelivery(ctx, &d)
 		return FireResult{}, temporal.NewNonRetryableApplicationError(d.Error, ErrTypePixelRefused, nil)
-	case err != nil:
-		d.Error = attemptError(ctx, err, timeout)
+	case at.resp == nil:
 		a.finishDelivery(ctx, &d)
 		return FireResult{}, temporal.NewApplicationError(fmt.Sprintf("%s: %s", pixelRef(in.Pixel.ID, d.Method, target), d.Error), ErrTypePixelRetry)
 	}
 
-	d.StatusCode, d.Error = resp.StatusCode, ""
-	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
-		d.Error = "redirect not followed: Location " + resp.Header.Get("Location")
-	}
+	resp := at.resp
+	d.StatusCode = resp.StatusCode
 	a.finishDelivery(ctx, &d)
 	msg := fmt.Sprintf("%s: affiliate answered %d", pixelRef(in.Pixel.ID, d.Method, target), resp.StatusCode)
 	switch {
@@ -148,6 +135,46 @@ func (a *Activities) FirePixel(ctx context.Context, in FireInput) (FireResult, e
 			ErrTypePixelRetry, temporal.ApplicationErrorOptions{NextRetryDelay: delay})
 	}
 	return FireResult{}, temporal.NewApplicationError(msg, ErrTypePixelRetry)
+}
+
+// pixelAttempt is one request of a pixel: the affiliate's answer, or why none came.
+type pixelAttempt struct {
+	resp       *http.Response // the answer, its body read and closed; nil when none came
+	body       []byte         // the answer's first bytes (as many as sendPixel was asked to keep)
+	durationMS int64
+	blocked    bool // the SSRF guard refused the target: it was never called
+	// err says why no answer came (attemptError), or that a redirect was not followed; empty otherwise.
+	err string
+}
+
+// sendPixel makes one attempt of req through client (FirePixel's and TryPixel's one way to call
+// an affiliate), bounded by timeout. It keeps the answer's first keep bytes and drains the rest,
+// up to 64 KB, so that the connection can be reused.
+func sendPixel(ctx context.Context, client *http.Client, req *http.Request, timeout time.Duration, keep int64) pixelAttempt {
+	actx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	start := time.Now()
+	resp, err := client.Do(req.WithContext(actx))
+	var at pixelAttempt
+	if err == nil {
+		at.resp = resp
+		if keep > 0 {
+			at.body, _ = io.ReadAll(io.LimitReader(resp.Body, keep))
+		}
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+	}
+	at.durationMS = time.Since(start).Milliseconds()
+	var blocked *BlockedAddressError
+	switch {
+	case errors.As(err, &blocked):
+		at.blocked, at.err = true, blocked.Error()
+	case err != nil:
+		at.err = attemptError(ctx, err, timeout)
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		at.err = "redirect not followed: Location " + resp.Header.Get("Location")
+	}
+	return at
 }
 
 // pixelRef names an attempt in errors, which Temporal and the worker log: the pixel's id, the

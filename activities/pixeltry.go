@@ -2,8 +2,6 @@ package activities
 
 import (
 	"context"
-	"errors"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -44,26 +42,14 @@ func TryPixel(ctx context.Context, client *http.Client, p store.Pixel, macros ma
 		out.Error = err.Error()
 		return out
 	}
-	actx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	start := time.Now()
-	resp, err := client.Do(req.WithContext(actx))
-	var blocked *BlockedAddressError
-	switch {
-	case errors.As(err, &blocked):
-		out.Error = blocked.Error()
-		return out
-	case err != nil:
-		out.DurationMS = time.Since(start).Milliseconds()
-		out.Error = attemptError(ctx, err, timeout)
-		return out
+	at := sendPixel(ctx, client, req, timeout, tryResponseLimit)
+	out.Error = at.err
+	if at.blocked {
+		return out // never called: no duration
 	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, tryResponseLimit))
-	out.DurationMS = time.Since(start).Milliseconds()
-	out.StatusCode, out.ResponseBody = resp.StatusCode, strings.ToValidUTF8(string(raw), "\uFFFD")
-	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
-		out.Error = "redirect not followed: Location " + resp.Header.Get("Location")
+	out.DurationMS = at.durationMS
+	if at.resp != nil {
+		out.StatusCode, out.ResponseBody = at.resp.StatusCode, strings.ToValidUTF8(string(at.body), "\uFFFD")
 	}
 	return out
 }
