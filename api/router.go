@@ -139,8 +139,8 @@ func (s *server) routes(r *gin.Engine) {
 	cdc := r.Group("/codec", s.codecCORS)
 	cdc.OPTIONS("/decode")
 	cdc.OPTIONS("/encode")
-	cdc.POST("/decode", asJSON(s.requireCodecAuth), asJSON(s.codecDecode))
-	cdc.POST("/encode", asJSON(s.requireCodecAuth), asJSON(s.codecEncode))
+	cdc.POST("/decode", asJSON(s.requireCodecAuth), bodyDeadline(codecTimeout), asJSON(s.codecDecode))
+	cdc.POST("/encode", asJSON(s.requireCodecAuth), bodyDeadline(codecTimeout), asJSON(s.codecEncode))
 
 	v1 := r.Group("/api/v1", asJSON(s.requireAdmin), bodyDeadline(to.Admin), s.invalidateCache)
 	v1.POST("/advertisers", asJSON(s.createAdvertiser))
