@@ -336,6 +336,7 @@ func (s *server) postback(c *gin.Context) error {
 // a caller cannot tell them apart.
 func (s *server) postbackClick(ctx context.Context, adv *store.Advertiser, clickID string, req *domain.ConversionRequest) (*store.Offer, error) {
 	notFound := domain.Errorf(domain.NotFound, "click_id: click not found")
+	s.waitClicks(ctx, "/postback")
 	click, err := s.store.Click(ctx, clickID)
 	if err != nil {
 		if domain.ErrorKind(err) == domain.NotFound {
