@@ -9,6 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/trackflow/trackflow/domain"
+	"github.com/trackflow/trackflow/internal/codec"
 	commonpb "go.temporal.io/api/common/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 )
@@ -23,7 +24,8 @@ import (
 // refuses payloads over 2 MB, so a few of those fit.
 const codecMaxBody = 8 << 20
 
-// codecTimeout bounds reading a codec request's body, so a slow client cannot hold a handler.
+// codecTimeout bounds reading a codec request's body (the router's bodyDeadline, once the caller
+// is authenticated), so a slow client cannot hold a handler.
 const codecTimeout = 10 * time.Second
 
 // codecAllowHeaders are the request headers the UI sends to a codec server (Authorization and
@@ -63,27 +65,14 @@ func (s *server) requireCodecAuth(c *gin.Context) error {
 }
 
 // codecDecode handles POST /codec/decode.
-func (s *server) codecDecode(c *gin.Context) error {
-	return s.codecApply(c, func(p []*commonpb.Payload) ([]*commonpb.Payload, error) {
-		if s.cfg.Codec == nil {
-			return p, nil
-		}
-		return s.cfg.Codec.Decode(p)
-	})
-}
+func (s *server) codecDecode(c *gin.Context) error { return s.codecApply(c, (*codec.Codec).Decode) }
 
 // codecEncode handles POST /codec/encode.
-func (s *server) codecEncode(c *gin.Context) error {
-	return s.codecApply(c, func(p []*commonpb.Payload) ([]*commonpb.Payload, error) {
-		if s.cfg.Codec == nil {
-			return p, nil
-		}
-		return s.cfg.Codec.Encode(p)
-	})
-}
+func (s *server) codecEncode(c *gin.Context) error { return s.codecApply(c, (*codec.Codec).Encode) }
 
-func (s *server) codecApply(c *gin.Context, apply func([]*commonpb.Payload) ([]*commonpb.Payload, error)) error {
-	_ = http.NewResponseController(c.Writer).SetReadDeadline(time.Now().Add(codecTimeout))
+// codecApply reads the payloads, applies the codec's direction to them (none configured: they
+// pass through unchanged) and answers them.
+func (s *server) codecApply(c *gin.Context, apply func(*codec.Codec, []*commonpb.Payload) ([]*commonpb.Payload, error)) error {
 	raw, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, codecMaxBody))
 	var tooBig *http.MaxBytesError
 	switch {
@@ -96,7 +85,10 @@ func (s *server) codecApply(c *gin.Context, apply func([]*commonpb.Payload) ([]*
 	if err := protojson.Unmarshal(raw, &in); err != nil {
 		return domain.FieldError("payloads", "the body must be {\"payloads\": [...]}, Temporal's JSON of payloads")
 	}
-	out, err := apply(in.Payloads)
+	out := in.Payloads
+	if s.cfg.Codec != nil {
+		out, err = apply(s.cfg.Codec, in.Payloads)
+	}
 	if err != nil {
 		// The codec's messages name a key ID at most, never a key or a payload's content.
 		return domain.FieldError("payloads", "%s", err.Error())

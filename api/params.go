@@ -217,10 +217,10 @@ func (p Params) ID(name string, required bool) (int64, error) {
 	return parseID(name, s)
 }
 
-var digits = regexp.MustCompile(`^[1-9][0-9]{0,18}$`)
-
+// parseID reads ^[1-9][0-9]{0,18}$ that fits an int64: no sign, no leading zero. It runs on every
+// click, so it checks the digits itself rather than with a regular expression.
 func parseID(name, s string) (int64, error) {
-	if !digits.MatchString(s) {
+	if s == "" || len(s) > 19 || s[0] == '0' || strings.TrimLeft(s, "0123456789") != "" {
 		return 0, domain.FieldError(name, "must be a positive integer")
 	}
 	v, err := strconv.ParseInt(s, 10, 64)

@@ -128,8 +128,10 @@ func (s *server) routes(r *gin.Engine) {
 	r.GET("/pixel", s.syncClicks, asGIF(s.pixel))
 	r.POST("/conversion", bodyDeadline(to.Body), s.syncClicks, asText(s.conversion))
 	r.GET("/tf.js", trackingScript)
-	r.GET("/postback", s.syncClicks, asJSON(s.postback))
-	r.POST("/postback", bodyDeadline(to.Body), s.syncClicks, asJSON(s.postback))
+	// A postback waits for the clicks only in its Click ID form (postbackClick): an AFID post
+	// reads none.
+	r.GET("/postback", asJSON(s.postback))
+	r.POST("/postback", bodyDeadline(to.Body), asJSON(s.postback))
 
 	r.GET("/healthz", asJSON(s.healthz))
 	r.GET("/readyz", asJSON(s.readyz))
@@ -139,8 +141,8 @@ func (s *server) routes(r *gin.Engine) {
 	cdc := r.Group("/codec", s.codecCORS)
 	cdc.OPTIONS("/decode")
 	cdc.OPTIONS("/encode")
-	cdc.POST("/decode", asJSON(s.requireCodecAuth), asJSON(s.codecDecode))
-	cdc.POST("/encode", asJSON(s.requireCodecAuth), asJSON(s.codecEncode))
+	cdc.POST("/decode", asJSON(s.requireCodecAuth), bodyDeadline(codecTimeout), asJSON(s.codecDecode))
+	cdc.POST("/encode", asJSON(s.requireCodecAuth), bodyDeadline(codecTimeout), asJSON(s.codecEncode))
 
 	v1 := r.Group("/api/v1", asJSON(s.requireAdmin), bodyDeadline(to.Admin), s.invalidateCache)
 	v1.POST("/advertisers", asJSON(s.createAdvertiser))
@@ -233,11 +235,14 @@ func (s *server) trusted(ip netip.Addr) bool {
 // most, and only when clicks wait) until the clicks this process has redirected are in Postgres,
 // so a conversion right after its click always finds it. Past a second it lets the request go
 // on: docs/API.md promises visibility within one second, and Postgres may be stalled.
-func (s *server) syncClicks(c *gin.Context) {
-	ctx, cancel := context.WithTimeout(c.Request.Context(), time.Second)
+func (s *server) syncClicks(c *gin.Context) { s.waitClicks(c.Request.Context(), c.FullPath()) }
+
+// waitClicks is syncClicks' wait, for a handler that reads clicks in only some of its cases.
+func (s *server) waitClicks(ctx context.Context, path string) {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	if err := s.clicks.Sync(ctx); err != nil {
-		s.log.WarnContext(ctx, "clicks not yet stored", "path", c.FullPath(), "error", err)
+		s.log.WarnContext(ctx, "clicks not yet stored", "path", path, "error", err)
 	}
 }
 

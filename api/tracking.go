@@ -78,7 +78,7 @@ func (s *server) click(c *gin.Context) error {
 // firstClick returns the click that keeps the credit on a first_click offer: the one the
 // request's tf_ cookie names when it is a stored click of this offer inside the cookie window;
 // "" when there is none (or the offer is last_click), and the new click takes it. Only this case
-// reads Postgres on the click path.
+// reads Postgres on the click path; a forged or expired ID costs at most one lookup, never a wait.
 func (s *server) firstClick(c *gin.Context, offer *store.Offer, now time.Time) (string, error) {
 	if offer.Attribution != domain.AttributionFirstClick {
 		return "", nil
@@ -87,9 +87,16 @@ func (s *server) firstClick(c *gin.Context, offer *store.Offer, now time.Time) (
 	if err != nil || !domain.IsID(id) {
 		return "", nil
 	}
+	// The ID's MAC and time (domain.NewClickID) settle two cases without Postgres or a wait: an
+	// authentic ID minted before the cookie window (to the second) names no click inside it, and
+	// only an authentic ID can name a click this process redirected and has not yet stored.
+	createdAt, authentic := domain.VerifyClickID(s.cfg.ClickIDKey, id)
+	if authentic && createdAt.Before(now.Add(-offer.CookieWindow()-time.Second)) {
+		return "", nil
+	}
 	ctx := c.Request.Context()
 	prev, err := s.store.Click(ctx, id)
-	if domain.ErrorKind(err) == domain.NotFound {
+	if domain.ErrorKind(err) == domain.NotFound && authentic {
 		// It may be one this process redirected a moment ago, still in the click writer.
 		sctx, cancel := context.WithTimeout(ctx, time.Second)
 		_ = s.clicks.Sync(sctx)
@@ -329,6 +336,7 @@ func (s *server) postback(c *gin.Context) error {
 // a caller cannot tell them apart.
 func (s *server) postbackClick(ctx context.Context, adv *store.Advertiser, clickID string, req *domain.ConversionRequest) (*store.Offer, error) {
 	notFound := domain.Errorf(domain.NotFound, "click_id: click not found")
+	s.waitClicks(ctx, "/postback")
 	click, err := s.store.Click(ctx, clickID)
 	if err != nil {
 		if domain.ErrorKind(err) == domain.NotFound {

@@ -79,13 +79,11 @@ func (s *server) trackingCode(c *gin.Context) error {
 	sale := "amount={amount}&id={order_id}"
 
 	out := TrackingCode{
-		OfferID:      offer.ID,
-		BaseURL:      base,
-		TrackingLink: base + "/click?" + affQuery,
-		ImpressionPixel: `<img src="` + html.EscapeString(base+"/impression?"+affQuery) +
-			`" width="1" height="1" style="display:none" alt="">`,
-		ImagePixel: `<img src="` + html.EscapeString(base+"/pixel?offer_id="+offer64+"&"+sale) +
-			`" width="1" height="1" style="display:none" alt="">`,
+		OfferID:         offer.ID,
+		BaseURL:         base,
+		TrackingLink:    base + "/click?" + affQuery,
+		ImpressionPixel: pixelTag(base + "/impression?" + affQuery),
+		ImagePixel:      pixelTag(base + "/pixel?offer_id=" + offer64 + "&" + sale),
 		HTMLForm: strings.Join([]string{
 			`<form method="post" action="` + html.EscapeString(base+"/conversion") + `">`,
 			`  <input type="hidden" name="offer_id" value="` + offer64 + `">`,
@@ -122,8 +120,7 @@ func (s *server) trackingCode(c *gin.Context) error {
 	for i, e := range events {
 		ev := "&event=" + e.Name
 		out.Events[i] = EventCode{Name: e.Name,
-			ImagePixel: `<img src="` + html.EscapeString(base+"/pixel?offer_id="+offer64+ev+"&"+sale) +
-				`" width="1" height="1" style="display:none" alt="">`,
+			ImagePixel:      pixelTag(base + "/pixel?offer_id=" + offer64 + ev + "&" + sale),
 			ClickIDPostback: out.ClickIDPostback + ev,
 		}
 	}
@@ -135,6 +132,11 @@ func (s *server) trackingCode(c *gin.Context) error {
 	// PureJSON: the snippets stay readable (no \u003c for <) for whoever copies them from curl.
 	c.PureJSON(http.StatusOK, out)
 	return nil
+}
+
+// pixelTag is the hidden 1x1 <img> of a pixel URL.
+func pixelTag(src string) string {
+	return `<img src="` + html.EscapeString(src) + `" width="1" height="1" style="display:none" alt="">`
 }
 
 // withTFClid adds tfclid={click_id} to a landing URL's query (before any fragment), unless it
