@@ -395,8 +395,6 @@ func TestConsoleInBrowser(t *testing.T) {
 // session but without its CSRF token is refused and changes nothing.
 func TestConsoleSessionAndCSRF(t *testing.T) {
 	s := testenv.Shared(t)
-	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-
 	res, err := noRedirect.Get(s.URL + "/console/conversions?status=approved")
 	if err != nil {
 		t.Fatal(err)
