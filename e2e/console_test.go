@@ -484,6 +484,21 @@ func TestConsoleSessionAndCSRF(t *testing.T) {
 		}
 	}
 
+	// A page about one object without its id, or an unknown one, is 404: never the API's
+	// redirect of a path ending in a slash.
+	for _, page := range []string{"conversion", "conversion?id=", "offer", "affiliate?id=x", "affiliate?id=999999999"} {
+		req, _ := http.NewRequest(http.MethodGet, s.URL+"/console/"+page, nil)
+		req.AddCookie(session)
+		res, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusNotFound {
+			t.Errorf("GET /console/%s: %d, want 404", page, res.StatusCode)
+		}
+	}
+
 	// A tampered session (a later expiry under the old signature) is no session.
 	v, mac, _ := strings.Cut(session.Value, ".")
 	exp, _ := strconv.ParseInt(v, 10, 64)

@@ -277,8 +277,12 @@ var doneNotices = map[string]string{
 // conversion shows one conversion and its deliveries; approve, reject and reverse call the API.
 func conversion(q *request) {
 	id := q.r.URL.Query().Get("id")
+	if id == "" { // else the API's path would end in a slash, which the router redirects
+		q.fail(http.StatusNotFound, "conversion: not found")
+		return
+	}
 	path := "/api/v1/conversions/" + url.PathEscape(id)
-	var notice, actionErr string
+	var actionErr string
 	code := http.StatusOK
 	if q.r.Method == http.MethodPost {
 		action := q.r.PostForm.Get("action")
@@ -303,8 +307,7 @@ func conversion(q *request) {
 		return
 	}
 	conv := jsonMap(res)
-	notice = doneNotices[q.r.URL.Query().Get("done")]
-	data := map[string]any{"C": conv, "Notice": notice, "ActionError": actionErr}
+	data := map[string]any{"C": conv, "Notice": doneNotices[q.r.URL.Query().Get("done")], "ActionError": actionErr}
 	if base := q.c.cfg.TemporalUIURL; base != "" {
 		data["WorkflowURL"] = base + "/namespaces/" + url.PathEscape(q.c.cfg.Namespace) + "/workflows/" +
 			url.PathEscape(toString(conv["workflow_id"]))
