@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/trackflow/trackflow/domain"
 )
 
 // handlers answer each page once the session (and, for a POST, the CSRF token) is checked.
@@ -211,8 +213,12 @@ func affiliate(q *request) {
 		}
 	}
 	a, err := q.c.cfg.Store.Affiliate(q.r.Context(), id)
+	if domain.ErrorKind(err) == domain.NotFound {
+		q.fail(http.StatusNotFound, err.Error())
+		return
+	}
 	if err != nil {
-		q.fail(http.StatusNotFound, "affiliate: not found")
+		q.fail(http.StatusInternalServerError, "affiliate: could not be read")
 		return
 	}
 	pixels, err := q.c.cfg.Store.Pixels(q.r.Context(), id)
