@@ -11,20 +11,16 @@ import (
 )
 
 // handlers answer each page once the session (and, for a POST, the CSRF token) is checked.
-var handlers map[string]func(*request)
-
-func init() {
-	handlers = map[string]func(*request){
-		"sign-out":    signOut,
-		"offers":      offers,
-		"offer":       offer,
-		"advertisers": advertisers,
-		"affiliates":  affiliates,
-		"affiliate":   affiliate,
-		"conversions": conversions,
-		"conversion":  conversion,
-		"reports":     reports,
-	}
+var handlers = map[string]func(*request){
+	"sign-out":    signOut,
+	"offers":      offers,
+	"offer":       offer,
+	"advertisers": advertisers,
+	"affiliates":  affiliates,
+	"affiliate":   affiliate,
+	"conversions": conversions,
+	"conversion":  conversion,
+	"reports":     reports,
 }
 
 func signOut(q *request) {
