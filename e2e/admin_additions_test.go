@@ -136,11 +136,8 @@ func TestPixelPauseAndResume(t *testing.T) {
 	} {
 		// Parameters before existence: the same 400 for an unknown pixel.
 		for _, p := range []string{path, fmt.Sprintf("/api/v1/affiliates/%d/pixels/999999999", f.Affiliate.ID)} {
-			code, raw := adminSend(t, s, "PATCH", p, strings.NewReader(body))
-			var e struct{ Error string }
-			_ = json.Unmarshal(raw, &e)
-			if code != 400 || !strings.HasPrefix(e.Error, field+": ") {
-				t.Errorf("PATCH %s %s: %d %q, want 400 naming %s", p, body, code, e.Error, field)
+			if code, msg := adminError(t, s, "PATCH", p, json.RawMessage(body)); code != 400 || !strings.HasPrefix(msg, field+": ") {
+				t.Errorf("PATCH %s %s: %d %q, want 400 naming %s", p, body, code, msg, field)
 			}
 		}
 	}
@@ -222,8 +219,7 @@ func TestPayoutOverrideList(t *testing.T) {
 		t.Fatalf("a new offer lists overrides %v, want none", items)
 	}
 
-	var other store.Affiliate
-	mustAdmin(t, s, 201, "POST", "/api/v1/affiliates", map[string]any{"name": "other " + t.Name()}, &other)
+	other := newAffiliate(t, s)
 	set := func(affID int64, payout map[string]any) map[string]any {
 		t.Helper()
 		var put map[string]any

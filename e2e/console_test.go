@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -395,8 +396,6 @@ func TestConsoleInBrowser(t *testing.T) {
 // session but without its CSRF token is refused and changes nothing.
 func TestConsoleSessionAndCSRF(t *testing.T) {
 	s := testenv.Shared(t)
-	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-
 	res, err := noRedirect.Get(s.URL + "/console/conversions?status=approved")
 	if err != nil {
 		t.Fatal(err)
@@ -427,6 +426,26 @@ func TestConsoleSessionAndCSRF(t *testing.T) {
 	px := addPixel(t, s, f.Affiliate.ID, map[string]any{"url": "https://affiliate.example/px"})
 	aff, offer, adv := strconv.FormatInt(f.Affiliate.ID, 10), strconv.FormatInt(f.Offer.ID, 10), strconv.FormatInt(f.Advertiser.ID, 10)
 	pixel := strconv.FormatInt(px.ID, 10)
+	// status sends a request to a console page with a session cookie (and a form when not nil)
+	// and returns the answer's status, redirects not followed.
+	status := func(method, page string, form url.Values, ck *http.Cookie) int {
+		t.Helper()
+		var body io.Reader
+		if form != nil {
+			body = strings.NewReader(form.Encode())
+		}
+		req, _ := http.NewRequest(method, s.URL+"/console/"+page, body)
+		if form != nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		req.AddCookie(ck)
+		res, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
 	count := func(q string, args ...any) int {
 		var n int
 		if err := s.DB.Get(&n, q, args...); err != nil {
@@ -469,16 +488,8 @@ func TestConsoleSessionAndCSRF(t *testing.T) {
 			if token != "" {
 				form.Set("csrf", token)
 			}
-			req, _ := http.NewRequest(http.MethodPost, s.URL+"/console/"+c.page, strings.NewReader(form.Encode()))
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			req.AddCookie(session)
-			res, err := noRedirect.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			res.Body.Close()
-			if res.StatusCode != http.StatusForbidden {
-				t.Errorf("%s %v with csrf %q: %d, want 403", c.page, c.form, token, res.StatusCode)
+			if code := status(http.MethodPost, c.page, form, session); code != http.StatusForbidden {
+				t.Errorf("%s %v with csrf %q: %d, want 403", c.page, c.form, token, code)
 			}
 		}
 		if after := c.state(); after != before {
@@ -486,18 +497,20 @@ func TestConsoleSessionAndCSRF(t *testing.T) {
 		}
 	}
 
+	// A page about one object without its id, or an unknown one, is 404: never the API's
+	// redirect of a path ending in a slash.
+	for _, page := range []string{"conversion", "conversion?id=", "offer", "affiliate?id=x", "affiliate?id=999999999"} {
+		if code := status(http.MethodGet, page, nil, session); code != http.StatusNotFound {
+			t.Errorf("GET /console/%s: %d, want 404", page, code)
+		}
+	}
+
 	// A tampered session (a later expiry under the old signature) is no session.
 	v, mac, _ := strings.Cut(session.Value, ".")
 	exp, _ := strconv.ParseInt(v, 10, 64)
-	req, _ := http.NewRequest(http.MethodGet, s.URL+"/console/offers", nil)
-	req.AddCookie(&http.Cookie{Name: "tf_console", Value: strconv.FormatInt(exp+86400, 10) + "." + mac})
-	res, err = noRedirect.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusSeeOther {
-		t.Errorf("a tampered session: %d, want 303 to sign in", res.StatusCode)
+	tampered := &http.Cookie{Name: "tf_console", Value: strconv.FormatInt(exp+86400, 10) + "." + mac}
+	if code := status(http.MethodGet, "offers", nil, tampered); code != http.StatusSeeOther {
+		t.Errorf("a tampered session: %d, want 303 to sign in", code)
 	}
 }
 

@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -51,7 +52,8 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Pages are the console's page names: /console/{page}. api/openapi.yaml lists the same names.
+// Pages are the console's page names: /console/{page}. api/openapi.yaml lists the same names
+// (TestPagesMatchOpenAPI); every page but sign-in has a handler, every page but sign-out a template.
 var Pages = []string{"sign-in", "sign-out", "offers", "offer", "advertisers", "affiliates", "affiliate",
 	"conversions", "conversion", "reports"}
 
@@ -83,8 +85,10 @@ func New(cfg Config) *Console {
 		cfg.HTTPS = func(r *http.Request) bool { return r.TLS != nil }
 	}
 	c := &Console{cfg: cfg, key: mac.Sum(nil), pages: map[string]*template.Template{}, now: time.Now}
-	for _, p := range []string{"sign-in", "offers", "offer", "advertisers", "affiliates", "affiliate",
-		"conversions", "conversion", "reports", "error"} {
+	for _, p := range append(slices.Clone(Pages), "error") {
+		if p == "sign-out" { // a button that redirects: no page of its own
+			continue
+		}
 		c.pages[p] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS,
 			"templates/layout.html", "templates/fields.html", "templates/"+p+".html"))
 	}

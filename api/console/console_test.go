@@ -1,13 +1,17 @@
 package console
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
 )
 
 // TestFormBody: dotted names nest, empty inputs are left out unless they clear a setting,
@@ -137,5 +141,41 @@ func TestCookieSecureOnHTTPS(t *testing.T) {
 		if ck.Secure != https || !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode || ck.Path != cookiePath {
 			t.Errorf("https=%v: cookie %+v", https, ck)
 		}
+	}
+}
+
+// TestPagesMatchOpenAPI: api/openapi.yaml's page enum of /console/{page}, for both methods, is
+// Pages, and every page but sign-in has a handler and no other does.
+func TestPagesMatchOpenAPI(t *testing.T) {
+	doc, err := openapi3.NewLoader().LoadFromFile("../openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	item := doc.Paths.Value("/console/{page}")
+	if item == nil {
+		t.Fatal("api/openapi.yaml has no /console/{page}")
+	}
+	for method, op := range map[string]*openapi3.Operation{"GET": item.Get, "POST": item.Post} {
+		var enum []any
+		if op != nil {
+			for _, p := range op.Parameters {
+				if p.Value.Name == "page" && p.Value.Schema != nil {
+					enum = p.Value.Schema.Value.Enum
+				}
+			}
+		}
+		if fmt.Sprint(enum) != fmt.Sprint(Pages) {
+			t.Errorf("%s /console/{page}: api/openapi.yaml's pages are %v, the console's %v", method, enum, Pages)
+		}
+	}
+	var served []string
+	for p := range handlers {
+		served = append(served, p)
+	}
+	want := slices.DeleteFunc(slices.Clone(Pages), func(p string) bool { return p == "sign-in" })
+	slices.Sort(served)
+	slices.Sort(want)
+	if !slices.Equal(served, want) {
+		t.Errorf("pages with a handler: %v, want %v", served, want)
 	}
 }

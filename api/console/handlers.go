@@ -6,23 +6,21 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/trackflow/trackflow/domain"
 )
 
 // handlers answer each page once the session (and, for a POST, the CSRF token) is checked.
-var handlers map[string]func(*request)
-
-func init() {
-	handlers = map[string]func(*request){
-		"sign-out":    signOut,
-		"offers":      offers,
-		"offer":       offer,
-		"advertisers": advertisers,
-		"affiliates":  affiliates,
-		"affiliate":   affiliate,
-		"conversions": conversions,
-		"conversion":  conversion,
-		"reports":     reports,
-	}
+var handlers = map[string]func(*request){
+	"sign-out":    signOut,
+	"offers":      offers,
+	"offer":       offer,
+	"advertisers": advertisers,
+	"affiliates":  affiliates,
+	"affiliate":   affiliate,
+	"conversions": conversions,
+	"conversion":  conversion,
+	"reports":     reports,
 }
 
 func signOut(q *request) {
@@ -211,8 +209,12 @@ func affiliate(q *request) {
 		}
 	}
 	a, err := q.c.cfg.Store.Affiliate(q.r.Context(), id)
+	if domain.ErrorKind(err) == domain.NotFound {
+		q.fail(http.StatusNotFound, err.Error())
+		return
+	}
 	if err != nil {
-		q.fail(http.StatusNotFound, "affiliate: not found")
+		q.fail(http.StatusInternalServerError, "affiliate: could not be read")
 		return
 	}
 	pixels, err := q.c.cfg.Store.Pixels(q.r.Context(), id)
@@ -277,8 +279,12 @@ var doneNotices = map[string]string{
 // conversion shows one conversion and its deliveries; approve, reject and reverse call the API.
 func conversion(q *request) {
 	id := q.r.URL.Query().Get("id")
+	if id == "" { // else the API's path would end in a slash, which the router redirects
+		q.fail(http.StatusNotFound, "conversion: not found")
+		return
+	}
 	path := "/api/v1/conversions/" + url.PathEscape(id)
-	var notice, actionErr string
+	var actionErr string
 	code := http.StatusOK
 	if q.r.Method == http.MethodPost {
 		action := q.r.PostForm.Get("action")
@@ -303,8 +309,7 @@ func conversion(q *request) {
 		return
 	}
 	conv := jsonMap(res)
-	notice = doneNotices[q.r.URL.Query().Get("done")]
-	data := map[string]any{"C": conv, "Notice": notice, "ActionError": actionErr}
+	data := map[string]any{"C": conv, "Notice": doneNotices[q.r.URL.Query().Get("done")], "ActionError": actionErr}
 	if base := q.c.cfg.TemporalUIURL; base != "" {
 		data["WorkflowURL"] = base + "/namespaces/" + url.PathEscape(q.c.cfg.Namespace) + "/workflows/" +
 			url.PathEscape(toString(conv["workflow_id"]))

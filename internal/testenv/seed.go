@@ -53,10 +53,12 @@ func InsertConversion(t testing.TB, db *sqlx.DB, c domain.Conversion) domain.Con
 	if c.CreatedAt.IsZero() {
 		c.CreatedAt = time.Now()
 	}
-	const q = `INSERT INTO conversions (id, offer_id, aff_id, sub_id, creative_id, click_id, event, invoice_id,
-			amount, currency, commission, status, reason, attribution_method, workflow_id, ip, created_at, updated_at)
-		VALUES (:id, :offer_id, :aff_id, :sub_id, :creative_id, :click_id, COALESCE(:event, ''), :invoice_id, :amount, :currency,
-			:commission, :status, :reason, :attribution_method, :workflow_id, :ip, :created_at, :created_at)`
+	const q = `INSERT INTO conversions (id, offer_id, aff_id, sub_id, sub2, sub3, sub4, sub5, creative_id, click_id, event,
+			invoice_id, amount, currency, commission, reversed_commission, status, reason, note, attribution_method,
+			workflow_id, ip, test, created_at, updated_at)
+		VALUES (:id, :offer_id, :aff_id, :sub_id, :sub2, :sub3, :sub4, :sub5, :creative_id, :click_id, COALESCE(:event, ''),
+			:invoice_id, :amount, :currency, :commission, :reversed_commission, :status, :reason, :note, :attribution_method,
+			:workflow_id, :ip, :test, :created_at, :created_at)`
 	if _, err := db.NamedExecContext(context.Background(), q, c); err != nil {
 		t.Fatal(err)
 	}
