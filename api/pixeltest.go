@@ -45,17 +45,17 @@ func (s *server) testPixel(c *gin.Context) error {
 	return nil
 }
 
-// samplePixelMacros are the pixel test tool's values: a made-up approved conversion of the
-// affiliate (on the pixel's offer when it has one).
+// samplePixelMacros are the pixel test tool's values: those of a made-up approved conversion of
+// the affiliate (on the pixel's offer when it has one), through the same Macros as a real
+// delivery, so a test POST's body has every key a real one has.
 func samplePixelMacros(affID int64, offerID *int64) map[string]string {
-	offer := ""
+	clickID, sub, invoice, ip := domain.NewID(), "test", "test-invoice", "203.0.113.1"
+	c := domain.Conversion{ID: "test-" + domain.NewID(), AffID: &affID, SubID: &sub, ClickID: &clickID,
+		InvoiceID: &invoice, Amount: 1000, Commission: 100, Currency: "USD", Status: domain.ConversionApproved, IP: &ip}
+	m := c.Macros()
+	m["offer_id"] = "" // a pixel for every offer names none
 	if offerID != nil {
-		offer = strconv.FormatInt(*offerID, 10)
+		m["offer_id"] = strconv.FormatInt(*offerID, 10)
 	}
-	return map[string]string{
-		"transaction_id": "test-" + domain.NewID(), "click_id": domain.NewID(), "offer_id": offer,
-		"aff_id": strconv.FormatInt(affID, 10), "sub_id": "test", "creative_id": "", "invoice_id": "test-invoice",
-		"amount": "10.00", "payout": "1.00", "currency": "USD", "status": domain.ConversionApproved,
-		"ip": "203.0.113.1",
-	}
+	return m
 }

@@ -105,6 +105,12 @@ func TestPixelTestTool(t *testing.T) {
 			sent["offer_id"] != fmt.Sprint(f.Offer.ID) || sent["aff_id"] != fmt.Sprint(f.Affiliate.ID) {
 			t.Fatalf("body %s (%v)", ans.Body, err)
 		}
+		// Every key of a real delivery's body, empty when the sample has no value.
+		for _, name := range []string{"event", "sub2", "sub3", "sub4", "sub5", "creative_id", "ip", "invoice_id", "amount", "currency"} {
+			if _, ok := sent[name]; !ok {
+				t.Errorf("body %s has no %q, which a real delivery's has", ans.Body, name)
+			}
+		}
 		if ans.URL != hook.URL+"/hook?tx="+sent["transaction_id"] {
 			t.Errorf("url %s", ans.URL)
 		}
