@@ -114,6 +114,11 @@ func (a *Activities) cookieClick(ctx context.Context, clickID string, since time
 			return c, nil
 		case domain.ErrorKind(err) != domain.NotFound:
 			return nil, err
+		case wctx.Err() != nil && !synced:
+			// This process's writer still holds rows accepted before the wait (Postgres was
+			// back only moments ago): the click may be one of them, so the attempt is retried
+			// rather than the conversion attributed to another click or to none.
+			return nil, domain.Errorf(domain.Unavailable, "the cookie's click is not stored yet: this process's click writer is still catching up")
 		case wctx.Err() != nil:
 			a.Metrics.CookieClick(metrics.CookieClickLost)
 			return nil, err

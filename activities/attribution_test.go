@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+	_ "github.com/lib/pq"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/trackflow/trackflow/activities"
@@ -106,3 +108,49 @@ func TestCookieClickWaitsOnlyForAuthenticFreshIDs(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestCookieClickRetriedWhileWriterBehind: a fresh authentic cookie whose click this process's
+// writer still holds (its Postgres refuses the batch, as just after a restart) makes Attribute
+// fail with a retryable Unavailable error instead of attributing the conversion to another click
+// or to none (CI failure of TestPostgresRestartLosesNothing, stop 17).
+func TestCookieClickRetriedWhileWriterBehind(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := testenv.NewDB(t)
+	st := &store.Store{DB: db}
+	seeded := testenv.Seed(t, st, nil)
+	key := domain.NewClickIDKey()
+	reg := prometheus.NewRegistry()
+	// The writer's own database is unreachable: what it holds is never stored during the test.
+	down, err := sqlx.Open("postgres", "postgres://trackflow@"+testenv.FreeAddr(t)+"/x?sslmode=disable&connect_timeout=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer down.Close()
+	opts := store.BatchOptions{RetryMax: 50 * time.Millisecond}
+	clicks := store.NewClickWriter(down, opts)
+	defer func() {
+		cctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		defer cancel()
+		_ = clicks.Close(cctx) // its rows are lost on purpose: the database never comes back
+	}()
+	a := &activities.Activities{Store: st, Metrics: metrics.New(reg), ClickIDKey: key, Clicks: clicks, ClickWriter: opts}
+	// The backup lookup would find this stored click from the same visitor: the wrong one.
+	if err := st.InsertClick(ctx, &store.Click{ClickID: domain.NewClickID(key, time.Now()), OfferID: seeded.Offer.ID,
+		AffID: seeded.Affiliate.ID, IP: "198.51.100.7", UserAgent: "UA", CreatedAt: time.Now().UTC()}); err != nil {
+		t.Fatal(err)
+	}
+	held := domain.NewClickID(key, time.Now())
+	if err := clicks.Add(store.Click{ClickID: held, OfferID: seeded.Offer.ID, AffID: seeded.Affiliate.ID,
+		IP: "198.51.100.7", UserAgent: "UA", CreatedAt: time.Now().UTC()}); err != nil {
+		t.Fatal(err)
+	}
+	att, err := a.Attribute(ctx, domain.ConversionRequest{OfferID: seeded.Offer.ID, Source: domain.SourcePage,
+		CookieClickID: held, IP: "198.51.100.7", UserAgent: "UA", ReceivedAt: time.Now()})
+	if domain.ErrorKind(err) != domain.Unavailable {
+		t.Fatalf("cookie click held by a writer that is behind: %+v, %v; want an Unavailable error", att, err)
+	}
+	if got := cookieOutcomes(t, reg); got["lost"] != 0 {
+		t.Fatalf("outcomes %v: a click still held by this process counted as lost", got)
+	}
+}

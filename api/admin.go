@@ -432,7 +432,7 @@ func validWebhookSecret(s string) bool {
 
 // getClick handles GET /api/v1/clicks/:click_id.
 func (s *server) getClick(c *gin.Context) error {
-	click, err := s.store.Click(c.Request.Context(), c.Param("click_id")) // a malformed ID is not found
+	click, err := s.storedClick(c.Request.Context(), c.Param("click_id")) // a malformed ID is not found
 	if err != nil {
 		return err
 	}

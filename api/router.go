@@ -161,7 +161,7 @@ func (s *server) routes(r *gin.Engine) {
 	v1.POST("/offers/:id/events", asJSON(s.createEvent))
 	v1.GET("/offers/:id/events", asJSON(s.listEvents))
 	v1.GET("/offers/:id/tracking-code", asJSON(s.trackingCode))
-	v1.GET("/clicks/:click_id", s.syncClicks, asJSON(s.getClick))
+	v1.GET("/clicks/:click_id", asJSON(s.getClick))
 	v1.GET("/conversions", asJSON(s.listConversions))
 	v1.GET("/conversions/:id", asJSON(s.getConversion))
 	v1.POST("/conversions/:id/approve", asJSON(s.approveConversion))
@@ -231,19 +231,44 @@ func (s *server) trusted(ip netip.Addr) bool {
 	return false
 }
 
-// syncClicks is the middleware of the routes that read clicks: it waits (a few milliseconds at
-// most, and only when clicks wait) until the clicks this process has redirected are in Postgres,
-// so a conversion right after its click always finds it. Past a second it lets the request go
-// on: docs/API.md promises visibility within one second, and Postgres may be stalled.
-func (s *server) syncClicks(c *gin.Context) { s.waitClicks(c.Request.Context(), c.FullPath()) }
+// syncClicks is the middleware of the conversion routes: it waits (a few milliseconds at most, and
+// only when clicks wait) until the clicks this process has redirected are in Postgres, so the
+// conversion's workflow finds a click made a moment before. Past a second it lets the request go
+// on: docs/API.md promises visibility within one second, and Postgres may be stalled (the
+// workflow's attribution then waits for the click itself).
+func (s *server) syncClicks(c *gin.Context) {
+	if err := s.waitClicks(c.Request.Context()); err != nil {
+		s.log.WarnContext(c.Request.Context(), "clicks not yet stored", "path", c.FullPath(), "error", err)
+	}
+}
 
-// waitClicks is syncClicks' wait, for a handler that reads clicks in only some of its cases.
-func (s *server) waitClicks(ctx context.Context, path string) {
+// waitClicks waits, at most a second, until every click this process has redirected is stored.
+func (s *server) waitClicks(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	if err := s.clicks.Sync(ctx); err != nil {
-		s.log.WarnContext(ctx, "clicks not yet stored", "path", path, "error", err)
+	return s.clicks.Sync(ctx)
+}
+
+// storedClick reads the click id names. A click not found whose ID is authentic may be one this
+// process redirected a moment ago: the writer is waited for (waitClicks) and the click read again.
+// If the writer is still behind after that wait (Postgres is back from an outage and the writer is
+// catching up), the answer is Unavailable (503 with Retry-After), not NotFound: the click may yet
+// be stored, and a caller told "not found" would not try again. A forged or pre-format ID costs one
+// lookup and no wait.
+func (s *server) storedClick(ctx context.Context, id string) (*store.Click, error) {
+	click, err := s.store.Click(ctx, id)
+	if domain.ErrorKind(err) != domain.NotFound {
+		return click, err
 	}
+	if _, authentic := domain.VerifyClickID(s.cfg.ClickIDKey, id); !authentic {
+		return nil, err
+	}
+	serr := s.waitClicks(ctx)
+	click, err = s.store.Click(ctx, id)
+	if domain.ErrorKind(err) == domain.NotFound && serr != nil {
+		return nil, domain.Errorf(domain.Unavailable, "click_id: click not stored yet, try again")
+	}
+	return click, err
 }
 
 // requestID names every request: a valid incoming X-Request-Id (a proxy's) is kept, else one is

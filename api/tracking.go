@@ -55,10 +55,7 @@ func (s *server) click(c *gin.Context) error {
 	click.SubID, click.CreativeID = v.optional()
 	// First click: an earlier click of this visitor keeps the credit, so the cookie and the
 	// landing page keep naming it; the new click is still stored (it counts in reports).
-	credited, err = s.firstClick(c, v.offer, now)
-	if err != nil {
-		return err
-	}
+	credited = s.firstClick(c, v.offer, now)
 	if err := s.clicks.Add(click); err != nil {
 		return err // Unavailable, with Retry-After: the buffer is full or the server is stopping
 	}
@@ -78,40 +75,40 @@ func (s *server) click(c *gin.Context) error {
 // firstClick returns the click that keeps the credit on a first_click offer: the one the
 // request's tf_ cookie names when it is a stored click of this offer inside the cookie window;
 // "" when there is none (or the offer is last_click), and the new click takes it. Only this case
-// reads Postgres on the click path; a forged or expired ID costs at most one lookup, never a wait.
-func (s *server) firstClick(c *gin.Context, offer *store.Offer, now time.Time) (string, error) {
+// reads Postgres on the click path; a forged or expired ID costs at most one lookup, never a wait,
+// and Postgres being down never refuses the click.
+func (s *server) firstClick(c *gin.Context, offer *store.Offer, now time.Time) string {
 	if offer.Attribution != domain.AttributionFirstClick {
-		return "", nil
+		return ""
 	}
 	id, err := c.Cookie("tf_" + strconv.FormatInt(offer.ID, 10))
 	if err != nil || !domain.IsID(id) {
-		return "", nil
+		return ""
 	}
 	// The ID's MAC and time (domain.NewClickID) settle two cases without Postgres or a wait: an
 	// authentic ID minted before the cookie window (to the second) names no click inside it, and
 	// only an authentic ID can name a click this process redirected and has not yet stored.
 	createdAt, authentic := domain.VerifyClickID(s.cfg.ClickIDKey, id)
 	if authentic && createdAt.Before(now.Add(-offer.CookieWindow()-time.Second)) {
-		return "", nil
+		return ""
 	}
-	ctx := c.Request.Context()
-	prev, err := s.store.Click(ctx, id)
-	if domain.ErrorKind(err) == domain.NotFound && authentic {
-		// It may be one this process redirected a moment ago, still in the click writer.
-		sctx, cancel := context.WithTimeout(ctx, time.Second)
-		_ = s.clicks.Sync(sctx)
-		cancel()
-		prev, err = s.store.Click(ctx, id)
-	}
+	prev, err := s.storedClick(c.Request.Context(), id)
 	switch {
 	case domain.ErrorKind(err) == domain.NotFound:
-		return "", nil
+		return ""
 	case err != nil:
-		return "", err
+		// Postgres is unreachable, or the earlier click is not stored yet: the click is still
+		// kept rather than refused, and an authentic ID inside the window keeps the credit (the
+		// workflow's attribution checks its offer once the click can be read).
+		s.log.WarnContext(c.Request.Context(), "first click: earlier click unreadable", "error", err)
+		if authentic {
+			return id
+		}
+		return ""
 	case prev.OfferID != offer.ID || prev.CreatedAt.Before(now.Add(-offer.CookieWindow())):
-		return "", nil
+		return ""
 	}
-	return prev.ClickID, nil
+	return prev.ClickID
 }
 
 // impression handles GET /impression: store an impression, answer the GIF.
@@ -336,8 +333,7 @@ func (s *server) postback(c *gin.Context) error {
 // a caller cannot tell them apart.
 func (s *server) postbackClick(ctx context.Context, adv *store.Advertiser, clickID string, req *domain.ConversionRequest) (*store.Offer, error) {
 	notFound := domain.Errorf(domain.NotFound, "click_id: click not found")
-	s.waitClicks(ctx, "/postback")
-	click, err := s.store.Click(ctx, clickID)
+	click, err := s.storedClick(ctx, clickID)
 	if err != nil {
 		if domain.ErrorKind(err) == domain.NotFound {
 			err = notFound

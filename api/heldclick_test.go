@@ -1,0 +1,83 @@
+package api_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/trackflow/trackflow/api"
+	"github.com/trackflow/trackflow/domain"
+	"github.com/trackflow/trackflow/internal/testenv"
+	"github.com/trackflow/trackflow/store"
+)
+
+// TestClickHeldByWriterIsNotNotFound: while this process's click writer cannot store what it holds
+// (its Postgres refuses, as just after a restart), a click it redirected is answered 503 with
+// Retry-After by GET /api/v1/clicks/:id and by a Click ID post, never 404 (a CRM told "not found"
+// would not post again); a first_click offer's link still redirects and keeps the held click's
+// credit; a forged ID is still 404 (CI failure of TestPostgresRestartLosesNothing, stop 17).
+func TestClickHeldByWriterIsNotNotFound(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := &store.Store{DB: testenv.NewDB(t)}
+	seeded := testenv.Seed(t, st, func(_ *store.Advertiser, o *store.Offer) { o.Attribution = domain.AttributionFirstClick })
+	down, err := sqlx.Open("postgres", "postgres://trackflow@"+testenv.FreeAddr(t)+"/x?sslmode=disable&connect_timeout=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer down.Close()
+	clicks := store.NewClickWriter(down, store.BatchOptions{RetryMax: 50 * time.Millisecond})
+	defer func() {
+		cctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		defer cancel()
+		_ = clicks.Close(cctx) // its rows are lost on purpose: that database never comes back
+	}()
+	srv := httptest.NewServer(api.New(api.Config{AdminToken: "adm", Clicks: clicks}, st, nil))
+	defer srv.Close()
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	do := func(method, path string, cookie *http.Cookie) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(method, srv.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer adm")
+		if cookie != nil {
+			req.AddCookie(cookie)
+		}
+		resp, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	link := fmt.Sprintf("/click?offer_id=%d&aff_id=%d", seeded.Offer.ID, seeded.Affiliate.ID)
+	first := do("GET", link, nil)
+	held := first.Header.Get("X-Click-Id")
+	if first.StatusCode != http.StatusFound || held == "" {
+		t.Fatalf("click: %d %q", first.StatusCode, first.Header.Get("X-Error"))
+	}
+
+	for name, path := range map[string]string{
+		"GET /api/v1/clicks/:id": "/api/v1/clicks/" + held,
+		"Click ID post":          fmt.Sprintf("/postback?token=%s&click_id=%s&amount=5", seeded.Advertiser.PostbackToken, held),
+	} {
+		resp := do("GET", path, nil)
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+			t.Fatalf("%s naming a held click: %d (Retry-After %q), want 503 with Retry-After",
+				name, resp.StatusCode, resp.Header.Get("Retry-After"))
+		}
+	}
+	if resp := do("GET", "/api/v1/clicks/"+domain.NewClickID(domain.NewClickIDKey(), time.Now()), nil); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("a forged click ID: %d, want 404", resp.StatusCode)
+	}
+
+	again := do("GET", link, first.Cookies()[0])
+	if again.StatusCode != http.StatusFound || again.Header.Get("X-Click-Id") != held {
+		t.Fatalf("first_click link with the held click's cookie: %d, credited %q, want 302 crediting %q",
+			again.StatusCode, again.Header.Get("X-Click-Id"), held)
+	}
+}
