@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-	_ "github.com/lib/pq"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/trackflow/trackflow/activities"
@@ -121,19 +119,8 @@ func TestCookieClickRetriedWhileWriterBehind(t *testing.T) {
 	seeded := testenv.Seed(t, st, nil)
 	key := domain.NewClickIDKey()
 	reg := prometheus.NewRegistry()
-	// The writer's own database is unreachable: what it holds is never stored during the test.
-	down, err := sqlx.Open("postgres", "postgres://trackflow@"+testenv.FreeAddr(t)+"/x?sslmode=disable&connect_timeout=1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer down.Close()
 	opts := store.BatchOptions{RetryMax: 50 * time.Millisecond}
-	clicks := store.NewClickWriter(down, opts)
-	defer func() {
-		cctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
-		defer cancel()
-		_ = clicks.Close(cctx) // its rows are lost on purpose: the database never comes back
-	}()
+	clicks := testenv.StalledClickWriter(t, opts)
 	a := &activities.Activities{Store: st, Metrics: metrics.New(reg), ClickIDKey: key, Clicks: clicks, ClickWriter: opts}
 	// The backup lookup would find this stored click from the same visitor: the wrong one.
 	if err := st.InsertClick(ctx, &store.Click{ClickID: domain.NewClickID(key, time.Now()), OfferID: seeded.Offer.ID,

@@ -1,14 +1,11 @@
 package api_test
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
-
-	"github.com/jmoiron/sqlx"
 
 	"github.com/trackflow/trackflow/api"
 	"github.com/trackflow/trackflow/domain"
@@ -23,20 +20,9 @@ import (
 // credit; a forged ID is still 404 (CI failure of TestPostgresRestartLosesNothing, stop 17).
 func TestClickHeldByWriterIsNotNotFound(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	st := &store.Store{DB: testenv.NewDB(t)}
 	seeded := testenv.Seed(t, st, func(_ *store.Advertiser, o *store.Offer) { o.Attribution = domain.AttributionFirstClick })
-	down, err := sqlx.Open("postgres", "postgres://trackflow@"+testenv.FreeAddr(t)+"/x?sslmode=disable&connect_timeout=1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer down.Close()
-	clicks := store.NewClickWriter(down, store.BatchOptions{RetryMax: 50 * time.Millisecond})
-	defer func() {
-		cctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
-		defer cancel()
-		_ = clicks.Close(cctx) // its rows are lost on purpose: that database never comes back
-	}()
+	clicks := testenv.StalledClickWriter(t, store.BatchOptions{RetryMax: 50 * time.Millisecond})
 	srv := httptest.NewServer(api.New(api.Config{AdminToken: "adm", Clicks: clicks}, st, nil))
 	defer srv.Close()
 	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}

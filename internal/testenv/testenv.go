@@ -111,6 +111,25 @@ func NewEmptyDBURL(t testing.TB) (*sqlx.DB, string) {
 	return createDB(t, env(t, "TRACKFLOW_TEST_DATABASE_URL"), "")
 }
 
+// StalledClickWriter is a click writer whose database never answers, as a writer is just after a
+// Postgres restart while it waits out its back-off: what it is given is never stored. It is
+// closed (its rows given up) when t ends.
+func StalledClickWriter(t testing.TB, opts store.BatchOptions) *store.ClickWriter {
+	t.Helper()
+	down, err := sqlx.Open("postgres", "postgres://trackflow@"+FreeAddr(t)+"/x?sslmode=disable&connect_timeout=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := store.NewClickWriter(down, opts)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		_ = w.Close(ctx) // its rows are lost on purpose: that database never comes back
+		_ = down.Close()
+	})
+	return w
+}
+
 // createDB creates a database on the test cluster with the given CREATE DATABASE options, opens
 // it and drops it when t ends.
 func createDB(t testing.TB, adminURL, options string) (*sqlx.DB, string) {
