@@ -1,13 +1,11 @@
 package e2e
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -30,10 +28,6 @@ import (
 // without chromium. TRACKFLOW_CONSOLE_SCREENSHOTS=dir saves a screenshot of each page there
 // (make console-screenshots).
 func TestConsoleInBrowser(t *testing.T) {
-	chromium, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Fatal("chromium is required by the console's browser test: apt-get install -y chromium (.ci/run installs it)")
-	}
 	s := testenv.Shared(t)
 	landing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -42,22 +36,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	t.Cleanup(landing.Close)
 	pixelEnd := newAffiliateEndpoint(t, script(http.StatusOK))
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox,
-		chromedp.WindowSize(1280, 900))
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelA()
-	bctx, cancelB := chromedp.NewContext(actx)
-	defer cancelB()
-	ctx, cancel := context.WithTimeout(bctx, 4*time.Minute)
-	defer cancel()
+	_, run := startBrowser(t, 4*time.Minute, chromedp.WindowSize(1280, 900))
 
 	shots := os.Getenv("TRACKFLOW_CONSOLE_SCREENSHOTS")
-	run := func(what string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
 	// check tests what every page must hold: a label on each input, a name on each button, every
 	// control reachable from the keyboard, and no sideways scroll at the current width.
 	check := func(name string) {
@@ -511,15 +492,5 @@ func TestConsoleSessionAndCSRF(t *testing.T) {
 	tampered := &http.Cookie{Name: "tf_console", Value: strconv.FormatInt(exp+86400, 10) + "." + mac}
 	if code := status(http.MethodGet, "offers", nil, tampered); code != http.StatusSeeOther {
 		t.Errorf("a tampered session: %d, want 303 to sign in", code)
-	}
-}
-
-// into turns an action that yields a value into one that stores it in dst, so that a sequence of
-// steps can read the page as it goes.
-func into[T any](dst *T, a chromedp.Action[T]) chromedp.Action[chromedp.Void] {
-	return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
-		v, err := a(ctx, tg)
-		*dst = v
-		return chromedp.Void{}, err
 	}
 }

@@ -1,12 +1,10 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/url"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -28,10 +26,6 @@ const uiColumnsKey = "namespace-workflow-table-columns"
 // TRACKFLOW_TEMPORAL_UI_SCREENSHOT=file.png saves the list there (make temporal-ui-screenshot).
 func TestTemporalUIListShowsSummaries(t *testing.T) {
 	t.Parallel()
-	chromium, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Fatal("chromium is required by the Temporal UI's browser test: apt-get install -y chromium (.ci/run installs it)")
-	}
 	addr, ui := testenv.StartTemporalWithUI(t)
 	s := testenv.New(t, testenv.Options{TemporalAddress: addr})
 	f := newFixture(t, s, cpa2, map[string]any{"allow_custom_params": true})
@@ -70,20 +64,7 @@ func TestTemporalUIListShowsSummaries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox,
-		chromedp.WindowSize(1600, 1000))
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancelAlloc)
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	t.Cleanup(cancelBrowser)
-	ctx, cancel := context.WithTimeout(bctx, 3*time.Minute)
-	t.Cleanup(cancel)
-	run := func(what string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
+	_, run := startBrowser(t, 3*time.Minute, chromedp.WindowSize(1600, 1000))
 	// The UI reads the stored columns when it loads: store them on its origin, then open the list.
 	var stored bool
 	run("store the columns", chromedp.Navigate(ui+"/"),
