@@ -106,20 +106,28 @@ func (r CapRules) capKeys(affID int64, now time.Time) []capKey {
 }
 
 // lockCapCounters locks the counters of keys (making each the first time its period is used,
-// from the conversions already stored in it, so a cap set in the middle of a day counts the
-// day's earlier conversions) and reads the slots each has taken.
+// from the slots the conversions already stored hold in it, so a cap set in the middle of a day
+// counts the day's earlier conversions) and reads the slots each has taken.
+//
+// A stored conversion holds a slot of the periods its cap_day and cap_month name (the periods it
+// was received in, set when it took the slot): approved, held and reversed ones do (a reversal
+// keeps its slot), rejected ones do not (a rejection clears them). Its status alone would miss
+// the reversed ones, and its created_at would put one received just before midnight but stored
+// after it in the wrong day. created_at is never before the conversion was received, so the lower
+// bound (an hour early, for clock skew between processes) only lets the offer's index skip older rows.
 func lockCapCounters(ctx context.Context, tx *sqlx.Tx, offerID int64, loc *time.Location, keys []capKey) ([]domain.CapCounter, error) {
 	const q = `INSERT INTO cap_counters AS k (offer_id, aff_id, period, start, used)
 		SELECT $1::bigint, $2::bigint, $3::char(1), $4::date, count(*) FROM conversions
-		WHERE offer_id = $1 AND ($2 = 0 OR aff_id = $2) AND event = '' AND NOT test AND status IN ('approved', 'pending')
-			AND created_at >= $5::timestamptz AND created_at < $6::timestamptz
+		WHERE offer_id = $1 AND ($2 = 0 OR aff_id = $2)
+			AND (CASE WHEN $3::char(1) = 'd' THEN cap_day ELSE cap_month END) = $4::date
+			AND created_at >= $5::timestamptz
 		ON CONFLICT (offer_id, aff_id, period, start) DO UPDATE SET used = k.used
 		RETURNING used`
 	out := make([]domain.CapCounter, len(keys))
 	for i, k := range keys {
-		from, to := domain.PeriodBounds(k.period, k.start, loc)
+		from, _ := domain.PeriodBounds(k.period, k.start, loc)
 		out[i].Limit = k.limit
-		if err := tx.GetContext(ctx, &out[i].Used, q, offerID, k.affID, k.period, date(k.start), from, to); err != nil {
+		if err := tx.GetContext(ctx, &out[i].Used, q, offerID, k.affID, k.period, date(k.start), from.Add(-time.Hour)); err != nil {
 			return nil, fmt.Errorf("lock cap counter: %w", err)
 		}
 	}
