@@ -134,36 +134,41 @@ func lockCapCounters(ctx context.Context, tx *sqlx.Tx, offerID int64, loc *time.
 	return out, nil
 }
 
-// takeCapSlots adds one to the counters of keys (already locked by lockCapCounters).
-func takeCapSlots(ctx context.Context, tx *sqlx.Tx, offerID int64, keys []capKey) error {
-	const q = `UPDATE cap_counters SET used = used + 1 WHERE offer_id = $1 AND aff_id = $2 AND period = $3 AND start = $4`
-	for _, k := range keys {
-		if _, err := tx.ExecContext(ctx, q, offerID, k.affID, k.period, date(k.start)); err != nil {
-			return fmt.Errorf("take cap slot: %w", err)
-		}
+// lockPeriodCounters locks every counter already made for the periods (day and month) a
+// conversion of affID falls in — the offer's and the affiliate's, whether or not the offer's
+// caps name them now — in the one lock order (aff_id, then period), and reports how many there
+// are. A conversion takes or frees a slot in each of them (shiftCapSlots), so a counter keeps
+// counting while its cap is removed and counts right when it is set again. Locking them all first
+// keeps every transaction to that order.
+func lockPeriodCounters(ctx context.Context, tx *sqlx.Tx, offerID int64, affID *int64, day, month time.Time) (int, error) {
+	const q = `SELECT 1 FROM cap_counters
+		WHERE offer_id = $1 AND aff_id = ANY($2) AND ((period = 'd' AND start = $3) OR (period = 'm' AND start = $4))
+		ORDER BY aff_id, period FOR UPDATE`
+	var rows []int
+	if err := tx.SelectContext(ctx, &rows, q, offerID, pq.Array(periodAffs(affID)), date(day), date(month)); err != nil {
+		return 0, fmt.Errorf("lock cap counters: %w", err)
+	}
+	return len(rows), nil
+}
+
+// shiftCapSlots takes (delta 1) or gives back (delta -1) a conversion's slot in every counter of
+// its periods, all of them locked already (lockPeriodCounters, lockCapCounters).
+func shiftCapSlots(ctx context.Context, tx *sqlx.Tx, offerID int64, affID *int64, day, month time.Time, delta int) error {
+	const q = `UPDATE cap_counters SET used = used + $5
+		WHERE offer_id = $1 AND aff_id = ANY($2) AND ((period = 'd' AND start = $3) OR (period = 'm' AND start = $4))`
+	if _, err := tx.ExecContext(ctx, q, offerID, pq.Array(periodAffs(affID)), date(day), date(month), delta); err != nil {
+		return fmt.Errorf("shift cap slots: %w", err)
 	}
 	return nil
 }
 
-// freeCapSlots gives back the slots a conversion took, in the counters' lock order.
-func freeCapSlots(ctx context.Context, tx *sqlx.Tx, offerID int64, affID *int64, day, month time.Time) error {
-	const q = `UPDATE cap_counters SET used = used - 1
-		WHERE offer_id = $1 AND aff_id = ANY($2) AND ((period = 'd' AND start = $3) OR (period = 'm' AND start = $4))`
-	affs := []int64{0}
-	if affID != nil {
-		affs = append(affs, *affID)
+// periodAffs are the counters' aff_id values a conversion of affID counts in: the offer's (0) and
+// the affiliate's.
+func periodAffs(affID *int64) []int64 {
+	if affID == nil {
+		return []int64{0}
 	}
-	// One statement updates its rows in an order of its choosing; lock them in the fixed order first.
-	const lock = `SELECT 1 FROM cap_counters
-		WHERE offer_id = $1 AND aff_id = ANY($2) AND ((period = 'd' AND start = $3) OR (period = 'm' AND start = $4))
-		ORDER BY aff_id, period FOR UPDATE`
-	if _, err := tx.ExecContext(ctx, lock, offerID, pq.Array(affs), date(day), date(month)); err != nil {
-		return fmt.Errorf("free cap slot: %w", err)
-	}
-	if _, err := tx.ExecContext(ctx, q, offerID, pq.Array(affs), date(day), date(month)); err != nil {
-		return fmt.Errorf("free cap slot: %w", err)
-	}
-	return nil
+	return []int64{0, *affID}
 }
 
 // CapState is whether an offer's caps are full now: the offer's own, and which affiliates'.
