@@ -71,11 +71,13 @@ func (s *Store) RecordConversion(ctx context.Context, c domain.Conversion, in do
 		}
 	}
 	day, month := domain.CapPeriods(in.Now, caps.location())
-	counters := 0 // the counters of day and month that exist and are locked
+	counted := false // some counter of day or month exists (and is locked): a slot taken counts in it
 	if in.CountsInCaps() {
-		if counters, err = lockPeriodCounters(ctx, tx, c.OfferID, c.AffID, day, month); err != nil {
+		n, err := lockPeriodCounters(ctx, tx, c.OfferID, c.AffID, day, month)
+		if err != nil {
 			return RecordResult{}, err
 		}
+		counted = n > 0
 	}
 	if in.CountsInCaps() && caps.Any() {
 		var affID int64
@@ -86,7 +88,7 @@ func (s *Store) RecordConversion(ctx context.Context, c domain.Conversion, in do
 		if in.Caps, err = lockCapCounters(ctx, tx, c.OfferID, caps.location(), keys); err != nil {
 			return RecordResult{}, err
 		}
-		counters += len(keys) // at most: some were already counted above
+		counted = true
 	}
 	d := domain.Decide(in)
 	c.Apply(d)
@@ -115,7 +117,7 @@ func (s *Store) RecordConversion(ctx context.Context, c domain.Conversion, in do
 		return RecordResult{Conversion: c, Duplicate: true, Replayed: !counted}, tx.Commit()
 	}
 
-	if in.TakesCapSlot(d) && counters > 0 {
+	if in.TakesCapSlot(d) && counted {
 		if err := shiftCapSlots(ctx, tx, c.OfferID, c.AffID, day, month, 1); err != nil {
 			return RecordResult{}, err
 		}
