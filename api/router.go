@@ -193,7 +193,7 @@ func (s *server) clientIP(r *http.Request) string {
 	if xff := r.Header.Get("X-Forwarded-For"); xff != "" && s.trusted(p) {
 		first, _, _ := strings.Cut(xff, ",")
 		if ip, err := netip.ParseAddr(strings.TrimSpace(first)); err == nil {
-			return ip.Unmap().String()
+			return ip.Unmap().WithZone("").String()
 		}
 	}
 	return p.String()
@@ -213,13 +213,15 @@ func (s *server) https(r *http.Request) bool {
 }
 
 // peer is the TCP peer's address; ok is false when RemoteAddr is not an ip:port (net/http always
-// sets one).
+// sets one). An IPv6 zone (fe80::1%eth0, a link-local peer) is dropped: it names an interface of
+// this host, not the client, PostgreSQL's inet refuses it (the click would be acknowledged, then
+// never stored), and a prefix never contains a zoned address (allow-lists, TRUSTED_PROXIES).
 func peer(r *http.Request) (netip.Addr, bool) {
 	ap, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
 		return netip.Addr{}, false
 	}
-	return ap.Addr().Unmap(), true
+	return ap.Addr().Unmap().WithZone(""), true
 }
 
 func (s *server) trusted(ip netip.Addr) bool {
