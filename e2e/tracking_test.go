@@ -603,3 +603,46 @@ func TestPausedAffiliateAndOffer(t *testing.T) {
 		t.Fatalf("a rejected PATCH changed the offer: %+v", offer)
 	}
 }
+
+// TestNotFoundNamesTheField covers API.md's "Errors" for the 404s of the tracking endpoints: the
+// message starts with the field's canonical name (offer_id, aff_id, click_id, event), in the
+// endpoint's body type, and an unknown offer and a paused one answer the same message.
+func TestNotFoundNamesTheField(t *testing.T) {
+	t.Parallel()
+	s := testenv.Shared(t)
+	f := newFixture(t, s, map[string]any{"type": "cpa", "amount": "1"}, nil)
+	paused := newFixture(t, s, map[string]any{"type": "cpa", "amount": "1"}, map[string]any{"status": "paused"})
+	var pausedAff store.Affiliate
+	mustAdmin(t, s, 201, "POST", "/api/v1/affiliates", map[string]any{"name": "paused " + t.Name(), "status": "paused"}, &pausedAff)
+	o, a, token := f.Offer.ID, f.Affiliate.ID, f.Advertiser.PostbackToken
+	const unknown = 999999999
+	for _, r := range []struct{ method, path, body, field string }{
+		{"GET", fmt.Sprintf("/click?offer_id=%d&aff_id=%d", unknown, a), "", "offer_id"},
+		{"GET", fmt.Sprintf("/click?offer_id=%d&aff_id=%d", paused.Offer.ID, a), "", "offer_id"},
+		{"GET", fmt.Sprintf("/click?offer_id=%d&aff_id=%d", o, unknown), "", "aff_id"},
+		{"GET", fmt.Sprintf("/click?offer_id=%d&aff_id=%d", o, pausedAff.ID), "", "aff_id"},
+		{"GET", fmt.Sprintf("/impression?offer_id=%d&aff_id=%d", unknown, a), "", "offer_id"},
+		{"GET", fmt.Sprintf("/impression?offer_id=%d&aff_id=%d", paused.Offer.ID, a), "", "offer_id"},
+		{"GET", fmt.Sprintf("/impression?offer_id=%d&aff_id=%d", o, unknown), "", "aff_id"},
+		{"GET", fmt.Sprintf("/pixel?offer_id=%d&amount=1", unknown), "", "offer_id"},
+		{"GET", fmt.Sprintf("/pixel?offer_id=%d&amount=1", paused.Offer.ID), "", "offer_id"},
+		{"GET", fmt.Sprintf("/pixel?offer_id=%d&amount=1&event=nosuch", o), "", "event"},
+		{"POST", "/conversion", fmt.Sprintf("offer_id=%d&amount=1", unknown), "offer_id"},
+		{"POST", "/conversion", fmt.Sprintf("offer_id=%d&amount=1", paused.Offer.ID), "offer_id"},
+		{"GET", fmt.Sprintf("/postback?token=%s&offer_id=%d&aff_id=%d&amount=1", token, unknown, a), "", "offer_id"},
+		{"GET", fmt.Sprintf("/postback?token=%s&offer_id=%d&aff_id=%d&amount=1", token, paused.Offer.ID, a), "", "offer_id"},
+		{"GET", fmt.Sprintf("/postback?token=%s&offer_id=%d&aff_id=%d&amount=1", token, o, unknown), "", "aff_id"},
+		{"GET", fmt.Sprintf("/postback?token=%s&click_id=%s&amount=1", token, domain.NewID()), "", "click_id"},
+	} {
+		resp, body := send(t, r.method, s.URL+r.path, "application/x-www-form-urlencoded", r.body, "")
+		if msg := errorOf(resp, body); resp.StatusCode != 404 || !strings.HasPrefix(msg, r.field+": ") {
+			t.Errorf("%s %s %s: %d %q, want 404 naming %s", r.method, r.path, r.body, resp.StatusCode, msg, r.field)
+		}
+	}
+	// Unknown and paused are one answer: a caller cannot tell which offers exist.
+	unk, _ := send(t, "GET", fmt.Sprintf("%s/click?offer_id=%d&aff_id=%d", s.URL, unknown, a), "", "", "")
+	pau, _ := send(t, "GET", fmt.Sprintf("%s/click?offer_id=%d&aff_id=%d", s.URL, paused.Offer.ID, a), "", "", "")
+	if unk.Header.Get("X-Error") != pau.Header.Get("X-Error") {
+		t.Errorf("unknown offer %q, paused offer %q: want one message", unk.Header.Get("X-Error"), pau.Header.Get("X-Error"))
+	}
+}
