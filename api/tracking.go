@@ -236,10 +236,11 @@ func (s *server) pageConversion(c *gin.Context) (*store.Offer, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.checkEvent(ctx, offer.ID, req.Event); err != nil {
+	// The custom parameters are parameters (400): checked before the event's existence (404).
+	if err := applyCustom(p, offer, &req); err != nil {
 		return nil, err
 	}
-	if err := applyCustom(p, offer, &req); err != nil {
+	if err := s.checkEvent(ctx, offer.ID, req.Event); err != nil {
 		return nil, err
 	}
 	req.Source = domain.SourcePage
@@ -266,7 +267,8 @@ func (s *server) postback(c *gin.Context) error {
 		return err
 	}
 	// Parameters first (400), then authentication (401), allow-list (403), existence (404). The
-	// custom parameters come last: whether they are read at all depends on the offer.
+	// custom parameters come once the offer is known (whether they are read at all depends on
+	// it), still before the event's existence.
 	clickID, err := p.ClickID(false)
 	if err != nil {
 		return err
@@ -311,10 +313,10 @@ func (s *server) postback(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.checkEvent(ctx, offer.ID, req.Event); err != nil {
+	if err := applyCustom(p, offer, &req); err != nil {
 		return err
 	}
-	if err := applyCustom(p, offer, &req); err != nil {
+	if err := s.checkEvent(ctx, offer.ID, req.Event); err != nil {
 		return err
 	}
 	req.IP = ip
