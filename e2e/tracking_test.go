@@ -276,13 +276,13 @@ func TestImpression(t *testing.T) {
 	paused := newAffiliate(t, s)
 	mustAdmin(t, s, 200, "PATCH", fmt.Sprintf("/api/v1/affiliates/%d", paused.ID), map[string]any{"status": "paused"}, nil)
 	for q, want := range map[string]int{
-		fmt.Sprintf("offer_id=%d", f.Offer.ID):                                       400,
-		fmt.Sprintf("offer_id=%d&aff_id=0", f.Offer.ID):                              400,
-		fmt.Sprintf("offer_id=%d&aff_id=%d&sub_id=%%FF", f.Offer.ID, f.Affiliate.ID): 400,
-		fmt.Sprintf("offer_id=%d&CID=1&aff_id=%d", f.Offer.ID, f.Affiliate.ID):       400,
-		fmt.Sprintf("offer_id=999999999&aff_id=%d", f.Affiliate.ID):                  404,
-		fmt.Sprintf("offer_id=%d&aff_id=999999999", f.Offer.ID):                      404,
-		fmt.Sprintf("offer_id=%d&aff_id=%d", f.Offer.ID, paused.ID):                  404,
+		fmt.Sprintf("offer_id=%d", f.Offer.ID):                                                400,
+		fmt.Sprintf("offer_id=%d&aff_id=0", f.Offer.ID):                                       400,
+		fmt.Sprintf("offer_id=%d&aff_id=%d&sub_id=%%FF", f.Offer.ID, f.Affiliate.ID):          400,
+		fmt.Sprintf("offer_id=%d&CID=%d&aff_id=%d", f.Offer.ID, f.Offer.ID+1, f.Affiliate.ID): 400,
+		fmt.Sprintf("offer_id=999999999&aff_id=%d", f.Affiliate.ID):                           404,
+		fmt.Sprintf("offer_id=%d&aff_id=999999999", f.Offer.ID):                               404,
+		fmt.Sprintf("offer_id=%d&aff_id=%d", f.Offer.ID, paused.ID):                           404,
 	} {
 		resp, body := imp(q)
 		if resp.StatusCode != want || resp.Header.Get("X-Error") == "" {
