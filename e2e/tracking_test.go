@@ -646,3 +646,34 @@ func TestNotFoundNamesTheField(t *testing.T) {
 		t.Errorf("unknown offer %q, paused offer %q: want one message", unk.Header.Get("X-Error"), pau.Header.Get("X-Error"))
 	}
 }
+
+// TestCartFieldsNeverLoseTheClick: a tracking link or thank-you page carries the cart's and the
+// ad network's own fields, not always validly encoded. Those are ignored: the click is stored and
+// redirected, the conversion accepted; a ';' is part of a value. Only a parameter of ours that
+// does not decode is a 400, naming it, with nothing stored.
+func TestCartFieldsNeverLoseTheClick(t *testing.T) {
+	t.Parallel()
+	s := testenv.Shared(t)
+	f := newFixture(t, s, map[string]any{"type": "cpa", "amount": "1"}, nil)
+	ua := "Mozilla/5.0 (" + t.Name() + ")"
+	o, a := f.Offer.ID, f.Affiliate.ID
+
+	id, cookie := clickAs(t, s, fmt.Sprintf("offer_id=%d&aff_id=%d&utm_campaign=50%%off&sub_id=a;b&x%%zz=1", o, a), ua)
+	cl, err := s.Store.Click(context.Background(), id)
+	if err != nil || str(cl.SubID) != "a;b" {
+		t.Fatalf("click with undecodable cart fields %+v, %v", cl, err)
+	}
+	c := conversionOf(t, s, pixelAs(t, s, fmt.Sprintf("offer_id=%d&amount=3&ref=100%%", o), ua, cookie))
+	if c.Status != "approved" || str(c.ClickID) != id {
+		t.Fatalf("pixel with an undecodable cart field %+v", c)
+	}
+
+	clicks := rowsFor(t, s, "clicks", o)
+	resp, body := send(t, "GET", fmt.Sprintf("%s/click?offer_id=%d&aff_id=%d&sub2=50%%off", s.URL, o, a), "", "", ua)
+	if msg := errorOf(resp, body); resp.StatusCode != 400 || !strings.HasPrefix(msg, "sub2: ") {
+		t.Errorf("click with sub2=50%%off: %d %q, want 400 naming sub2", resp.StatusCode, msg)
+	}
+	if n := rowsFor(t, s, "clicks", o); n != clicks {
+		t.Errorf("%d clicks after a refused one, want %d", n, clicks)
+	}
+}
