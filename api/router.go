@@ -128,6 +128,9 @@ func (s *server) routes(r *gin.Engine) {
 	r.GET("/pixel", s.syncClicks, asGIF(s.pixel))
 	r.POST("/conversion", bodyDeadline(to.Body), s.syncClicks, asText(s.conversion))
 	r.GET("/tf.js", trackingScript)
+	// HEAD of the script (CDNs, `curl -I`) answers GET's headers; the tracking routes have no
+	// HEAD, since it would record what a link checker's request is not.
+	r.HEAD("/tf.js", trackingScript)
 	// A postback waits for the clicks only in its Click ID form (postbackClick): an AFID post
 	// reads none.
 	r.GET("/postback", asJSON(s.postback))
