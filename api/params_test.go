@@ -448,3 +448,35 @@ func FuzzParseParams(f *testing.F) {
 		checkFieldError(t, "token", err, "token")
 	})
 }
+
+// TestMethodNotAllowedKeepsBodyType: a method a tracking route does not take is a 405 in the
+// route's error body type (GIF or text, message in X-Error), JSON elsewhere; never a recorded
+// visit (the router has no database here).
+func TestMethodNotAllowedKeepsBodyType(t *testing.T) {
+	t.Parallel()
+	h := noDBRouter()
+	for _, c := range []struct{ method, path, ctype string }{
+		{"POST", "/pixel?offer_id=1&amount=1", "image/gif"},
+		{"HEAD", "/impression?offer_id=1&aff_id=1", "image/gif"},
+		{"POST", "/click?offer_id=1&aff_id=1", "text/plain; charset=utf-8"},
+		{"GET", "/conversion?offer_id=1&amount=1", "text/plain; charset=utf-8"},
+		{"DELETE", "/postback", "application/json; charset=utf-8"},
+		{"POST", "/tf.js", "application/json; charset=utf-8"},
+	} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(c.method, c.path, nil))
+		msg := w.Header().Get("X-Error")
+		if strings.HasPrefix(c.ctype, "application/json") {
+			var e struct{ Error string }
+			_ = json.Unmarshal(w.Body.Bytes(), &e)
+			msg = e.Error
+		}
+		if w.Code != http.StatusMethodNotAllowed || w.Header().Get("Content-Type") != c.ctype ||
+			!strings.HasPrefix(msg, "method: ") || w.Header().Get("Allow") == "" {
+			t.Errorf("%s %s: %d %q %q, want 405 %s naming method", c.method, c.path, w.Code, w.Header().Get("Content-Type"), msg, c.ctype)
+		}
+		if c.ctype == "image/gif" && !bytes.Equal(w.Body.Bytes(), transparentGIF) {
+			t.Errorf("%s %s: body is not the GIF", c.method, c.path)
+		}
+	}
+}

@@ -182,9 +182,22 @@ func (s *server) routes(r *gin.Engine) {
 	r.POST("/console/:page", bodyDeadline(to.Admin), serveConsole)
 
 	r.NoRoute(func(c *gin.Context) { c.JSON(http.StatusNotFound, gin.H{"error": "route: not found"}) })
-	r.NoMethod(func(c *gin.Context) {
-		c.JSON(http.StatusMethodNotAllowed, gin.H{"error": "method: not allowed"})
-	})
+	r.NoMethod(methodNotAllowed)
+}
+
+// methodNotAllowed answers a method a route does not take (405, with gin's Allow header) in the
+// body type of the route's errors (API.md, "Errors"): a tracking endpoint's GIF or text with the
+// message in X-Error, JSON elsewhere.
+func methodNotAllowed(c *gin.Context) {
+	const msg = "method: not allowed"
+	switch c.Request.URL.Path {
+	case "/impression", "/pixel":
+		writeGIFError(c, http.StatusMethodNotAllowed, msg)
+	case "/click", "/conversion":
+		writeTextError(c, http.StatusMethodNotAllowed, msg)
+	default:
+		c.JSON(http.StatusMethodNotAllowed, gin.H{"error": msg})
+	}
 }
 
 // clientIP is the TCP peer, or the left-most X-Forwarded-For entry when the peer is a trusted proxy.
