@@ -126,6 +126,13 @@ func cached[T any](c *lookupCache, t *cacheTable[T], ctx context.Context, id int
 	}
 	key := strconv.FormatUint(gen, 10) + "/" + strconv.FormatInt(id, 10)
 	flight := t.loads.DoChan(key, func() (any, error) {
+		// A load that ended between this reader's miss and its flight has stored a fresh entry:
+		// answer it rather than load again.
+		if v, ok := t.entries.Load(id); ok {
+			if e := v.(*cacheEntry[T]); e.gen == gen && now < e.expires {
+				return e, nil
+			}
+		}
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cacheLoadTimeout)
 		defer cancel()
 		val, err := load(c, lctx, id)
