@@ -8,6 +8,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/trackflow/trackflow/domain"
 	"github.com/trackflow/trackflow/internal/metrics"
 	"github.com/trackflow/trackflow/store"
 )
@@ -23,7 +24,7 @@ type Activities struct {
 	Metrics *metrics.Metrics
 	// ClickIDKey authenticates click IDs (CLICK_ID_KEY, shared with the API): only an authentic,
 	// fresh cookie's click is waited for. Nil: no ID is authentic, none is waited for.
-	ClickIDKey []byte
+	ClickIDKey *domain.ClickIDKey
 	// Clicks is the click writer of this process's API (ROLE=all), nil otherwise: a wait for a
 	// cookie's click then wakes when the writer commits instead of polling.
 	Clicks *store.ClickWriter

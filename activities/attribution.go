@@ -80,7 +80,7 @@ func (a *Activities) cookieClick(ctx context.Context, clickID string, since time
 	if domain.ErrorKind(err) != domain.NotFound {
 		return nil, err
 	}
-	createdAt, authentic := domain.VerifyClickID(a.ClickIDKey, clickID)
+	createdAt, authentic := a.ClickIDKey.Verify(clickID)
 	if !authentic || createdAt.Before(since.Add(-time.Second)) {
 		a.Metrics.CookieClick(metrics.CookieClickUnknown)
 		return nil, err

@@ -73,7 +73,7 @@ func TestCookieClickWaitsOnlyForAuthenticFreshIDs(t *testing.T) {
 		}
 	}
 
-	fresh := domain.NewClickID(key, time.Now())
+	fresh := key.NewClickID(time.Now())
 	if err := clicks.Add(click(fresh, time.Now().UTC())); err != nil {
 		t.Fatal(err)
 	}
@@ -82,14 +82,14 @@ func TestCookieClickWaitsOnlyForAuthenticFreshIDs(t *testing.T) {
 	}
 	check("a fresh click held by the writer", map[string]float64{"found_after_wait": 1, "unknown": 0})
 
-	forged := domain.NewClickID(domain.NewClickIDKey(), time.Now())
+	forged := domain.NewClickIDKey().NewClickID(time.Now())
 	if att := attribute(forged); att.Method != "" || att.ClickID != "" {
 		t.Fatalf("forged cookie: %+v, want unattributed", att)
 	}
 	check("a forged ID", map[string]float64{"found_after_wait": 1, "unknown": 1, "lost": 0})
 
 	// Older than the freshness bound, and a newer click is stored: the writers are not behind.
-	old := domain.NewClickID(key, time.Now().Add(-time.Hour))
+	old := key.NewClickID(time.Now().Add(-time.Hour))
 	if att := attribute(old); att.Method == domain.MethodCookie {
 		t.Fatalf("old unknown cookie: %+v", att)
 	}
@@ -123,11 +123,11 @@ func TestCookieClickRetriedWhileWriterBehind(t *testing.T) {
 	clicks := testenv.StalledClickWriter(t, opts)
 	a := &activities.Activities{Store: st, Metrics: metrics.New(reg), ClickIDKey: key, Clicks: clicks, ClickWriter: opts}
 	// The backup lookup would find this stored click from the same visitor: the wrong one.
-	if err := st.InsertClick(ctx, &store.Click{ClickID: domain.NewClickID(key, time.Now()), OfferID: seeded.Offer.ID,
+	if err := st.InsertClick(ctx, &store.Click{ClickID: key.NewClickID(time.Now()), OfferID: seeded.Offer.ID,
 		AffID: seeded.Affiliate.ID, IP: "198.51.100.7", UserAgent: "UA", CreatedAt: time.Now().UTC()}); err != nil {
 		t.Fatal(err)
 	}
-	held := domain.NewClickID(key, time.Now())
+	held := key.NewClickID(time.Now())
 	if err := clicks.Add(store.Click{ClickID: held, OfferID: seeded.Offer.ID, AffID: seeded.Affiliate.ID,
 		IP: "198.51.100.7", UserAgent: "UA", CreatedAt: time.Now().UTC()}); err != nil {
 		t.Fatal(err)
@@ -203,7 +203,7 @@ func TestCookieClickWaitsForOtherProcessesWriters(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	a := &activities.Activities{Store: st, Metrics: metrics.New(reg), ClickIDKey: key,
 		ClickWriter: store.BatchOptions{FlushInterval: time.Millisecond, RetryMax: 50 * time.Millisecond}}
-	unstored := domain.NewClickID(key, time.Now())
+	unstored := key.NewClickID(time.Now())
 	attribute := func() (activities.Attribution, error) {
 		return a.Attribute(ctx, domain.ConversionRequest{OfferID: seeded.Offer.ID, Source: domain.SourcePage,
 			CookieClickID: unstored, IP: "198.51.100.7", UserAgent: "UA", ReceivedAt: time.Now()})
@@ -211,7 +211,7 @@ func TestCookieClickWaitsForOtherProcessesWriters(t *testing.T) {
 	if att, err := attribute(); domain.ErrorKind(err) != domain.Unavailable {
 		t.Fatalf("no click stored after the cookie's: %+v, %v; want an Unavailable error (retried)", att, err)
 	}
-	if err := st.InsertClick(ctx, &store.Click{ClickID: domain.NewClickID(key, time.Now()), OfferID: seeded.Offer.ID,
+	if err := st.InsertClick(ctx, &store.Click{ClickID: key.NewClickID(time.Now()), OfferID: seeded.Offer.ID,
 		AffID: seeded.Affiliate.ID, IP: "203.0.113.9", UserAgent: "other", CreatedAt: time.Now().Add(2 * time.Second).UTC()}); err != nil {
 		t.Fatal(err)
 	}

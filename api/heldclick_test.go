@@ -57,7 +57,7 @@ func TestClickHeldByWriterIsNotNotFound(t *testing.T) {
 				name, resp.StatusCode, resp.Header.Get("Retry-After"))
 		}
 	}
-	if resp := do("GET", "/api/v1/clicks/"+domain.NewClickID(domain.NewClickIDKey(), time.Now()), nil); resp.StatusCode != http.StatusNotFound {
+	if resp := do("GET", "/api/v1/clicks/"+domain.NewClickIDKey().NewClickID(time.Now()), nil); resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("a forged click ID: %d, want 404", resp.StatusCode)
 	}
 

@@ -65,7 +65,7 @@ type Config struct {
 	Namespace     string
 	// ClickIDKey authenticates the click IDs the API mints (CLICK_ID_KEY, shared with the
 	// workers); nil: New makes a random one (tests, a single ROLE=all process).
-	ClickIDKey []byte
+	ClickIDKey *domain.ClickIDKey
 }
 
 // server holds the handlers' dependencies.
@@ -103,7 +103,7 @@ func New(cfg Config, st *store.Store, tc client.Client) http.Handler {
 	if s.pixels == nil {
 		s.pixels = activities.NewPixelClient(false)
 	}
-	if len(s.cfg.ClickIDKey) == 0 {
+	if s.cfg.ClickIDKey == nil {
 		s.cfg.ClickIDKey = domain.NewClickIDKey()
 	}
 	if s.clicks == nil {
@@ -278,7 +278,7 @@ func (s *server) storedClick(ctx context.Context, id string) (*store.Click, erro
 	if domain.ErrorKind(err) != domain.NotFound {
 		return click, err
 	}
-	if _, authentic := domain.VerifyClickID(s.cfg.ClickIDKey, id); !authentic {
+	if _, authentic := s.cfg.ClickIDKey.Verify(id); !authentic {
 		return nil, err
 	}
 	serr := s.waitClicks(ctx)

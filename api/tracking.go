@@ -48,7 +48,7 @@ func (s *server) click(c *gin.Context) error {
 	}
 	now := time.Now().UTC()
 	click := store.Click{
-		ClickID: domain.NewClickID(s.cfg.ClickIDKey, now), OfferID: v.offer.ID, AffID: v.ids.AffID, Subs: domain.NewSubs(v.ids.Subs),
+		ClickID: s.cfg.ClickIDKey.NewClickID(now), OfferID: v.offer.ID, AffID: v.ids.AffID, Subs: domain.NewSubs(v.ids.Subs),
 		IP: s.clientIP(c.Request), UserAgent: userAgent(c.Request), Referer: store.StorableText(c.Request.Referer(), maxReferer),
 		CreatedAt: now,
 	}
@@ -88,7 +88,7 @@ func (s *server) firstClick(c *gin.Context, offer *store.Offer, now time.Time) s
 	// The ID's MAC and time (domain.NewClickID) settle two cases without Postgres or a wait: an
 	// authentic ID minted before the cookie window (to the second) names no click inside it, and
 	// only an authentic ID can name a click this process redirected and has not yet stored.
-	createdAt, authentic := domain.VerifyClickID(s.cfg.ClickIDKey, id)
+	createdAt, authentic := s.cfg.ClickIDKey.Verify(id)
 	if authentic && createdAt.Before(now.Add(-offer.CookieWindow()-time.Second)) {
 		return ""
 	}

@@ -15,13 +15,13 @@ func TestClickIDAuthenticated(t *testing.T) {
 	t.Parallel()
 	key, other := domain.NewClickIDKey(), domain.NewClickIDKey()
 	now := time.Date(2026, 12, 2, 1, 2, 3, 456, time.UTC)
-	id := domain.NewClickID(key, now)
-	if !domain.IsID(id) || id == domain.NewClickID(key, now) {
+	id := key.NewClickID(now)
+	if !domain.IsID(id) || id == key.NewClickID(now) {
 		t.Fatalf("NewClickID = %q: want 32 lowercase hex, different each time", id)
 	}
-	at, ok := domain.VerifyClickID(key, id)
+	at, ok := key.Verify(id)
 	if !ok || !at.Equal(now.Truncate(time.Second)) {
-		t.Fatalf("VerifyClickID = %s %v, want %s true", at, ok, now.Truncate(time.Second))
+		t.Fatalf("Verify = %s %v, want %s true", at, ok, now.Truncate(time.Second))
 	}
 	if at, ok := domain.ClickIDTime(id); !ok || !at.Equal(now.Truncate(time.Second)) {
 		t.Fatalf("ClickIDTime = %s %v", at, ok)
@@ -32,22 +32,45 @@ func TestClickIDAuthenticated(t *testing.T) {
 			c = '1'
 		}
 		forged := id[:i] + string(c) + id[i+1:]
-		if _, ok := domain.VerifyClickID(key, forged); ok {
+		if _, ok := key.Verify(forged); ok {
 			t.Errorf("character %d changed (%s): still authentic", i, forged)
 		}
 	}
 	for name, bad := range map[string]string{
-		"other key": domain.NewClickID(other, now), "pre-format": domain.NewID(), "upper case": strings.ToUpper(id),
+		"other key": other.NewClickID(now), "pre-format": domain.NewID(), "upper case": strings.ToUpper(id),
 		"short": id[:31], "empty": "", "non-hex": strings.Repeat("g", 32),
 	} {
-		if _, ok := domain.VerifyClickID(key, bad); ok {
+		if _, ok := key.Verify(bad); ok {
 			t.Errorf("%s (%q): authentic", name, bad)
 		}
 	}
-	if _, ok := domain.VerifyClickID(nil, id); ok {
+	if _, ok := (*domain.ClickIDKey)(nil).Verify(id); ok {
 		t.Error("no key: authentic")
 	}
 	if _, ok := domain.ClickIDTime("xyz"); ok {
 		t.Error("ClickIDTime of a malformed ID: ok")
+	}
+}
+
+// TestClickIDKeysKeepTheirOwnMACs: two keys used in turn each mint and verify with their own
+// pooled MAC, and a short secret is refused. (BenchmarkNewClickID and BenchmarkVerifyClickID
+// report the allocations: one per minted ID, its string; none to verify one.)
+func TestClickIDKeysKeepTheirOwnMACs(t *testing.T) {
+	a, b := domain.NewClickIDKey(), domain.NewClickIDKey()
+	now := time.Now()
+	for i := 0; i < 100; i++ {
+		ida, idb := a.NewClickID(now), b.NewClickID(now)
+		if _, ok := a.Verify(ida); !ok {
+			t.Fatal("a's ID not authentic under a")
+		}
+		if _, ok := b.Verify(ida); ok {
+			t.Fatal("a's ID authentic under b")
+		}
+		if _, ok := b.Verify(idb); !ok {
+			t.Fatal("b's ID not authentic under b")
+		}
+	}
+	if _, err := domain.ClickIDKeyFrom(make([]byte, domain.ClickIDKeySize-1)); err == nil {
+		t.Error("a 31-byte secret accepted")
 	}
 }

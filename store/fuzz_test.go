@@ -67,25 +67,30 @@ func FuzzExpandMacros(f *testing.F) {
 	})
 }
 
-// FuzzClickID: VerifyClickID and ClickIDTime take any text without panicking; only a
-// well-formed ID can be authentic; an ID minted with a key verifies under it, to the second.
+// FuzzClickID: a key's Verify and ClickIDTime take any text without panicking; only a
+// well-formed ID can be authentic; an ID minted with a key verifies under it, to the second; a
+// secret shorter than ClickIDKeySize is refused.
 func FuzzClickID(f *testing.F) {
 	f.Add(domain.NewID(), []byte("0123456789abcdef0123456789abcdef"), int64(1764640000))
 	f.Add("ZZ", []byte{}, int64(0))
-	f.Fuzz(func(t *testing.T, id string, key []byte, unix int64) {
-		if _, ok := domain.VerifyClickID(key, id); ok && !domain.IsID(id) {
+	f.Fuzz(func(t *testing.T, id string, secret []byte, unix int64) {
+		key, err := domain.ClickIDKeyFrom(secret)
+		if (err == nil) != (len(secret) >= domain.ClickIDKeySize) {
+			t.Fatalf("ClickIDKeyFrom(%d bytes): %v", len(secret), err)
+		}
+		if _, ok := key.Verify(id); ok && !domain.IsID(id) {
 			t.Fatalf("malformed %q authentic", id)
 		}
 		if _, ok := domain.ClickIDTime(id); ok != domain.IsID(id) {
 			t.Fatalf("ClickIDTime(%q) ok = %v", id, ok)
 		}
-		if len(key) == 0 || unix < 0 || unix > 1<<32-1 {
+		if key == nil || unix < 0 || unix > 1<<32-1 {
 			return
 		}
 		at := time.Unix(unix, 0).UTC()
-		minted := domain.NewClickID(key, at)
-		if got, ok := domain.VerifyClickID(key, minted); !ok || !got.Equal(at) || !domain.IsID(minted) {
-			t.Fatalf("NewClickID(%x, %s) = %q verifies as %s %v", key, at, minted, got, ok)
+		minted := key.NewClickID(at)
+		if got, ok := key.Verify(minted); !ok || !got.Equal(at) || !domain.IsID(minted) {
+			t.Fatalf("NewClickID(%s) = %q verifies as %s %v", at, minted, got, ok)
 		}
 	})
 }

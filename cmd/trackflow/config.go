@@ -58,7 +58,7 @@ type Config struct {
 	HTTP api.Timeouts
 	// ClickIDKey authenticates click IDs (CLICK_ID_KEY, base64 of at least 32 bytes); every API
 	// and worker process of a deployment must share it. Unset: a random key for this process.
-	ClickIDKey []byte
+	ClickIDKey *domain.ClickIDKey
 	// ClickIDKeyGenerated is true when CLICK_ID_KEY was unset (run warns).
 	ClickIDKeyGenerated bool
 	// PprofAddr, when set (PPROF_ADDR, e.g. 127.0.0.1:6060), serves net/http/pprof there, on its
@@ -187,8 +187,11 @@ func loadConfig() (Config, error) {
 	// The routes that take no body get a second, or the body bound when that is shorter.
 	c.HTTP.Tiny = min(dt.Tiny, c.HTTP.Body)
 	if k := os.Getenv("CLICK_ID_KEY"); k != "" {
-		c.ClickIDKey, err = base64.StdEncoding.DecodeString(k)
-		if err != nil || len(c.ClickIDKey) < domain.ClickIDKeySize {
+		secret, err := base64.StdEncoding.DecodeString(k)
+		if err == nil {
+			c.ClickIDKey, err = domain.ClickIDKeyFrom(secret)
+		}
+		if err != nil {
 			errs = append(errs, fmt.Sprintf("CLICK_ID_KEY: must be base64 of at least %d bytes (openssl rand -base64 32)", domain.ClickIDKeySize))
 		}
 	} else {

@@ -81,7 +81,7 @@ func StartWorker(t testing.TB, s *Stack, bin string) *Process {
 		"TEMPORAL_NAMESPACE="+s.Namespace,
 		"POSTBACK_ALLOW_PRIVATE=true",
 		"DEMO=false",
-		"CLICK_ID_KEY="+base64.StdEncoding.EncodeToString(ClickIDKey),
+		"CLICK_ID_KEY="+base64.StdEncoding.EncodeToString(ClickIDKey.Secret()),
 	)
 }
 
