@@ -15,6 +15,7 @@ import (
 	"github.com/trackflow/trackflow/activities"
 	"github.com/trackflow/trackflow/domain"
 	"github.com/trackflow/trackflow/store"
+	"go.temporal.io/sdk/worker"
 )
 
 var a *activities.Activities
@@ -52,8 +53,7 @@ func recordAsGiven(_ context.Context, in activities.RecordInput) (activities.Rec
 
 func TestConversionApprovedFiresEveryPixel(t *testing.T) {
 	t.Parallel()
-	var s testsuite.WorkflowTestSuite
-	env := s.NewTestWorkflowEnvironment()
+	env := newTestEnv()
 	env.RegisterActivity(a)
 	env.OnActivity(a.Attribute, mock.Anything, mock.Anything).Return(attributed(), nil)
 	var recorded activities.RecordInput
@@ -107,8 +107,7 @@ func TestConversionApprovedFiresEveryPixel(t *testing.T) {
 
 func TestConversionUnattributedIsRejectedWithoutPixels(t *testing.T) {
 	t.Parallel()
-	var s testsuite.WorkflowTestSuite
-	env := s.NewTestWorkflowEnvironment()
+	env := newTestEnv()
 	env.RegisterActivity(a)
 	env.OnActivity(a.Attribute, mock.Anything, mock.Anything).Return(
 		activities.Attribution{Currency: "USD", IP: "203.0.113.9", CookieWindow: 30 * 24 * time.Hour}, nil)
@@ -128,8 +127,7 @@ func TestConversionUnattributedIsRejectedWithoutPixels(t *testing.T) {
 
 func TestConversionDuplicateStopsBeforePixels(t *testing.T) {
 	t.Parallel()
-	var s testsuite.WorkflowTestSuite
-	env := s.NewTestWorkflowEnvironment()
+	env := newTestEnv()
 	env.RegisterActivity(a)
 	env.OnActivity(a.Attribute, mock.Anything, mock.Anything).Return(attributed(), nil)
 	env.OnActivity(a.Record, mock.Anything, mock.Anything).Return(activities.RecordOutput{Duplicate: true}, nil)
@@ -146,8 +144,7 @@ func TestConversionDuplicateStopsBeforePixels(t *testing.T) {
 
 func TestConversionHeldWaitsForReview(t *testing.T) {
 	t.Parallel()
-	var s testsuite.WorkflowTestSuite
-	env := s.NewTestWorkflowEnvironment()
+	env := newTestEnv()
 	env.RegisterActivity(a)
 	req := request()
 	req.CustomStatus = domain.ConversionPending
@@ -183,8 +180,7 @@ func TestConversionHeldWaitsForReview(t *testing.T) {
 
 func TestConversionPixelThatGivesUpDoesNotFailTheConversion(t *testing.T) {
 	t.Parallel()
-	var s testsuite.WorkflowTestSuite
-	env := s.NewTestWorkflowEnvironment()
+	env := newTestEnv()
 	env.RegisterActivity(a)
 	env.OnActivity(a.Attribute, mock.Anything, mock.Anything).Return(attributed(), nil)
 	env.OnActivity(a.Record, mock.Anything, mock.Anything).Return(recordAsGiven)
@@ -202,4 +198,15 @@ func TestConversionPixelThatGivesUpDoesNotFailTheConversion(t *testing.T) {
 	if res.Status != domain.ConversionApproved || res.Delivered != 1 || res.Failed != 1 {
 		t.Fatalf("result %+v", res)
 	}
+}
+
+// newTestEnv is a workflow test environment with room for a loaded CI machine: the testsuite's
+// wall-clock limit of 3 s per workflow and its 1 s deadlock detector can be reached by a -race run
+// on two busy cores, which would fail a test that is right.
+func newTestEnv() *testsuite.TestWorkflowEnvironment {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.SetTestTimeout(time.Minute)
+	env.SetWorkerOptions(worker.Options{DeadlockDetectionTimeout: 30 * time.Second})
+	return env
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/testsuite"
 
 	"github.com/trackflow/trackflow/activities"
 	"github.com/trackflow/trackflow/domain"
@@ -31,7 +30,7 @@ func TestReversalOrder(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			var a *activities.Activities
-			env := (&testsuite.WorkflowTestSuite{}).NewTestWorkflowEnvironment()
+			env := workflows.NewTestEnv()
 			var mu sync.Mutex
 			var steps []string
 			step := func(s string) {

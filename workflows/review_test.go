@@ -33,8 +33,7 @@ func heldRunWith(t *testing.T, hold activities.Hold, review func(*testsuite.Test
 // heldRunAt is heldRunWith calling review after the given time.
 func heldRunAt(t *testing.T, hold activities.Hold, after time.Duration, review func(*testsuite.TestWorkflowEnvironment)) (ConversionResult, activities.StatusChange, int) {
 	t.Helper()
-	var s testsuite.WorkflowTestSuite
-	env := s.NewTestWorkflowEnvironment()
+	env := newTestEnv()
 	a := &activities.Activities{}
 	env.RegisterActivity(a)
 

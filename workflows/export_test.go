@@ -1,0 +1,4 @@
+package workflows
+
+// NewTestEnv is newTestEnv, for the external tests.
+var NewTestEnv = newTestEnv
