@@ -468,11 +468,15 @@ func conversionFilter(c *gin.Context) (store.ConversionFilter, error) {
 	if f.AffID, err = queryID(c, "aff_id"); err != nil {
 		return f, err
 	}
-	f.InvoiceID = c.Query("invoice_id")
+	if f.InvoiceID, err = queryValue(c, "invoice_id"); err != nil {
+		return f, err
+	}
 	if err := checkText("invoice_id", f.InvoiceID, 128); err != nil {
 		return f, err
 	}
-	f.Status = c.Query("status")
+	if f.Status, err = queryValue(c, "status"); err != nil {
+		return f, err
+	}
 	switch f.Status {
 	case "", domain.ConversionPending, domain.ConversionApproved, domain.ConversionRejected, domain.ConversionReversed:
 	default:
