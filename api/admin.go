@@ -284,13 +284,18 @@ func (s *server) createEvent(c *gin.Context) error {
 	return nil
 }
 
-// listEvents handles GET /api/v1/offers/:id/events.
+// listEvents handles GET /api/v1/offers/:id/events: newest first, limit default 50, at most 500,
+// like every list of docs/API.md.
 func (s *server) listEvents(c *gin.Context) error {
+	n, err := limit(c)
+	if err != nil {
+		return err
+	}
 	o, err := s.pathOffer(c)
 	if err != nil {
 		return err
 	}
-	list, err := s.store.Events(c.Request.Context(), o.ID)
+	list, err := s.store.Events(c.Request.Context(), o.ID, n)
 	if err != nil {
 		return err
 	}

@@ -112,7 +112,7 @@ func (s *server) trackingCode(c *gin.Context) error {
 			"{click_id}": "the click ID the landing page received ({click_id} macro of the offer's landing_url)",
 		},
 	}
-	events, err := s.store.Events(ctx, offer.ID)
+	events, err := s.store.Events(ctx, offer.ID, 0)
 	if err != nil {
 		return err
 	}

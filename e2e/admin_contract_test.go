@@ -5,7 +5,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/trackflow/trackflow/api"
 	"github.com/trackflow/trackflow/internal/testenv"
+	"github.com/trackflow/trackflow/store"
 )
 
 // TestAdminParametersGivenTwice: docs/API.md's "Where parameters come from" holds on the admin
@@ -50,5 +52,39 @@ func TestAdminParametersGivenTwice(t *testing.T) {
 	}
 	if code, msg := adminRawBody(t, s, "PATCH", offer, `{"cookie_days": 10, "cookie_days": 10}`); code != 200 {
 		t.Errorf("cookie_days twice, same value: %d %q", code, msg)
+	}
+}
+
+// TestEventListNewestFirstWithLimit: GET /offers/:id/events is a list like the others of
+// docs/API.md's Admin API: newest first, limit default 50, at most 500 (it was oldest first and
+// took no limit).
+func TestEventListNewestFirstWithLimit(t *testing.T) {
+	t.Parallel()
+	s := testenv.Shared(t)
+	f := newFixture(t, s, cpa2, nil)
+	path := fmt.Sprintf("/api/v1/offers/%d/events", f.Offer.ID)
+	names := []string{"lead", "signup", "upsell"}
+	for _, n := range names {
+		mustAdmin(t, s, 201, "POST", path, map[string]any{"name": n, "payout": cpa2}, nil)
+	}
+	var list struct{ Items []store.Event }
+	mustAdmin(t, s, 200, "GET", path, nil, &list)
+	if len(list.Items) != 3 || list.Items[0].Name != "upsell" || list.Items[2].Name != "lead" {
+		t.Errorf("events %+v, want upsell, signup, lead", list.Items)
+	}
+	mustAdmin(t, s, 200, "GET", path+"?limit=2", nil, &list)
+	if len(list.Items) != 2 || list.Items[0].Name != "upsell" || list.Items[1].Name != "signup" {
+		t.Errorf("limit=2: events %+v, want upsell, signup", list.Items)
+	}
+	for _, l := range []string{"0", "-1", "501", "1e3", "abc"} {
+		if code, msg := adminError(t, s, "GET", path+"?limit="+l, nil); code != 400 || !strings.HasPrefix(msg, "limit: ") {
+			t.Errorf("limit=%s: %d %q, want 400 naming limit", l, code, msg)
+		}
+	}
+	// The tracking code still has a snippet for every event.
+	var code api.TrackingCode
+	mustAdmin(t, s, 200, "GET", fmt.Sprintf("/api/v1/offers/%d/tracking-code", f.Offer.ID), nil, &code)
+	if len(code.Events) != 3 {
+		t.Errorf("tracking code events %+v", code.Events)
 	}
 }
