@@ -83,7 +83,7 @@ func (s *server) regeneratePostbackToken(c *gin.Context) error {
 	}
 	a, err := s.store.SetPostbackToken(c.Request.Context(), id, token)
 	if err != nil {
-		return err
+		return named(err, "id", "advertiser")
 	}
 	c.JSON(http.StatusOK, AdvertiserCreated{Advertiser: *a, PostbackToken: a.PostbackToken})
 	return nil
@@ -133,7 +133,7 @@ func (s *server) updateAffiliate(c *gin.Context) error {
 	}
 	a, err := s.store.Affiliate(ctx, id)
 	if err != nil {
-		return err
+		return named(err, "id", "affiliate")
 	}
 	if b.has("name") {
 		a.Name = patch.Name
@@ -142,7 +142,7 @@ func (s *server) updateAffiliate(c *gin.Context) error {
 		a.Status = patch.Status
 	}
 	if err := s.store.UpdateAffiliate(ctx, a); err != nil {
-		return err
+		return named(err, "id", "affiliate")
 	}
 	c.JSON(http.StatusOK, a)
 	return nil
@@ -160,7 +160,7 @@ func (s *server) createOffer(c *gin.Context) error {
 		return err
 	}
 	if err := s.store.CreateOffer(c.Request.Context(), &o); err != nil {
-		return err
+		return named(err, "advertiser_id", "advertiser") // an unknown id is a 404, in a body too
 	}
 	created(c, o)
 	return nil
@@ -242,10 +242,10 @@ func (s *server) updateOffer(c *gin.Context) error {
 		return err
 	}
 	if err := s.store.UpdateOffer(ctx, o); err != nil {
-		return err
+		return named(err, "id", "offer")
 	}
 	if o, err = s.store.Offer(ctx, o.ID); err != nil {
-		return err
+		return named(err, "id", "offer")
 	}
 	c.JSON(http.StatusOK, o)
 	return nil
@@ -257,7 +257,8 @@ func (s *server) pathOffer(c *gin.Context) (*store.Offer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.store.Offer(c.Request.Context(), id)
+	o, err := s.store.Offer(c.Request.Context(), id)
+	return o, named(err, "id", "offer")
 }
 
 // createEvent handles POST /api/v1/offers/:id/events: a named event with its own payout; a
@@ -278,7 +279,7 @@ func (s *server) createEvent(c *gin.Context) error {
 		return err
 	}
 	if err := s.store.CreateEvent(c.Request.Context(), &e); err != nil {
-		return err
+		return named(err, "id", "offer")
 	}
 	created(c, e)
 	return nil
@@ -313,7 +314,7 @@ func (s *server) setPayout(c *gin.Context) error {
 	if err := b.payoutFields("", &p); err != nil {
 		return err
 	}
-	offerID, err := pathID(c, "id", "offer")
+	o, err := s.pathOffer(c)
 	if err != nil {
 		return err
 	}
@@ -321,10 +322,11 @@ func (s *server) setPayout(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.store.SetPayoutOverride(c.Request.Context(), offerID, affID, p); err != nil {
-		return err
+	// The offer exists: a missing reference can only be the affiliate.
+	if err := s.store.SetPayoutOverride(c.Request.Context(), o.ID, affID, p); err != nil {
+		return named(err, "aff_id", "affiliate")
 	}
-	c.JSON(http.StatusOK, store.PayoutOverride{OfferID: offerID, AffID: affID, Payout: p})
+	c.JSON(http.StatusOK, store.PayoutOverride{OfferID: o.ID, AffID: affID, Payout: p})
 	return nil
 }
 
@@ -373,8 +375,12 @@ func (s *server) createPixel(c *gin.Context) error {
 	if p.AffID, err = pathID(c, "id", "affiliate"); err != nil {
 		return err
 	}
+	if _, err := s.store.Affiliate(c.Request.Context(), p.AffID); err != nil {
+		return named(err, "id", "affiliate")
+	}
+	// The affiliate exists: a missing reference can only be the offer.
 	if err := s.store.CreatePixel(c.Request.Context(), &p); err != nil {
-		return err
+		return named(err, "offer_id", "offer")
 	}
 	created(c, PixelCreated{Pixel: p, Secret: p.Secret})
 	return nil
@@ -409,7 +415,7 @@ func (s *server) updatePixel(c *gin.Context) error {
 		p.Status = patch.Status
 	}
 	if err := s.store.UpdatePixel(ctx, p); err != nil {
-		return err
+		return named(err, "pixel_id", "pixel")
 	}
 	c.JSON(http.StatusOK, p)
 	return nil
@@ -426,7 +432,8 @@ func (s *server) pathPixel(c *gin.Context) (*store.Pixel, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.store.AffiliatePixel(c.Request.Context(), affID, pixelID)
+	p, err := s.store.AffiliatePixel(c.Request.Context(), affID, pixelID)
+	return p, named(err, "pixel_id", "pixel")
 }
 
 // validWebhookSecret reports a secret docs/API.md accepts: whsec_ and the base64 of 24 to 64 bytes.
@@ -439,7 +446,7 @@ func validWebhookSecret(s string) bool {
 func (s *server) getClick(c *gin.Context) error {
 	click, err := s.storedClick(c.Request.Context(), c.Param("click_id")) // a malformed ID is not found
 	if err != nil {
-		return err
+		return named(err, "click_id", "click")
 	}
 	c.JSON(http.StatusOK, click)
 	return nil
@@ -494,7 +501,7 @@ func conversionFilter(c *gin.Context) (store.ConversionFilter, error) {
 // getConversion handles GET /api/v1/conversions/:id.
 func (s *server) getConversion(c *gin.Context) error {
 	ctx := c.Request.Context()
-	conv, err := s.store.Conversion(ctx, c.Param("id"))
+	conv, err := s.pathConversion(c)
 	if err != nil {
 		return err
 	}
@@ -504,6 +511,12 @@ func (s *server) getConversion(c *gin.Context) error {
 	}
 	c.JSON(http.StatusOK, conversionDetailView(conv, d))
 	return nil
+}
+
+// pathConversion reads the conversion the :id path parameter names.
+func (s *server) pathConversion(c *gin.Context) (*domain.Conversion, error) {
+	conv, err := s.store.Conversion(c.Request.Context(), c.Param("id"))
+	return conv, named(err, "id", "conversion")
 }
 
 // approveConversion handles POST /api/v1/conversions/:id/approve: a held conversion becomes
@@ -528,7 +541,7 @@ func (s *server) rejectConversion(c *gin.Context) error {
 // only the workflow knows.
 func (s *server) review(c *gin.Context, approve bool, reason string) error {
 	ctx := c.Request.Context()
-	conv, err := s.store.Conversion(ctx, c.Param("id"))
+	conv, err := s.pathConversion(c)
 	if err != nil {
 		return err
 	}
@@ -561,7 +574,7 @@ func (s *server) reverseConversion(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	conv, err := s.store.Conversion(ctx, c.Param("id"))
+	conv, err := s.pathConversion(c)
 	if err != nil {
 		return err
 	}

@@ -368,9 +368,24 @@ func (b body) cidrs(name string, dst *[]string) error {
 func pathID(c *gin.Context, name, what string) (int64, error) {
 	v, err := parseID(name, c.Param(name))
 	if err != nil {
-		return 0, domain.Errorf(domain.NotFound, "%s not found", what)
+		return 0, notFound(name, what)
 	}
 	return v, nil
+}
+
+// notFound is the 404 of an unknown id. Its message starts with the name of the parameter or
+// field that gave the id, like every error message of docs/API.md: "aff_id: affiliate not found".
+func notFound(name, what string) error {
+	return domain.Errorf(domain.NotFound, "%s: %s not found", name, what)
+}
+
+// named gives a store's NotFound (which says what row is missing, not which parameter named it)
+// the name of the parameter; other errors pass unchanged.
+func named(err error, name, what string) error {
+	if domain.ErrorKind(err) == domain.NotFound {
+		return notFound(name, what)
+	}
+	return err
 }
 
 // queryValue reads a parameter of an admin request's query string ("" when absent). As on the

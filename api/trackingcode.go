@@ -68,7 +68,7 @@ func (s *server) trackingCode(c *gin.Context) error {
 	aff := "{aff_id}"
 	if affID != 0 {
 		if _, err := s.store.Affiliate(ctx, affID); err != nil {
-			return err
+			return named(err, "aff_id", "affiliate")
 		}
 		aff = strconv.FormatInt(affID, 10)
 	}

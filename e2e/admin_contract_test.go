@@ -88,3 +88,50 @@ func TestEventListNewestFirstWithLimit(t *testing.T) {
 		t.Errorf("tracking code events %+v", code.Events)
 	}
 }
+
+// TestAdminUnknownIDs: "Unknown id: 404", on every admin route that takes one, in the path or in
+// the body, and the message starts with the parameter's name like every other error ("offer not
+// found" named no field; an unknown advertiser_id in a new offer was a 400, an unknown offer_id
+// in a new pixel "affiliate or offer not found").
+func TestAdminUnknownIDs(t *testing.T) {
+	t.Parallel()
+	s := testenv.Shared(t)
+	f := newFixture(t, s, cpa2, nil)
+	pixel := addPixel(t, s, f.Affiliate.ID, map[string]any{"url": "http://127.0.0.1:9/pb"})
+	const unknown = "999999999"
+	offer, aff := fmt.Sprint(f.Offer.ID), fmt.Sprint(f.Affiliate.ID)
+	newOffer := map[string]any{"advertiser_id": 999999999, "name": "o", "landing_url": "https://x.example/", "payout": cpa2}
+	for _, c := range []struct {
+		method, path string
+		body         any
+		prefix       string
+	}{
+		{"POST", "/api/v1/offers", newOffer, "advertiser_id: "},
+		{"GET", "/api/v1/offers/" + unknown, nil, "id: "},
+		{"GET", "/api/v1/offers/abc", nil, "id: "},
+		{"PATCH", "/api/v1/offers/" + unknown, map[string]any{"name": "x"}, "id: "},
+		{"PATCH", "/api/v1/affiliates/" + unknown, map[string]any{"name": "x"}, "id: "},
+		{"PUT", "/api/v1/offers/" + unknown + "/payouts/" + aff, cpa2, "id: "},
+		{"PUT", "/api/v1/offers/" + offer + "/payouts/" + unknown, cpa2, "aff_id: "},
+		{"PUT", "/api/v1/offers/" + offer + "/payouts/0", cpa2, "aff_id: "},
+		{"POST", "/api/v1/offers/" + unknown + "/events", map[string]any{"name": "lead", "payout": cpa2}, "id: "},
+		{"GET", "/api/v1/offers/" + unknown + "/events", nil, "id: "},
+		{"GET", "/api/v1/offers/" + unknown + "/tracking-code", nil, "id: "},
+		{"GET", "/api/v1/offers/" + offer + "/tracking-code?aff_id=" + unknown, nil, "aff_id: "},
+		{"POST", "/api/v1/affiliates/" + unknown + "/pixels", map[string]any{"url": "https://x.example/"}, "id: "},
+		{"POST", "/api/v1/affiliates/" + aff + "/pixels", map[string]any{"url": "https://x.example/", "offer_id": 999999999}, "offer_id: "},
+		{"POST", "/api/v1/affiliates/" + aff + "/pixels/" + unknown + "/test", nil, "pixel_id: "},
+		{"POST", "/api/v1/affiliates/" + unknown + fmt.Sprintf("/pixels/%d/test", pixel.ID), nil, "pixel_id: "},
+		{"PATCH", "/api/v1/affiliates/" + aff + "/pixels/" + unknown, map[string]any{"status": "paused"}, "pixel_id: "},
+		{"POST", "/api/v1/advertisers/" + unknown + "/postback-token", nil, "id: "},
+		{"GET", "/api/v1/clicks/" + strings.Repeat("0", 32), nil, "click_id: "},
+		{"GET", "/api/v1/conversions/" + unknown, nil, "id: "},
+		{"POST", "/api/v1/conversions/" + unknown + "/approve", nil, "id: "},
+		{"POST", "/api/v1/conversions/" + unknown + "/reject", nil, "id: "},
+		{"POST", "/api/v1/conversions/" + unknown + "/reverse", nil, "id: "},
+	} {
+		if code, msg := adminError(t, s, c.method, c.path, c.body); code != 404 || !strings.HasPrefix(msg, c.prefix) || !strings.HasSuffix(msg, " not found") {
+			t.Errorf("%s %s: %d %q, want 404 %q...", c.method, c.path, code, msg, c.prefix)
+		}
+	}
+}

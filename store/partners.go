@@ -209,7 +209,7 @@ func (s *Store) CreateOffer(ctx context.Context, o *Offer) error {
 	rows, err := s.DB.NamedQueryContext(ctx, q, o)
 	if err != nil {
 		if isForeignKeyViolation(err) {
-			return domain.FieldError("advertiser_id", "no such advertiser")
+			return domain.Errorf(domain.NotFound, "advertiser not found")
 		}
 		return fmt.Errorf("insert offer: %w", err)
 	}
