@@ -28,7 +28,7 @@ func (s *server) requireAdmin(c *gin.Context) error {
 		closeUnread(c)
 		return err
 	}
-	got, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
+	got, ok := bearerToken(c.GetHeader("Authorization"))
 	if !ok || s.cfg.AdminToken == "" || subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.AdminToken)) != 1 {
 		s.adminAuth.failed(ip)
 		closeUnread(c)
@@ -36,6 +36,14 @@ func (s *server) requireAdmin(c *gin.Context) error {
 	}
 	c.Next()
 	return nil
+}
+
+// bearerToken reads the token of an Authorization header "Bearer <token>". The scheme is
+// case-insensitive (RFC 9110, section 11.1), so "bearer <token>" is the same credential.
+func bearerToken(header string) (string, bool) {
+	scheme, token, ok := strings.Cut(header, " ")
+	token = strings.TrimLeft(token, " ")
+	return token, ok && strings.EqualFold(scheme, "Bearer") && token != ""
 }
 
 // closeUnread makes a refused request's answer close the connection when its body is left
