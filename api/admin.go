@@ -156,11 +156,11 @@ func (s *server) createOffer(c *gin.Context) error {
 	}
 	o := store.Offer{CookieDays: 30, Currency: "USD", Status: domain.StatusActive, Timezone: "UTC",
 		Attribution: domain.AttributionLastClick, HoldExpiry: domain.HoldExpiryApprove}
-	if err := firstError(errors.Join(b.id("advertiser_id", true, &o.AdvertiserID), offerFields(b, &o, true))); err != nil {
+	if err := firstError(offerFields(b, &o, true)); err != nil {
 		return err
 	}
 	if err := s.store.CreateOffer(c.Request.Context(), &o); err != nil {
-		return named(err, "advertiser_id", "advertiser") // an unknown id is a 404, in a body too
+		return err
 	}
 	created(c, o)
 	return nil
@@ -169,10 +169,13 @@ func (s *server) createOffer(c *gin.Context) error {
 // maxHoldSeconds is the longest hold an offer may set: a year.
 const maxHoldSeconds = 365 * 24 * 60 * 60
 
-// offerFields reads an offer's editable fields from a create or update body.
+// offerFields reads an offer's editable fields from a create or update body: every field of a
+// create, its advertiser_id included (an update moves the offer to that advertiser, whose token
+// then authenticates its postbacks).
 func offerFields(b body, o *store.Offer, create bool) error {
 	var cookieDays int64
 	err := errors.Join(
+		b.id("advertiser_id", create, &o.AdvertiserID),
 		b.str("name", create, 255, &o.Name),
 		b.url("landing_url", create, &o.LandingURL),
 		b.url("thank_you_url", false, &o.ThankYouURL),
@@ -242,7 +245,7 @@ func (s *server) updateOffer(c *gin.Context) error {
 		return err
 	}
 	if err := s.store.UpdateOffer(ctx, o); err != nil {
-		return named(err, "id", "offer")
+		return err
 	}
 	if o, err = s.store.Offer(ctx, o.ID); err != nil {
 		return named(err, "id", "offer")

@@ -135,3 +135,35 @@ func TestAdminUnknownIDs(t *testing.T) {
 		}
 	}
 }
+
+// TestOfferPatchAdvertiser: PATCH /offers/:id updates every field a create sets, advertiser_id
+// included (it was ignored with a 200): the offer moves to that advertiser, whose postback token
+// its snippets then carry; an unknown advertiser is a 404 naming advertiser_id and changes nothing.
+func TestOfferPatchAdvertiser(t *testing.T) {
+	t.Parallel()
+	s := testenv.Shared(t)
+	f := newFixture(t, s, cpa2, nil)
+	var other api.AdvertiserCreated
+	mustAdmin(t, s, 201, "POST", "/api/v1/advertisers", map[string]any{"name": "other " + t.Name()}, &other)
+	path := fmt.Sprintf("/api/v1/offers/%d", f.Offer.ID)
+	if code, msg := adminError(t, s, "PATCH", path, map[string]any{"advertiser_id": 999999999, "name": "renamed"}); code != 404 || !strings.HasPrefix(msg, "advertiser_id: ") {
+		t.Errorf("unknown advertiser: %d %q, want 404 naming advertiser_id", code, msg)
+	}
+	if code, msg := adminError(t, s, "PATCH", path, map[string]any{"advertiser_id": 0}); code != 400 || !strings.HasPrefix(msg, "advertiser_id: ") {
+		t.Errorf("advertiser_id 0: %d %q, want 400 naming advertiser_id", code, msg)
+	}
+	var o store.Offer
+	mustAdmin(t, s, 200, "GET", path, nil, &o)
+	if o.AdvertiserID != f.Advertiser.ID || o.Name != f.Offer.Name {
+		t.Fatalf("refused patches changed the offer: %+v", o)
+	}
+	mustAdmin(t, s, 200, "PATCH", path, map[string]any{"advertiser_id": other.ID}, &o)
+	if o.AdvertiserID != other.ID {
+		t.Fatalf("patched offer's advertiser_id %d, want %d", o.AdvertiserID, other.ID)
+	}
+	var code api.TrackingCode
+	mustAdmin(t, s, 200, "GET", path+"/tracking-code", nil, &code)
+	if !strings.Contains(code.ClickIDPostback, "token="+other.PostbackToken) {
+		t.Errorf("tracking code after the move: %s", code.ClickIDPostback)
+	}
+}
