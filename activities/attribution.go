@@ -62,10 +62,15 @@ func nonRetryableNotFound(err error) error {
 const cookieClickPoll = 50 * time.Millisecond
 
 // cookieClick reads the click a tf_ cookie names. A click not stored yet is waited for only when
-// its ID is authentic (minted with CLICK_ID_KEY) and fresh: until its creation time (to the
-// second) plus the writers' Freshness bound, or, while no click created after it is stored yet
-// (the writers are catching up after a Postgres outage), one more Freshness from now. A forged,
-// pre-format or old unknown ID costs one index lookup and no wait (issue 8, finding 2).
+// its ID is authentic (minted with CLICK_ID_KEY) and inside the window: until its creation time
+// (to the second) plus the writers' Freshness bound, or, past that, one more Freshness from now. A
+// forged, pre-format or old unknown ID costs one index lookup and no wait (issue 8, finding 2).
+//
+// An authentic click is given up (the conversion tries the next way) only once the writers are
+// demonstrably past it: this process's writer has stored every row it held before the wait, and
+// a click made a second after it is stored. Until then it may still be in some API process's
+// writer (Postgres is just back from an outage and the writers are catching up), so the attempt
+// fails with a retryable Unavailable error instead of crediting another click, or none.
 func (a *Activities) cookieClick(ctx context.Context, clickID string, since time.Time) (*store.Click, error) {
 	c, err := a.Store.Click(ctx, clickID)
 	if err == nil {
@@ -80,11 +85,16 @@ func (a *Activities) cookieClick(ctx context.Context, clickID string, since time
 		a.Metrics.CookieClick(metrics.CookieClickUnknown)
 		return nil, err
 	}
+	// passed reports whether the writers have stored a click made a second after this one.
+	passed := func() (bool, error) { return a.Store.ClickStoredAfter(ctx, createdAt.Add(time.Second)) }
 	freshness := a.ClickWriter.Freshness()
 	deadline := createdAt.Add(time.Second + freshness)
 	if !time.Now().Before(deadline) {
-		behind, berr := a.Store.ClickStoredAfter(ctx, createdAt.Add(time.Second))
-		if berr != nil || behind {
+		done, perr := passed()
+		if perr != nil {
+			return nil, perr
+		}
+		if done {
 			a.Metrics.CookieClick(metrics.CookieClickUnknown)
 			return nil, err
 		}
@@ -114,15 +124,20 @@ func (a *Activities) cookieClick(ctx context.Context, clickID string, since time
 			return c, nil
 		case domain.ErrorKind(err) != domain.NotFound:
 			return nil, err
-		case wctx.Err() != nil && !synced:
-			// This process's writer still holds rows accepted before the wait (Postgres was
-			// back only moments ago): the click may be one of them, so the attempt is retried
-			// rather than the conversion attributed to another click or to none.
+		case wctx.Err() == nil:
+			continue
+		case !synced:
 			return nil, domain.Errorf(domain.Unavailable, "the cookie's click is not stored yet: this process's click writer is still catching up")
-		case wctx.Err() != nil:
-			a.Metrics.CookieClick(metrics.CookieClickLost)
-			return nil, err
 		}
+		done, perr := passed()
+		switch {
+		case perr != nil:
+			return nil, perr
+		case !done:
+			return nil, domain.Errorf(domain.Unavailable, "the cookie's click is not stored yet: no click made after it is stored either")
+		}
+		a.Metrics.CookieClick(metrics.CookieClickLost)
+		return nil, err
 	}
 }
 

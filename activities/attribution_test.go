@@ -141,3 +141,38 @@ func TestCookieClickRetriedWhileWriterBehind(t *testing.T) {
 		t.Fatalf("outcomes %v: a click still held by this process counted as lost", got)
 	}
 }
+
+// TestCookieClickWaitsForOtherProcessesWriters: a worker with no writer of its own (ROLE=worker)
+// does not give up an authentic cookie's click until a click made after it is stored: before,
+// another process's writer may still hold it (Postgres just back from an outage), and the attempt
+// is retried; after, the click counts as lost and the conversion goes on without it.
+func TestCookieClickWaitsForOtherProcessesWriters(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := testenv.NewDB(t)
+	st := &store.Store{DB: db}
+	seeded := testenv.Seed(t, st, nil)
+	key := domain.NewClickIDKey()
+	reg := prometheus.NewRegistry()
+	a := &activities.Activities{Store: st, Metrics: metrics.New(reg), ClickIDKey: key,
+		ClickWriter: store.BatchOptions{FlushInterval: time.Millisecond, RetryMax: 50 * time.Millisecond}}
+	unstored := domain.NewClickID(key, time.Now())
+	attribute := func() (activities.Attribution, error) {
+		return a.Attribute(ctx, domain.ConversionRequest{OfferID: seeded.Offer.ID, Source: domain.SourcePage,
+			CookieClickID: unstored, IP: "198.51.100.7", UserAgent: "UA", ReceivedAt: time.Now()})
+	}
+	if att, err := attribute(); domain.ErrorKind(err) != domain.Unavailable {
+		t.Fatalf("no click stored after the cookie's: %+v, %v; want an Unavailable error (retried)", att, err)
+	}
+	if err := st.InsertClick(ctx, &store.Click{ClickID: domain.NewClickID(key, time.Now()), OfferID: seeded.Offer.ID,
+		AffID: seeded.Affiliate.ID, IP: "203.0.113.9", UserAgent: "other", CreatedAt: time.Now().Add(2 * time.Second).UTC()}); err != nil {
+		t.Fatal(err)
+	}
+	att, err := attribute()
+	if err != nil || att.Method != "" {
+		t.Fatalf("a later click stored: %+v, %v; want the conversion unattributed", att, err)
+	}
+	if got := cookieOutcomes(t, reg); got["lost"] != 1 && got["unknown"] != 1 {
+		t.Fatalf("outcomes %v: the cookie's click was given up without being counted", got)
+	}
+}

@@ -68,11 +68,11 @@ func afidLatency(t *testing.T, s *testenv.Stack, f fixture) time.Duration {
 
 // TestForgedCookieStorm (issue 8, finding 2): a storm of thank-you pixels carrying random
 // well-formed tf_ cookies costs the worker no waiting: every forged cookie is one lookup (the
-// cookie_click_lookups "unknown" outcome, none waited for), and a legitimate AFID postback sent
-// right after the storm leaves pending within 2x of the time it takes after a storm of the same
-// size without cookies. Before the fix each forged cookie held a local-activity slot for 3 s: 50
-// of them on 40 slots delayed the postback by seconds. Not parallel: it reads process-wide
-// counters and measures latency.
+// cookie_click_lookups "unknown" outcome, none waited for, none lost after a wait), and a
+// legitimate AFID postback sent right after the storm is approved. Before the fix each forged
+// cookie held a local-activity slot for 3 s: 50 of them on 40 slots delayed the postback by
+// seconds. The counters show any wait without timing anything (the postback's latency after each
+// storm is only logged). Not parallel: it reads process-wide counters.
 func TestForgedCookieStorm(t *testing.T) {
 	s := testenv.Shared(t)
 	f := newFixture(t, s, cpa2, nil)
@@ -100,8 +100,5 @@ func TestForgedCookieStorm(t *testing.T) {
 	if delta("unknown") < stormSize || delta("found_after_wait") != 0 || delta("lost") != 0 {
 		t.Errorf("cookie lookups during the storm: unknown +%v, found_after_wait +%v, lost +%v; want +%d unknown and no wait",
 			delta("unknown"), delta("found_after_wait"), delta("lost"), stormSize)
-	}
-	if stormed > 2*baseline+250*time.Millisecond {
-		t.Errorf("AFID postback after forged cookies took %s, more than 2x the %s after a cookie-less storm", stormed, baseline)
 	}
 }
