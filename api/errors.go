@@ -76,18 +76,21 @@ func jsonError(c *gin.Context, err error) {
 }
 
 // textError answers a redirecting tracking endpoint's error: text/plain, message in X-Error too.
-func textError(c *gin.Context, err error) {
-	msg := message(c, err)
+func textError(c *gin.Context, err error) { writeTextError(c, status(err), message(c, err)) }
+
+// gifError answers an image tracking endpoint's error: the same 1x1 GIF, message in X-Error.
+func gifError(c *gin.Context, err error) { writeGIFError(c, status(err), message(c, err)) }
+
+func writeTextError(c *gin.Context, code int, msg string) {
 	c.Header("X-Error", msg)
 	c.Header("Cache-Control", "no-store")
-	c.Data(status(err), "text/plain; charset=utf-8", []byte(msg+"\n"))
+	c.Data(code, "text/plain; charset=utf-8", []byte(msg+"\n"))
 	c.Abort()
 }
 
-// gifError answers an image tracking endpoint's error: the same 1x1 GIF, message in X-Error.
-func gifError(c *gin.Context, err error) {
-	c.Header("X-Error", message(c, err))
-	writeGIF(c, status(err))
+func writeGIFError(c *gin.Context, code int, msg string) {
+	c.Header("X-Error", msg)
+	writeGIF(c, code)
 	c.Abort()
 }
 

@@ -127,12 +127,14 @@ func TestMalformedTrackingInput(t *testing.T) {
 	)
 	// Bodies and query strings that are not what they say.
 	cases = append(cases,
-		tc{"query escape", "GET", "/pixel?offer_id=1&amount=1&x=%zz", "", "", "query"},
+		tc{"query escape", "GET", "/pixel?offer_id=1&amount=1%zz", "", "", "amount"},
+		tc{"query escape of a sub", "GET", "/click?offer_id=1&aff_id=1&sub3=50%off", "", "", "sub3"},
+		tc{"query escape of an alias", "GET", "/impression?offer_id=1&AFID=%", "", "", "aff_id"},
 		tc{"JSON array", "POST", "/conversion", "application/json", `[1]`, "body"},
 		tc{"JSON string", "POST", "/conversion", "application/json", `"offer_id"`, "body"},
 		tc{"JSON truncated", "POST", "/conversion", "application/json", `{"offer_id": 1,`, "body"},
 		tc{"JSON trailing data", "POST", "/conversion", "application/json", `{"offer_id": 1, "amount": 1} {}`, "body"},
-		tc{"form escape", "POST", "/conversion", "application/x-www-form-urlencoded", "offer_id=1&amount=%zz", "body"},
+		tc{"form escape", "POST", "/conversion", "application/x-www-form-urlencoded", "offer_id=1&amount=%zz", "amount"},
 		tc{"unknown content type", "POST", "/conversion", "text/plain", "offer_id=1&amount=1", "body"},
 		tc{"no content type", "POST", "/postback", "", "click_id=x", "body"},
 		tc{"multipart without boundary", "POST", "/conversion", "multipart/form-data", "--x\r\n", "body"},
@@ -268,6 +270,11 @@ func TestParseParamsAccepts(t *testing.T) {
 		{"unknown names ignored, even conflicting", "utm=a&utm=b&cid=1&cid=2&offer_id=7", "", "",
 			map[string]string{"offer_id": "7"}},
 		{"empty body with any type", "offer_id=7", "text/plain", "  ", map[string]string{"offer_id": "7"}},
+		// A cart's own fields never fail the request, even when they do not decode.
+		{"undecodable unknown names and values ignored", "utm_campaign=50%off&offer_id=7&x%zz=1&%=%", "application/x-www-form-urlencoded",
+			"ref=100%&amount=1", map[string]string{"offer_id": "7", "amount": "1"}},
+		{"semicolon is part of a value", "offer_id=7&sub_id=a;b&sub2=c;d=e", "", "", map[string]string{"offer_id": "7", "sub_id": "a;b", "sub2": "c;d=e"}},
+		{"more pairs than url.ParseQuery takes", strings.Repeat("x=1&", 20000) + "offer_id=7", "", "", map[string]string{"offer_id": "7"}},
 	}
 	for _, c := range cases {
 		p, err := parseParams(c.query, c.ctype, []byte(c.body))
@@ -299,6 +306,16 @@ func TestParseParamsAccepts(t *testing.T) {
 	}
 	if _, err := p.Custom(); err == nil || !strings.HasPrefix(err.Error(), "payout: ") {
 		t.Fatalf("custom: %v, want a payout conflict", err)
+	}
+	// The same for a value that does not decode.
+	if p, err = parseParams("offer_id=1&currency=%E", "", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.ID("offer_id", true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Custom(); err == nil || !strings.HasPrefix(err.Error(), "currency: ") {
+		t.Fatalf("custom: %v, want currency not decodable", err)
 	}
 }
 
@@ -430,4 +447,36 @@ func FuzzParseParams(f *testing.F) {
 		_, err = p.Value("token")
 		checkFieldError(t, "token", err, "token")
 	})
+}
+
+// TestMethodNotAllowedKeepsBodyType: a method a tracking route does not take is a 405 in the
+// route's error body type (GIF or text, message in X-Error), JSON elsewhere; never a recorded
+// visit (the router has no database here).
+func TestMethodNotAllowedKeepsBodyType(t *testing.T) {
+	t.Parallel()
+	h := noDBRouter()
+	for _, c := range []struct{ method, path, ctype string }{
+		{"POST", "/pixel?offer_id=1&amount=1", "image/gif"},
+		{"HEAD", "/impression?offer_id=1&aff_id=1", "image/gif"},
+		{"POST", "/click?offer_id=1&aff_id=1", "text/plain; charset=utf-8"},
+		{"GET", "/conversion?offer_id=1&amount=1", "text/plain; charset=utf-8"},
+		{"DELETE", "/postback", "application/json; charset=utf-8"},
+		{"POST", "/tf.js", "application/json; charset=utf-8"},
+	} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(c.method, c.path, nil))
+		msg := w.Header().Get("X-Error")
+		if strings.HasPrefix(c.ctype, "application/json") {
+			var e struct{ Error string }
+			_ = json.Unmarshal(w.Body.Bytes(), &e)
+			msg = e.Error
+		}
+		if w.Code != http.StatusMethodNotAllowed || w.Header().Get("Content-Type") != c.ctype ||
+			!strings.HasPrefix(msg, "method: ") || w.Header().Get("Allow") == "" {
+			t.Errorf("%s %s: %d %q %q, want 405 %s naming method", c.method, c.path, w.Code, w.Header().Get("Content-Type"), msg, c.ctype)
+		}
+		if c.ctype == "image/gif" && !bytes.Equal(w.Body.Bytes(), transparentGIF) {
+			t.Errorf("%s %s: body is not the GIF", c.method, c.path)
+		}
+	}
 }

@@ -128,6 +128,9 @@ func (s *server) routes(r *gin.Engine) {
 	r.GET("/pixel", s.syncClicks, asGIF(s.pixel))
 	r.POST("/conversion", bodyDeadline(to.Body), s.syncClicks, asText(s.conversion))
 	r.GET("/tf.js", trackingScript)
+	// HEAD of the script (CDNs, `curl -I`) answers GET's headers; the tracking routes have no
+	// HEAD, since it would record what a link checker's request is not.
+	r.HEAD("/tf.js", trackingScript)
 	// A postback waits for the clicks only in its Click ID form (postbackClick): an AFID post
 	// reads none.
 	r.GET("/postback", asJSON(s.postback))
@@ -179,9 +182,22 @@ func (s *server) routes(r *gin.Engine) {
 	r.POST("/console/:page", bodyDeadline(to.Admin), serveConsole)
 
 	r.NoRoute(func(c *gin.Context) { c.JSON(http.StatusNotFound, gin.H{"error": "route: not found"}) })
-	r.NoMethod(func(c *gin.Context) {
-		c.JSON(http.StatusMethodNotAllowed, gin.H{"error": "method: not allowed"})
-	})
+	r.NoMethod(methodNotAllowed)
+}
+
+// methodNotAllowed answers a method a route does not take (405, with gin's Allow header) in the
+// body type of the route's errors (API.md, "Errors"): a tracking endpoint's GIF or text with the
+// message in X-Error, JSON elsewhere.
+func methodNotAllowed(c *gin.Context) {
+	const msg = "method: not allowed"
+	switch c.Request.URL.Path {
+	case "/impression", "/pixel":
+		writeGIFError(c, http.StatusMethodNotAllowed, msg)
+	case "/click", "/conversion":
+		writeTextError(c, http.StatusMethodNotAllowed, msg)
+	default:
+		c.JSON(http.StatusMethodNotAllowed, gin.H{"error": msg})
+	}
 }
 
 // clientIP is the TCP peer, or the left-most X-Forwarded-For entry when the peer is a trusted proxy.
@@ -193,7 +209,7 @@ func (s *server) clientIP(r *http.Request) string {
 	if xff := r.Header.Get("X-Forwarded-For"); xff != "" && s.trusted(p) {
 		first, _, _ := strings.Cut(xff, ",")
 		if ip, err := netip.ParseAddr(strings.TrimSpace(first)); err == nil {
-			return ip.Unmap().String()
+			return ip.Unmap().WithZone("").String()
 		}
 	}
 	return p.String()
@@ -213,13 +229,15 @@ func (s *server) https(r *http.Request) bool {
 }
 
 // peer is the TCP peer's address; ok is false when RemoteAddr is not an ip:port (net/http always
-// sets one).
+// sets one). An IPv6 zone (fe80::1%eth0, a link-local peer) is dropped: it names an interface of
+// this host, not the client, PostgreSQL's inet refuses it (the click would be acknowledged, then
+// never stored), and a prefix never contains a zoned address (allow-lists, TRUSTED_PROXIES).
 func peer(r *http.Request) (netip.Addr, bool) {
 	ap, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
 		return netip.Addr{}, false
 	}
-	return ap.Addr().Unmap(), true
+	return ap.Addr().Unmap().WithZone(""), true
 }
 
 func (s *server) trusted(ip netip.Addr) bool {

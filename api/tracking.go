@@ -44,7 +44,7 @@ func (s *server) click(c *gin.Context) error {
 		return nil
 	}
 	if v.offer.Status != domain.StatusActive {
-		return domain.Errorf(domain.NotFound, "offer not found or not active")
+		return offerNotFound()
 	}
 	now := time.Now().UTC()
 	click := store.Click{
@@ -118,7 +118,7 @@ func (s *server) impression(c *gin.Context) error {
 		return err
 	}
 	if v.offer.Status != domain.StatusActive {
-		return domain.Errorf(domain.NotFound, "offer not found or not active")
+		return offerNotFound()
 	}
 	im := store.Impression{OfferID: v.offer.ID, AffID: v.ids.AffID, Subs: domain.NewSubs(v.ids.Subs),
 		IP: s.clientIP(c.Request), UserAgent: userAgent(c.Request), CreatedAt: time.Now().UTC()}
@@ -157,6 +157,9 @@ func (s *server) readVisit(c *gin.Context) (visit, error) {
 		return v, err
 	}
 	if v.offer, v.caps, err = s.cache.trackedOffer(ctx, offerID); err != nil {
+		if domain.ErrorKind(err) == domain.NotFound {
+			err = offerNotFound()
+		}
 		return v, err
 	}
 	return v, s.activeAffiliate(ctx, v.ids.AffID)
@@ -233,10 +236,11 @@ func (s *server) pageConversion(c *gin.Context) (*store.Offer, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.checkEvent(ctx, offer.ID, req.Event); err != nil {
+	// The custom parameters are parameters (400): checked before the event's existence (404).
+	if err := applyCustom(p, offer, &req); err != nil {
 		return nil, err
 	}
-	if err := applyCustom(p, offer, &req); err != nil {
+	if err := s.checkEvent(ctx, offer.ID, req.Event); err != nil {
 		return nil, err
 	}
 	req.Source = domain.SourcePage
@@ -263,7 +267,8 @@ func (s *server) postback(c *gin.Context) error {
 		return err
 	}
 	// Parameters first (400), then authentication (401), allow-list (403), existence (404). The
-	// custom parameters come last: whether they are read at all depends on the offer.
+	// custom parameters come once the offer is known (whether they are read at all depends on
+	// it), still before the event's existence.
 	clickID, err := p.ClickID(false)
 	if err != nil {
 		return err
@@ -308,10 +313,10 @@ func (s *server) postback(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.checkEvent(ctx, offer.ID, req.Event); err != nil {
+	if err := applyCustom(p, offer, &req); err != nil {
 		return err
 	}
-	if err := applyCustom(p, offer, &req); err != nil {
+	if err := s.checkEvent(ctx, offer.ID, req.Event); err != nil {
 		return err
 	}
 	req.IP = ip
@@ -356,7 +361,7 @@ func (s *server) postbackClick(ctx context.Context, adv *store.Advertiser, click
 // paused one's conversion is recorded as rejected by the workflow, so the CRM's rebills stay
 // visible).
 func (s *server) postbackAFID(ctx context.Context, adv *store.Advertiser, req *domain.ConversionRequest) (*store.Offer, error) {
-	offer, err := s.advertiserOffer(ctx, adv, req.OfferID, domain.Errorf(domain.NotFound, "offer_id: offer not found or not active"))
+	offer, err := s.advertiserOffer(ctx, adv, req.OfferID, offerNotFound())
 	if err != nil {
 		return nil, err
 	}
@@ -506,11 +511,11 @@ func ipAllowed(allowed []string, ip string) bool {
 // activeOffer reads an offer that takes traffic; unknown or paused is NotFound.
 func (s *server) activeOffer(ctx context.Context, id int64) (*store.Offer, error) {
 	o, _, err := s.cache.trackedOffer(ctx, id)
+	if domain.ErrorKind(err) == domain.NotFound || (err == nil && o.Status != domain.StatusActive) {
+		return nil, offerNotFound()
+	}
 	if err != nil {
 		return nil, err
-	}
-	if o.Status != domain.StatusActive {
-		return nil, domain.Errorf(domain.NotFound, "offer not found or not active")
 	}
 	return o, nil
 }
@@ -518,13 +523,17 @@ func (s *server) activeOffer(ctx context.Context, id int64) (*store.Offer, error
 // activeAffiliate checks that an affiliate exists and is active; otherwise NotFound.
 func (s *server) activeAffiliate(ctx context.Context, id int64) error {
 	a, err := s.cache.affiliate(ctx, id)
-	if err != nil {
-		return err
+	if domain.ErrorKind(err) == domain.NotFound || (err == nil && a.Status != domain.StatusActive) {
+		return domain.Errorf(domain.NotFound, "aff_id: affiliate not found or not active")
 	}
-	if a.Status != domain.StatusActive {
-		return domain.Errorf(domain.NotFound, "affiliate not found or not active")
-	}
-	return nil
+	return err
+}
+
+// offerNotFound is the tracking endpoints' 404 for an offer that is unknown, paused or (on a
+// postback) another advertiser's: one message, naming the field (API.md, "Errors"), so a
+// caller cannot tell the cases apart.
+func offerNotFound() error {
+	return domain.Errorf(domain.NotFound, "offer_id: offer not found or not active")
 }
 
 // Stored header sizes: enough for any real browser, and a bound on what one request may store.

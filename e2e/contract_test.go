@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/trackflow/trackflow/api"
@@ -32,6 +33,18 @@ func TestDocumentedRoutesNotCoveredElsewhere(t *testing.T) {
 		var got map[string]string
 		if err := json.Unmarshal(body, &got); err != nil || resp.StatusCode != http.StatusOK || got["status"] != "ok" {
 			t.Errorf("GET %s: %d %s, want 200 with status ok", path, resp.StatusCode, body)
+		}
+	}
+
+	// HEAD /tf.js: GET's headers, no script.
+	req, _ := http.NewRequest(http.MethodHead, s.URL+"/tf.js", nil)
+	if resp, err := noRedirect.Do(req); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/javascript") ||
+			resp.Header.Get("Cache-Control") != "public, max-age=3600" {
+			t.Errorf("HEAD /tf.js: %d %q %q", resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Cache-Control"))
 		}
 	}
 

@@ -42,6 +42,8 @@ func TestMalformedInputOnTheRealStack(t *testing.T) {
 			{"amount=10000000000", "amount"}, {"amount=", "amount"}, {"amount=1&amount=2", "amount"},
 			{"id=", "id"}, {"id=" + strings.Repeat("i", 129), "id"}, {"id=%FF", "id"}, {"id=a%00", "id"},
 			{"payout=1e3", "payout"}, {"payout=-1", "payout"}, {"currency=usd", "currency"}, {"status=held", "status"},
+			// A malformed custom parameter is a 400 before an unknown event's 404 (parameters first).
+			{"payout=-1&event=nosuch", "payout"}, {"status=held&event=nosuch", "status"},
 		} {
 			q := bad.q
 			if bad.field != "amount" {

@@ -276,13 +276,13 @@ func TestImpression(t *testing.T) {
 	paused := newAffiliate(t, s)
 	mustAdmin(t, s, 200, "PATCH", fmt.Sprintf("/api/v1/affiliates/%d", paused.ID), map[string]any{"status": "paused"}, nil)
 	for q, want := range map[string]int{
-		fmt.Sprintf("offer_id=%d", f.Offer.ID):                                       400,
-		fmt.Sprintf("offer_id=%d&aff_id=0", f.Offer.ID):                              400,
-		fmt.Sprintf("offer_id=%d&aff_id=%d&sub_id=%%FF", f.Offer.ID, f.Affiliate.ID): 400,
-		fmt.Sprintf("offer_id=%d&CID=1&aff_id=%d", f.Offer.ID, f.Affiliate.ID):       400,
-		fmt.Sprintf("offer_id=999999999&aff_id=%d", f.Affiliate.ID):                  404,
-		fmt.Sprintf("offer_id=%d&aff_id=999999999", f.Offer.ID):                      404,
-		fmt.Sprintf("offer_id=%d&aff_id=%d", f.Offer.ID, paused.ID):                  404,
+		fmt.Sprintf("offer_id=%d", f.Offer.ID):                                                400,
+		fmt.Sprintf("offer_id=%d&aff_id=0", f.Offer.ID):                                       400,
+		fmt.Sprintf("offer_id=%d&aff_id=%d&sub_id=%%FF", f.Offer.ID, f.Affiliate.ID):          400,
+		fmt.Sprintf("offer_id=%d&CID=%d&aff_id=%d", f.Offer.ID, f.Offer.ID+1, f.Affiliate.ID): 400,
+		fmt.Sprintf("offer_id=999999999&aff_id=%d", f.Affiliate.ID):                           404,
+		fmt.Sprintf("offer_id=%d&aff_id=999999999", f.Offer.ID):                               404,
+		fmt.Sprintf("offer_id=%d&aff_id=%d", f.Offer.ID, paused.ID):                           404,
 	} {
 		resp, body := imp(q)
 		if resp.StatusCode != want || resp.Header.Get("X-Error") == "" {
@@ -601,5 +601,79 @@ func TestPausedAffiliateAndOffer(t *testing.T) {
 	mustAdmin(t, s, 200, "GET", offerPath, nil, &offer)
 	if offer.Status != "active" || offer.CookieDays != 30 || offer.Payout.Type != "cpa" {
 		t.Fatalf("a rejected PATCH changed the offer: %+v", offer)
+	}
+}
+
+// TestNotFoundNamesTheField covers API.md's "Errors" for the 404s of the tracking endpoints: the
+// message starts with the field's canonical name (offer_id, aff_id, click_id, event), in the
+// endpoint's body type, and an unknown offer and a paused one answer the same message.
+func TestNotFoundNamesTheField(t *testing.T) {
+	t.Parallel()
+	s := testenv.Shared(t)
+	f := newFixture(t, s, map[string]any{"type": "cpa", "amount": "1"}, nil)
+	paused := newFixture(t, s, map[string]any{"type": "cpa", "amount": "1"}, map[string]any{"status": "paused"})
+	var pausedAff store.Affiliate
+	mustAdmin(t, s, 201, "POST", "/api/v1/affiliates", map[string]any{"name": "paused " + t.Name(), "status": "paused"}, &pausedAff)
+	o, a, token := f.Offer.ID, f.Affiliate.ID, f.Advertiser.PostbackToken
+	const unknown = 999999999
+	for _, r := range []struct{ method, path, body, field string }{
+		{"GET", fmt.Sprintf("/click?offer_id=%d&aff_id=%d", unknown, a), "", "offer_id"},
+		{"GET", fmt.Sprintf("/click?offer_id=%d&aff_id=%d", paused.Offer.ID, a), "", "offer_id"},
+		{"GET", fmt.Sprintf("/click?offer_id=%d&aff_id=%d", o, unknown), "", "aff_id"},
+		{"GET", fmt.Sprintf("/click?offer_id=%d&aff_id=%d", o, pausedAff.ID), "", "aff_id"},
+		{"GET", fmt.Sprintf("/impression?offer_id=%d&aff_id=%d", unknown, a), "", "offer_id"},
+		{"GET", fmt.Sprintf("/impression?offer_id=%d&aff_id=%d", paused.Offer.ID, a), "", "offer_id"},
+		{"GET", fmt.Sprintf("/impression?offer_id=%d&aff_id=%d", o, unknown), "", "aff_id"},
+		{"GET", fmt.Sprintf("/pixel?offer_id=%d&amount=1", unknown), "", "offer_id"},
+		{"GET", fmt.Sprintf("/pixel?offer_id=%d&amount=1", paused.Offer.ID), "", "offer_id"},
+		{"GET", fmt.Sprintf("/pixel?offer_id=%d&amount=1&event=nosuch", o), "", "event"},
+		{"POST", "/conversion", fmt.Sprintf("offer_id=%d&amount=1", unknown), "offer_id"},
+		{"POST", "/conversion", fmt.Sprintf("offer_id=%d&amount=1", paused.Offer.ID), "offer_id"},
+		{"GET", fmt.Sprintf("/postback?token=%s&offer_id=%d&aff_id=%d&amount=1", token, unknown, a), "", "offer_id"},
+		{"GET", fmt.Sprintf("/postback?token=%s&offer_id=%d&aff_id=%d&amount=1", token, paused.Offer.ID, a), "", "offer_id"},
+		{"GET", fmt.Sprintf("/postback?token=%s&offer_id=%d&aff_id=%d&amount=1", token, o, unknown), "", "aff_id"},
+		{"GET", fmt.Sprintf("/postback?token=%s&click_id=%s&amount=1", token, domain.NewID()), "", "click_id"},
+	} {
+		resp, body := send(t, r.method, s.URL+r.path, "application/x-www-form-urlencoded", r.body, "")
+		if msg := errorOf(resp, body); resp.StatusCode != 404 || !strings.HasPrefix(msg, r.field+": ") {
+			t.Errorf("%s %s %s: %d %q, want 404 naming %s", r.method, r.path, r.body, resp.StatusCode, msg, r.field)
+		}
+	}
+	// Unknown and paused are one answer: a caller cannot tell which offers exist.
+	unk, _ := send(t, "GET", fmt.Sprintf("%s/click?offer_id=%d&aff_id=%d", s.URL, unknown, a), "", "", "")
+	pau, _ := send(t, "GET", fmt.Sprintf("%s/click?offer_id=%d&aff_id=%d", s.URL, paused.Offer.ID, a), "", "", "")
+	if unk.Header.Get("X-Error") != pau.Header.Get("X-Error") {
+		t.Errorf("unknown offer %q, paused offer %q: want one message", unk.Header.Get("X-Error"), pau.Header.Get("X-Error"))
+	}
+}
+
+// TestCartFieldsNeverLoseTheClick: a tracking link or thank-you page carries the cart's and the
+// ad network's own fields, not always validly encoded. Those are ignored: the click is stored and
+// redirected, the conversion accepted; a ';' is part of a value. Only a parameter of ours that
+// does not decode is a 400, naming it, with nothing stored.
+func TestCartFieldsNeverLoseTheClick(t *testing.T) {
+	t.Parallel()
+	s := testenv.Shared(t)
+	f := newFixture(t, s, map[string]any{"type": "cpa", "amount": "1"}, nil)
+	ua := "Mozilla/5.0 (" + t.Name() + ")"
+	o, a := f.Offer.ID, f.Affiliate.ID
+
+	id, cookie := clickAs(t, s, fmt.Sprintf("offer_id=%d&aff_id=%d&utm_campaign=50%%off&sub_id=a;b&x%%zz=1", o, a), ua)
+	cl, err := s.Store.Click(context.Background(), id)
+	if err != nil || str(cl.SubID) != "a;b" {
+		t.Fatalf("click with undecodable cart fields %+v, %v", cl, err)
+	}
+	c := conversionOf(t, s, pixelAs(t, s, fmt.Sprintf("offer_id=%d&amount=3&ref=100%%", o), ua, cookie))
+	if c.Status != "approved" || str(c.ClickID) != id {
+		t.Fatalf("pixel with an undecodable cart field %+v", c)
+	}
+
+	clicks := rowsFor(t, s, "clicks", o)
+	resp, body := send(t, "GET", fmt.Sprintf("%s/click?offer_id=%d&aff_id=%d&sub2=50%%off", s.URL, o, a), "", "", ua)
+	if msg := errorOf(resp, body); resp.StatusCode != 400 || !strings.HasPrefix(msg, "sub2: ") {
+		t.Errorf("click with sub2=50%%off: %d %q, want 400 naming sub2", resp.StatusCode, msg)
+	}
+	if n := rowsFor(t, s, "clicks", o); n != clicks {
+		t.Errorf("%d clicks after a refused one, want %d", n, clicks)
 	}
 }
