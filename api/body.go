@@ -396,25 +396,35 @@ func named(err error, name, what string) error {
 	return err
 }
 
-// queryValue reads a parameter of an admin request's query string ("" when absent). As on the
-// tracking endpoints (docs/API.md, "Where parameters come from"), a parameter given more than once
-// with different values is a 400 naming it, and a malformed query string is a 400 rather than a
-// filter silently dropped (a list that then answers every row).
+// queryValue reads a parameter of an admin request's query string ("" when absent), pair by pair
+// as the tracking endpoints do (addEncoded): a parameter given more than once with different
+// values is a 400 naming it (docs/API.md, "Where parameters come from"), and so is one whose value
+// does not decode, rather than a filter silently dropped (a list that then answers every row);
+// other pairs are not looked at.
 func queryValue(c *gin.Context, name string) (string, error) {
-	q, err := url.ParseQuery(c.Request.URL.RawQuery)
-	if err != nil {
-		return "", domain.FieldError("query", "is not a valid URL query string")
-	}
-	vals := q[name]
-	for _, v := range vals {
-		if v != vals[0] {
-			return "", repeatedField(name)
+	v, _, err := queryLookup(c, name)
+	return v, err
+}
+
+// queryLookup is queryValue that also says whether the parameter was given (empty or not).
+func queryLookup(c *gin.Context, name string) (value string, found bool, err error) {
+	for s := c.Request.URL.RawQuery; s != ""; {
+		var pair string
+		pair, s, _ = strings.Cut(s, "&")
+		rawName, rawValue, _ := strings.Cut(pair, "=")
+		if n, err := url.QueryUnescape(rawName); err != nil || n != name {
+			continue
 		}
+		v, err := url.QueryUnescape(rawValue)
+		switch {
+		case err != nil:
+			return "", true, undecodable(name)
+		case found && v != value:
+			return "", true, repeatedField(name)
+		}
+		value, found = v, true
 	}
-	if len(vals) == 0 {
-		return "", nil
-	}
-	return vals[0], nil
+	return value, found, nil
 }
 
 // queryID reads an optional positive integer from an admin request's query string (0 when absent).

@@ -45,11 +45,11 @@ type dayReportRow struct {
 // as days in tz (IANA, default UTC), inclusive (default today there), offer_id and aff_id filters.
 // By day, every day of the range has a row.
 func (s *server) report(c *gin.Context) error {
-	group, err := queryValue(c, "group_by")
+	group, given, err := queryLookup(c, "group_by")
 	if err != nil {
 		return err
 	}
-	if _, given := c.GetQuery("group_by"); !given {
+	if !given {
 		group = store.GroupDay
 	}
 	switch group {

@@ -27,7 +27,8 @@ func TestAdminParametersGivenTwice(t *testing.T) {
 		{"GET", "/api/v1/conversions?invoice_id=A&invoice_id=B", "", "invoice_id"},
 		{"GET", "/api/v1/conversions?status=pending&status=approved", "", "status"},
 		{"GET", "/api/v1/conversions?limit=1&limit=2", "", "limit"},
-		{"GET", "/api/v1/conversions?offer_id=%zz", "", "query"},
+		{"GET", "/api/v1/conversions?offer_id=%zz", "", "offer_id"},
+		{"GET", "/api/v1/reports?tz=%zz", "", "tz"},
 		{"GET", "/api/v1/advertisers?limit=1&limit=2", "", "limit"},
 		{"GET", "/api/v1/reports?group_by=offer&group_by=day", "", "group_by"},
 		{"GET", "/api/v1/reports?tz=UTC&tz=Europe/Berlin", "", "tz"},
@@ -49,6 +50,13 @@ func TestAdminParametersGivenTwice(t *testing.T) {
 	// The same value twice is one value.
 	if code, msg := adminRawBody(t, s, "GET", fmt.Sprintf("/api/v1/conversions?offer_id=%d&offer_id=%d", f.Offer.ID, f.Offer.ID), ""); code != 200 {
 		t.Errorf("offer_id twice, same value: %d %q", code, msg)
+	}
+	// A pair the route does not read is not looked at, even one that does not decode.
+	if code, msg := adminRawBody(t, s, "GET", fmt.Sprintf("/api/v1/conversions?utm_campaign=50%%off&offer_id=%d", f.Offer.ID), ""); code != 200 {
+		t.Errorf("an undecodable pair of no parameter of ours: %d %q", code, msg)
+	}
+	if code, msg := adminRawBody(t, s, "GET", "/api/v1/reports?group_by=", ""); code != 400 || !strings.HasPrefix(msg, "group_by: ") {
+		t.Errorf("group_by given empty: %d %q, want 400 naming group_by", code, msg)
 	}
 	if code, msg := adminRawBody(t, s, "PATCH", offer, `{"cookie_days": 10, "cookie_days": 10}`); code != 200 {
 		t.Errorf("cookie_days twice, same value: %d %q", code, msg)
