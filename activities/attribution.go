@@ -185,7 +185,7 @@ func (a *Activities) Attribute(ctx context.Context, in domain.ConversionRequest)
 		}
 		if click == nil {
 			first := offer.Attribution == domain.AttributionFirstClick
-			c, err := a.Store.BackupClick(ctx, in.OfferID, in.IP, in.UserAgent, since, first)
+			c, err := a.Store.BackupClick(ctx, in.OfferID, in.IP, in.UserAgent, since, in.ReceivedAt, first)
 			switch {
 			case err == nil:
 				click, out.Method = c, domain.MethodBackup

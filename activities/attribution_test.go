@@ -142,6 +142,53 @@ func TestCookieClickRetriedWhileWriterBehind(t *testing.T) {
 	}
 }
 
+// TestBackupClickInsideTheRequestsWindow: the backup lookup credits the latest click inside the
+// cookie window that ends at the request, never a click made after it (the visitor clicked again
+// while the conversion's workflow was retried through a database outage), which would also make
+// the conversion too_fast for a click it cannot have come from.
+func TestBackupClickInsideTheRequestsWindow(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := &store.Store{DB: testenv.NewDB(t)}
+	seeded := testenv.Seed(t, st, nil)
+	a := &activities.Activities{Store: st, Metrics: metrics.New(prometheus.NewRegistry())}
+	received := time.Now().UTC().Truncate(time.Microsecond).Add(-10 * time.Minute)
+	click := func(at time.Time) string {
+		c := store.Click{ClickID: domain.NewID(), OfferID: seeded.Offer.ID, AffID: seeded.Affiliate.ID,
+			IP: "198.51.100.7", UserAgent: "UA", CreatedAt: at}
+		if err := st.InsertClick(ctx, &c); err != nil {
+			t.Fatal(err)
+		}
+		return c.ClickID
+	}
+	before := click(received.Add(-time.Minute))
+	atRequest := click(received) // made in the request's microsecond: inside the window
+	click(received.Add(time.Microsecond))
+	click(received.Add(5 * time.Minute))
+	att, err := a.Attribute(ctx, domain.ConversionRequest{OfferID: seeded.Offer.ID, Source: domain.SourcePage,
+		IP: "198.51.100.7", UserAgent: "UA", ReceivedAt: received})
+	if err != nil || att.Method != domain.MethodBackup || att.ClickID != atRequest {
+		t.Fatalf("backup attribution = %+v, %v; want the click made at the request, %s", att, err, atRequest)
+	}
+	// A first-click offer's backup takes the earliest click of the same window.
+	first := seeded.Offer
+	first.Attribution = domain.AttributionFirstClick
+	if err := st.UpdateOffer(ctx, &first); err != nil {
+		t.Fatal(err)
+	}
+	att, err = a.Attribute(ctx, domain.ConversionRequest{OfferID: seeded.Offer.ID, Source: domain.SourcePage,
+		IP: "198.51.100.7", UserAgent: "UA", ReceivedAt: received.Add(-30 * time.Second)})
+	if err != nil || att.ClickID != before {
+		t.Fatalf("first-click backup attribution = %+v, %v; want the one click made before the request, %s", att, err, before)
+	}
+	// A request before every click has none.
+	att, err = a.Attribute(ctx, domain.ConversionRequest{OfferID: seeded.Offer.ID, Source: domain.SourcePage,
+		IP: "198.51.100.7", UserAgent: "UA", ReceivedAt: received.Add(-2 * time.Minute)})
+	if err != nil || att.Method != "" {
+		t.Fatalf("backup attribution before every click = %+v, %v; want unattributed", att, err)
+	}
+}
+
 // TestCookieClickWaitsForOtherProcessesWriters: a worker with no writer of its own (ROLE=worker)
 // does not give up an authentic cookie's click until a click made after it is stored: before,
 // another process's writer may still hold it (Postgres just back from an outage), and the attempt

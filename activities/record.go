@@ -33,6 +33,23 @@ type RecordOutput struct {
 type Hold struct {
 	Seconds int64  `json:"seconds,omitempty"` // 0: wait until a decision comes
 	Expiry  string `json:"expiry,omitempty"`  // domain.HoldExpiryApprove or HoldExpiryReject
+	// Left is what remains of the hold when Record returns: Seconds less the time since the
+	// conversion was stored (at least a millisecond), so the hold runs from when the conversion was
+	// recorded (API.md) even when the workflow task that recorded it is retried later (its worker
+	// died before the timer was started, and Record answers from the stored row). Zero when
+	// Seconds is, and in histories recorded before it, whose timers ran Seconds.
+	Left time.Duration `json:"left,omitempty"`
+}
+
+// holdOf is the hold of a conversion held since storedAt, for an offer's hold_seconds and
+// hold_expiry, as of now.
+func holdOf(seconds int64, expiry string, storedAt, now time.Time) Hold {
+	h := Hold{Seconds: seconds, Expiry: expiry}
+	if seconds > 0 {
+		full := time.Duration(seconds) * time.Second
+		h.Left = min(max(full-now.Sub(storedAt), time.Millisecond), full)
+	}
+	return h
 }
 
 // Record decides and stores the conversion (reserving its invoice and claiming its click in one
@@ -61,7 +78,7 @@ func (a *Activities) Record(ctx context.Context, in RecordInput) (RecordOutput, 
 		if err != nil {
 			return RecordOutput{}, nonRetryableNotFound(err)
 		}
-		out.Hold = Hold{Seconds: offer.HoldSeconds, Expiry: offer.HoldExpiry}
+		out.Hold = holdOf(offer.HoldSeconds, offer.HoldExpiry, res.Conversion.CreatedAt, time.Now())
 	}
 	return out, nil
 }

@@ -48,3 +48,28 @@ func TestRecordInputDecidesOlderHistories(t *testing.T) {
 		}
 	}
 }
+
+// TestHoldRunsFromTheRecording: the hold Record hands the workflow is what is left of the offer's
+// hold_seconds since the conversion was stored, so a workflow task retried after its worker died
+// (Record then answers from the stored row) does not wait the whole hold again.
+func TestHoldRunsFromTheRecording(t *testing.T) {
+	t.Parallel()
+	stored := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	for _, k := range []struct {
+		name    string
+		seconds int64
+		now     time.Time
+		want    time.Duration
+	}{
+		{"just stored", 3600, stored.Add(20 * time.Millisecond), time.Hour - 20*time.Millisecond},
+		{"a retried task, 10 s later", 3600, stored.Add(10 * time.Second), time.Hour - 10*time.Second},
+		{"past the hold: expires at once", 5, stored.Add(time.Minute), time.Millisecond},
+		{"the database's clock ahead of the worker's", 5, stored.Add(-time.Second), 5 * time.Second},
+		{"no hold: wait for a decision", 0, stored.Add(time.Hour), 0},
+	} {
+		h := holdOf(k.seconds, domain.HoldExpiryReject, stored, k.now)
+		if h.Left != k.want || h.Seconds != k.seconds || h.Expiry != domain.HoldExpiryReject {
+			t.Errorf("%s: %+v, want %s left", k.name, h, k.want)
+		}
+	}
+}

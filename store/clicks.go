@@ -76,27 +76,29 @@ func (s *Store) ClickStoredAfter(ctx context.Context, t time.Time) (bool, error)
 
 // backupClickQuery is BackupClick's query; a test EXPLAINs it to prove it uses clicks_backup_idx.
 // user_agent_key(user_agent) matches the index expression; the user agent itself is compared too,
-// so a collision of the key cannot attribute a sale to another browser. The upper bound ($5, a
-// little after now) lets the planner prune the default partition, and then scan the daily ones
-// newest first and stop at the first that has the click, instead of probing every one.
+// so a collision of the key cannot attribute a sale to another browser. The upper bound ($5, the
+// conversion's request: a click made after it is outside its window) also lets the planner prune
+// the default partition, and then scan the daily ones newest first and stop at the first that has
+// the click, instead of probing every one.
 const backupClickQuery = `SELECT ` + clickColumns + ` FROM clicks
 	WHERE offer_id = $1 AND ip = $2 AND user_agent_key(user_agent) = user_agent_key($3) AND user_agent = $3
-		AND created_at >= $4 AND created_at < $5
+		AND created_at >= $4 AND created_at <= $5
 	ORDER BY created_at DESC LIMIT 1`
 
 // backupFirstClickQuery is backupClickQuery for first-click offers: the earliest click instead.
 var backupFirstClickQuery = strings.Replace(backupClickQuery, "ORDER BY created_at DESC", "ORDER BY created_at ASC", 1)
 
 // BackupClick finds the latest click (the earliest when first is true: first-click attribution)
-// on an offer from one IP and user agent made since a time: the cookie-less backup attribution.
-// It scans clicks_backup_idx, newest partition first (oldest first for first).
-func (s *Store) BackupClick(ctx context.Context, offerID int64, ip, userAgent string, since time.Time, first bool) (*Click, error) {
+// on an offer from one IP and user agent made in the cookie window from since to until (the
+// conversion's request), both included: the cookie-less backup attribution. It scans
+// clicks_backup_idx, newest partition first (oldest first for first).
+func (s *Store) BackupClick(ctx context.Context, offerID int64, ip, userAgent string, since, until time.Time, first bool) (*Click, error) {
 	var c Click
 	q := backupClickQuery
 	if first {
 		q = backupFirstClickQuery
 	}
-	if err := s.DB.GetContext(ctx, &c, q, offerID, ip, userAgent, since, time.Now().Add(time.Hour)); err != nil {
+	if err := s.DB.GetContext(ctx, &c, q, offerID, ip, userAgent, since, until); err != nil {
 		return nil, notFound(err, "click")
 	}
 	return &c, nil

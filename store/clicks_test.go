@@ -35,15 +35,15 @@ func TestBackupClickLatestInWindow(t *testing.T) {
 	ins(2, "203.0.113.9", "UA", now.Add(-time.Minute))  // another offer
 	v6 := ins(1, "2001:db8::1", "UA", now.Add(-time.Minute))
 
-	got, err := st.BackupClick(ctx, 1, "203.0.113.9", "UA", now.Add(-24*time.Hour), false)
+	got, err := st.BackupClick(ctx, 1, "203.0.113.9", "UA", now.Add(-24*time.Hour), now, false)
 	if err != nil || got.ClickID != latest || got.IP != "203.0.113.9" || got.UserAgent != "UA" {
 		t.Fatalf("backup click = %+v, %v; want %s", got, err, latest)
 	}
 	// First-click offers: the earliest click inside the window.
-	if got, err := st.BackupClick(ctx, 1, "203.0.113.9", "UA", now.Add(-24*time.Hour), true); err != nil || got.ClickID != earliest {
+	if got, err := st.BackupClick(ctx, 1, "203.0.113.9", "UA", now.Add(-24*time.Hour), now, true); err != nil || got.ClickID != earliest {
 		t.Fatalf("first-click backup click = %+v, %v; want %s", got, err, earliest)
 	}
-	if got, err := st.BackupClick(ctx, 1, "2001:db8::1", "UA", now.Add(-24*time.Hour), false); err != nil || got.ClickID != v6 {
+	if got, err := st.BackupClick(ctx, 1, "2001:db8::1", "UA", now.Add(-24*time.Hour), now, false); err != nil || got.ClickID != v6 {
 		t.Fatalf("IPv6 backup click = %+v, %v; want %s", got, err, v6)
 	}
 	for name, q := range map[string]struct {
@@ -58,7 +58,7 @@ func TestBackupClickLatestInWindow(t *testing.T) {
 		"unknown offer":     {3, "203.0.113.9", "UA", 24 * time.Hour},
 		"empty UA no click": {1, "203.0.113.9", "", 24 * time.Hour},
 	} {
-		_, err := st.BackupClick(ctx, q.offer, q.ip, q.ua, now.Add(-q.sinceBack), false)
+		_, err := st.BackupClick(ctx, q.offer, q.ip, q.ua, now.Add(-q.sinceBack), now, false)
 		if domain.ErrorKind(err) != domain.NotFound {
 			t.Errorf("%s: err = %v, want domain.NotFound", name, err)
 		}
@@ -116,7 +116,7 @@ func TestBackupClickUsesIndex(t *testing.T) {
 
 	// The plan's answer is the right row.
 	st := &store.Store{DB: db}
-	got, err := st.BackupClick(ctx, 146, "10.0.48.57", "Mozilla/5.0 (test 26)", time.Now().Add(-30*24*time.Hour), false)
+	got, err := st.BackupClick(ctx, 146, "10.0.48.57", "Mozilla/5.0 (test 26)", time.Now().Add(-30*24*time.Hour), time.Now(), false)
 	if err != nil || got.OfferID != 146 || got.IP != "10.0.48.57" {
 		t.Fatalf("backup click = %+v, %v", got, err)
 	}

@@ -31,8 +31,10 @@ type RecordResult struct {
 // here by domain.Decide from in. A single-use click is locked first (SELECT ... FOR UPDATE), so
 // in.ClickUsed (for the conversion's event) is read under the lock and, under concurrency, exactly
 // one conversion wins the click: the second waits for the first to commit and then finds the click
-// used. A conversion that caps count then locks its cap counters (see lockCapCounters), so
-// in.Caps is exact too: a cap of N yields N slots taken, never N+1. Then the invoice is reserved
+// used. A conversion that caps count then locks the cap counters of its day and month (every one
+// made so far, lockPeriodCounters, then those its offer's caps need, lockCapCounters), so in.Caps
+// is exact too: a cap of N yields N slots taken, never N+1, and each counter counts the slot even
+// while its cap is off. Then the invoice is reserved
 // (a duplicate is only counted), the slots taken and the click claimed, in the same transaction,
 // so a conversion is never stored without its claim nor a click claimed by a duplicate. A test
 // conversion (c.Test) reserves no invoice (the unique index skips test rows), takes no cap slot and
@@ -68,23 +70,31 @@ func (s *Store) RecordConversion(ctx context.Context, c domain.Conversion, in do
 			}
 		}
 	}
-	var keys []capKey
+	day, month := domain.CapPeriods(in.Now, caps.location())
+	counted := false // some counter of day or month exists (and is locked): a slot taken counts in it
+	if in.CountsInCaps() {
+		n, err := lockPeriodCounters(ctx, tx, c.OfferID, c.AffID, day, month)
+		if err != nil {
+			return RecordResult{}, err
+		}
+		counted = n > 0
+	}
 	if in.CountsInCaps() && caps.Any() {
 		var affID int64
 		if c.AffID != nil {
 			affID = *c.AffID
 		}
-		keys = caps.capKeys(affID, in.Now)
+		keys := caps.capKeys(affID, in.Now)
 		if in.Caps, err = lockCapCounters(ctx, tx, c.OfferID, caps.location(), keys); err != nil {
 			return RecordResult{}, err
 		}
+		counted = true
 	}
 	d := domain.Decide(in)
 	c.Apply(d)
 
 	row := recordRow{Conversion: c, Event: in.Event}
 	if in.TakesCapSlot(d) {
-		day, month := domain.CapPeriods(in.Now, caps.location())
 		row.CapDay, row.CapMonth = &day, &month
 	}
 	const insert = `INSERT INTO conversions (id, offer_id, aff_id, sub_id, sub2, sub3, sub4, sub5, creative_id, click_id,
@@ -107,8 +117,8 @@ func (s *Store) RecordConversion(ctx context.Context, c domain.Conversion, in do
 		return RecordResult{Conversion: c, Duplicate: true, Replayed: !counted}, tx.Commit()
 	}
 
-	if in.TakesCapSlot(d) {
-		if err := takeCapSlots(ctx, tx, c.OfferID, keys); err != nil {
+	if in.TakesCapSlot(d) && counted {
+		if err := shiftCapSlots(ctx, tx, c.OfferID, c.AffID, day, month, 1); err != nil {
 			return RecordResult{}, err
 		}
 	}
@@ -213,7 +223,10 @@ func (s *Store) SetConversionStatus(ctx context.Context, id, from, to string, re
 	}
 	frees := to == domain.ConversionRejected && slot.CapDay != nil && slot.CapMonth != nil
 	if frees {
-		if err := freeCapSlots(ctx, tx, slot.OfferID, slot.AffID, *slot.CapDay, *slot.CapMonth); err != nil {
+		if _, err := lockPeriodCounters(ctx, tx, slot.OfferID, slot.AffID, *slot.CapDay, *slot.CapMonth); err != nil {
+			return nil, err
+		}
+		if err := shiftCapSlots(ctx, tx, slot.OfferID, slot.AffID, *slot.CapDay, *slot.CapMonth, -1); err != nil {
 			return nil, err
 		}
 	}

@@ -108,56 +108,69 @@ func (r CapRules) capKeys(affID int64, now time.Time) []capKey {
 }
 
 // lockCapCounters locks the counters of keys (making each the first time its period is used,
-// from the conversions already stored in it, so a cap set in the middle of a day counts the
-// day's earlier conversions) and reads the slots each has taken.
+// from the slots the conversions already stored hold in it, so a cap set in the middle of a day
+// counts the day's earlier conversions) and reads the slots each has taken.
+//
+// A stored conversion holds a slot of the periods its cap_day and cap_month name (the periods it
+// was received in, set when it took the slot): approved, held and reversed ones do (a reversal
+// keeps its slot), rejected ones do not (a rejection clears them). Its status alone would miss
+// the reversed ones, and its created_at would put one received just before midnight but stored
+// after it in the wrong day. created_at is never before the conversion was received, so the lower
+// bound (an hour early, for clock skew between processes) only lets the offer's index skip older rows.
 func lockCapCounters(ctx context.Context, tx *sqlx.Tx, offerID int64, loc *time.Location, keys []capKey) ([]domain.CapCounter, error) {
 	const q = `INSERT INTO cap_counters AS k (offer_id, aff_id, period, start, used)
 		SELECT $1::bigint, $2::bigint, $3::char(1), $4::date, count(*) FROM conversions
-		WHERE offer_id = $1 AND ($2 = 0 OR aff_id = $2) AND event = '' AND NOT test AND status IN ('approved', 'pending')
-			AND created_at >= $5::timestamptz AND created_at < $6::timestamptz
+		WHERE offer_id = $1 AND ($2 = 0 OR aff_id = $2)
+			AND (CASE WHEN $3::char(1) = 'd' THEN cap_day ELSE cap_month END) = $4::date
+			AND created_at >= $5::timestamptz
 		ON CONFLICT (offer_id, aff_id, period, start) DO UPDATE SET used = k.used
 		RETURNING used`
 	out := make([]domain.CapCounter, len(keys))
 	for i, k := range keys {
-		from, to := domain.PeriodBounds(k.period, k.start, loc)
+		from, _ := domain.PeriodBounds(k.period, k.start, loc)
 		out[i].Limit = k.limit
-		if err := tx.GetContext(ctx, &out[i].Used, q, offerID, k.affID, k.period, date(k.start), from, to); err != nil {
+		if err := tx.GetContext(ctx, &out[i].Used, q, offerID, k.affID, k.period, date(k.start), from.Add(-time.Hour)); err != nil {
 			return nil, fmt.Errorf("lock cap counter: %w", err)
 		}
 	}
 	return out, nil
 }
 
-// takeCapSlots adds one to the counters of keys (already locked by lockCapCounters).
-func takeCapSlots(ctx context.Context, tx *sqlx.Tx, offerID int64, keys []capKey) error {
-	const q = `UPDATE cap_counters SET used = used + 1 WHERE offer_id = $1 AND aff_id = $2 AND period = $3 AND start = $4`
-	for _, k := range keys {
-		if _, err := tx.ExecContext(ctx, q, offerID, k.affID, k.period, date(k.start)); err != nil {
-			return fmt.Errorf("take cap slot: %w", err)
-		}
+// lockPeriodCounters locks every counter already made for the periods (day and month) a
+// conversion of affID falls in — the offer's and the affiliate's, whether or not the offer's
+// caps name them now — in the one lock order (aff_id, then period), and reports how many there
+// are. A conversion takes or frees a slot in each of them (shiftCapSlots), so a counter keeps
+// counting while its cap is removed and counts right when it is set again. Locking them all first
+// keeps every transaction to that order.
+func lockPeriodCounters(ctx context.Context, tx *sqlx.Tx, offerID int64, affID *int64, day, month time.Time) (int, error) {
+	const q = `SELECT 1 FROM cap_counters
+		WHERE offer_id = $1 AND aff_id = ANY($2) AND ((period = 'd' AND start = $3) OR (period = 'm' AND start = $4))
+		ORDER BY aff_id, period FOR UPDATE`
+	var rows []int
+	if err := tx.SelectContext(ctx, &rows, q, offerID, pq.Array(periodAffs(affID)), date(day), date(month)); err != nil {
+		return 0, fmt.Errorf("lock cap counters: %w", err)
+	}
+	return len(rows), nil
+}
+
+// shiftCapSlots takes (delta 1) or gives back (delta -1) a conversion's slot in every counter of
+// its periods, all of them locked already (lockPeriodCounters, lockCapCounters).
+func shiftCapSlots(ctx context.Context, tx *sqlx.Tx, offerID int64, affID *int64, day, month time.Time, delta int) error {
+	const q = `UPDATE cap_counters SET used = used + $5
+		WHERE offer_id = $1 AND aff_id = ANY($2) AND ((period = 'd' AND start = $3) OR (period = 'm' AND start = $4))`
+	if _, err := tx.ExecContext(ctx, q, offerID, pq.Array(periodAffs(affID)), date(day), date(month), delta); err != nil {
+		return fmt.Errorf("shift cap slots: %w", err)
 	}
 	return nil
 }
 
-// freeCapSlots gives back the slots a conversion took, in the counters' lock order.
-func freeCapSlots(ctx context.Context, tx *sqlx.Tx, offerID int64, affID *int64, day, month time.Time) error {
-	const q = `UPDATE cap_counters SET used = used - 1
-		WHERE offer_id = $1 AND aff_id = ANY($2) AND ((period = 'd' AND start = $3) OR (period = 'm' AND start = $4))`
-	affs := []int64{0}
-	if affID != nil {
-		affs = append(affs, *affID)
+// periodAffs are the counters' aff_id values a conversion of affID counts in: the offer's (0) and
+// the affiliate's.
+func periodAffs(affID *int64) []int64 {
+	if affID == nil {
+		return []int64{0}
 	}
-	// One statement updates its rows in an order of its choosing; lock them in the fixed order first.
-	const lock = `SELECT 1 FROM cap_counters
-		WHERE offer_id = $1 AND aff_id = ANY($2) AND ((period = 'd' AND start = $3) OR (period = 'm' AND start = $4))
-		ORDER BY aff_id, period FOR UPDATE`
-	if _, err := tx.ExecContext(ctx, lock, offerID, pq.Array(affs), date(day), date(month)); err != nil {
-		return fmt.Errorf("free cap slot: %w", err)
-	}
-	if _, err := tx.ExecContext(ctx, q, offerID, pq.Array(affs), date(day), date(month)); err != nil {
-		return fmt.Errorf("free cap slot: %w", err)
-	}
-	return nil
+	return []int64{0, *affID}
 }
 
 // CapState is whether an offer's caps are full now: the offer's own, and which affiliates'.

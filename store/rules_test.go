@@ -112,3 +112,102 @@ func deref[T any](p *T) T {
 	}
 	return *p
 }
+
+// TestCapCounterMadeLateCountsEveryHeldSlot: a counter made after its period has conversions (a
+// cap set in the middle of a day, or a conversion recorded late) starts from the slots those
+// conversions hold: approved, held and reversed ones (a reversal does not free its slot), in the
+// period each was received in, not the one it happened to be stored in; rejected ones hold none.
+func TestCapCounterMadeLateCountsEveryHeldSlot(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := &store.Store{DB: testenv.NewDB(t)}
+	seeded := testenv.Seed(t, st, nil)
+	now := time.Now()
+	yesterday := now.Add(-24 * time.Hour) // received yesterday, stored now (a workflow retried through an outage)
+	record := func(at time.Time, rules store.CapRules, status string) domain.Conversion {
+		t.Helper()
+		id := domain.NewID()
+		c := domain.Conversion{ID: id, OfferID: seeded.Offer.ID, AffID: &seeded.Affiliate.ID, Amount: 1000, Currency: "USD",
+			WorkflowID: "conversion/test/-/" + id}
+		in := domain.DecideInput{Now: at, Amount: 1000, Method: domain.MethodAFID, AffiliateActive: true,
+			Payout: seeded.Offer.Payout, CookieWindow: time.Hour, CustomStatus: status}
+		res, err := st.RecordConversion(ctx, c, in, rules)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Conversion
+	}
+	// No caps yet: today one approved, one reversed, one held, one rejected by an admin.
+	none := store.CapRules{}
+	record(now, none, "")
+	reversed := record(now, none, "")
+	if _, err := st.SetConversionStatus(ctx, reversed.ID, domain.ConversionApproved, domain.ConversionReversed, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	record(now, none, domain.ConversionPending)
+	rejected := record(now, none, domain.ConversionPending)
+	reason := domain.ReasonAdmin
+	if _, err := st.SetConversionStatus(ctx, rejected.ID, domain.ConversionPending, domain.ConversionRejected, &reason, nil); err != nil {
+		t.Fatal(err)
+	}
+	// Then a daily cap of 3: today's three slots are taken.
+	three, one := int64(3), int64(1)
+	if c := record(now, store.CapRules{Offer: domain.Caps{Daily: &three}}, ""); deref(c.Reason) != domain.ReasonOverCap {
+		t.Errorf("today, cap 3 with an approved, a reversed and a held conversion: %s %s, want over_cap", c.Status, deref(c.Reason))
+	}
+	// One received yesterday and stored today holds a slot of yesterday, whose counter is made later.
+	record(yesterday, none, "")
+	if c := record(yesterday, store.CapRules{Affiliate: domain.Caps{Daily: &one}}, ""); deref(c.Reason) != domain.ReasonOverCap {
+		t.Errorf("yesterday, affiliate cap 1 with a conversion received then: %s %s, want over_cap", c.Status, deref(c.Reason))
+	}
+}
+
+// TestCapCounterKeptWhileCapsAreOff: a counter, once made, counts every slot taken in its period,
+// also by conversions recorded while the offer had no cap (caps removed in the middle of a day
+// and set again): a cap of N still yields N. A rejection gives back a slot those took too.
+func TestCapCounterKeptWhileCapsAreOff(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := &store.Store{DB: testenv.NewDB(t)}
+	seeded := testenv.Seed(t, st, nil)
+	now := time.Now()
+	record := func(rules store.CapRules, status string) domain.Conversion {
+		t.Helper()
+		id := domain.NewID()
+		c := domain.Conversion{ID: id, OfferID: seeded.Offer.ID, AffID: &seeded.Affiliate.ID, Amount: 1000, Currency: "USD",
+			WorkflowID: "conversion/test/-/" + id}
+		in := domain.DecideInput{Now: now, Amount: 1000, Method: domain.MethodAFID, AffiliateActive: true,
+			Payout: seeded.Offer.Payout, CookieWindow: time.Hour, CustomStatus: status}
+		res, err := st.RecordConversion(ctx, c, in, rules)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Conversion
+	}
+	three := int64(3)
+	capped := store.CapRules{Offer: domain.Caps{Daily: &three}, Affiliate: domain.Caps{Daily: &three}}
+	if c := record(capped, ""); c.Status != domain.ConversionApproved {
+		t.Fatalf("first conversion under a cap of 3: %s %s", c.Status, deref(c.Reason))
+	}
+	// The caps are removed: two more conversions, one of them held.
+	record(store.CapRules{}, "")
+	held := record(store.CapRules{}, domain.ConversionPending)
+	// Set again: the day's three slots are taken.
+	if c := record(capped, ""); deref(c.Reason) != domain.ReasonOverCap {
+		t.Fatalf("cap of 3 set again after three conversions: %s %s, want over_cap", c.Status, deref(c.Reason))
+	}
+	if c := record(store.CapRules{Affiliate: domain.Caps{Daily: &three}}, ""); deref(c.Reason) != domain.ReasonOverCap {
+		t.Fatalf("affiliate cap of 3 after three conversions: %s %s, want over_cap", c.Status, deref(c.Reason))
+	}
+	// Rejecting the held one frees one slot, in both counters.
+	reason := domain.ReasonAdmin
+	if _, err := st.SetConversionStatus(ctx, held.ID, domain.ConversionPending, domain.ConversionRejected, &reason, nil); err != nil {
+		t.Fatal(err)
+	}
+	if c := record(capped, ""); c.Status != domain.ConversionApproved {
+		t.Fatalf("after a held conversion was rejected: %s %s, want approved", c.Status, deref(c.Reason))
+	}
+	if c := record(capped, ""); deref(c.Reason) != domain.ReasonOverCap {
+		t.Fatalf("the freed slot taken: %s %s, want over_cap", c.Status, deref(c.Reason))
+	}
+}

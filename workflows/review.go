@@ -137,7 +137,13 @@ func awaitReview(ctx workflow.Context, h *held, rec activities.RecordOutput) (ac
 
 	hold := time.Duration(0)
 	if workflow.GetVersion(ctx, changeHoldTimer, workflow.DefaultVersion, 1) >= 1 {
+		// What is left of the hold since the conversion was recorded; histories recorded before
+		// Record said so (Left zero) wait the whole hold. Only the timer's length differs: the
+		// same commands, no version needed.
 		hold = time.Duration(rec.Hold.Seconds) * time.Second
+		if rec.Hold.Left > 0 {
+			hold = rec.Hold.Left
+		}
 	}
 	setDetails(ctx, rec.Conversion, holdNote(rec.Hold, hold))
 	reviewed := func() bool { return h.decided != nil || (!h.busy && h.signal != nil) }

@@ -27,6 +27,12 @@ func heldRun(t *testing.T, review Review) (ConversionResult, activities.StatusCh
 // heldRunWith runs a held conversion whose offer has the given hold, calling review after a day.
 func heldRunWith(t *testing.T, hold activities.Hold, review func(*testsuite.TestWorkflowEnvironment)) (ConversionResult, activities.StatusChange, int) {
 	t.Helper()
+	return heldRunAt(t, hold, 24*time.Hour, review)
+}
+
+// heldRunAt is heldRunWith calling review after the given time.
+func heldRunAt(t *testing.T, hold activities.Hold, after time.Duration, review func(*testsuite.TestWorkflowEnvironment)) (ConversionResult, activities.StatusChange, int) {
+	t.Helper()
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
 	a := &activities.Activities{}
@@ -76,7 +82,7 @@ func heldRunWith(t *testing.T, hold activities.Hold, review func(*testsuite.Test
 			t.Errorf("%d pixels fired before the review", fired)
 		}
 		review(env)
-	}, 24*time.Hour)
+	}, after)
 
 	env.ExecuteWorkflow(Conversion, domain.ConversionRequest{ConversionID: "conv", WorkflowID: "conversion/1/INV",
 		OfferID: 1, InvoiceID: "INV", Amount: 1995, Source: domain.SourcePage, CustomStatus: domain.ConversionPending})
@@ -191,5 +197,19 @@ func TestHoldExpires(t *testing.T) {
 		if res.Status != want || res.Reason != reason || fired != pixels || change.To != want {
 			t.Fatalf("expiry %q: result %+v, change %+v, %d fired", expiry, res, change, fired)
 		}
+	}
+}
+
+// TestHoldTimerRunsWhatIsLeft: the hold's timer runs what Record says is left of it (the
+// conversion was recorded a while before this workflow task: its worker died first), not the
+// offer's whole hold_seconds again.
+func TestHoldTimerRunsWhatIsLeft(t *testing.T) {
+	t.Parallel()
+	hold := activities.Hold{Seconds: 3600, Left: 10 * time.Minute, Expiry: domain.HoldExpiryReject}
+	res, change, _ := heldRunAt(t, hold, 30*time.Minute, func(*testsuite.TestWorkflowEnvironment) {
+		t.Error("the hold, 10 minutes left of it, had not expired after 30 minutes")
+	})
+	if res.Reason != domain.ReasonHoldExpired || change.To != domain.ConversionRejected {
+		t.Fatalf("result %+v, change %+v", res, change)
 	}
 }

@@ -309,7 +309,7 @@ func measureScale(ctx context.Context, st *store.Store, cfg scaleConfig, end tim
 	}
 	if err := timed("backup lookup (IP + user agent, 30-day window)", func(i int) error {
 		_, ip, ua, offer := sample(i*7 + 3)
-		_, err := st.BackupClick(ctx, offer, ip, ua, end.AddDate(0, 0, -scaleDays), false)
+		_, err := st.BackupClick(ctx, offer, ip, ua, end.AddDate(0, 0, -scaleDays), end, false)
 		if domain.ErrorKind(err) == domain.NotFound {
 			return errors.New("sampled click not found")
 		}
