@@ -83,7 +83,7 @@ func (s *server) regeneratePostbackToken(c *gin.Context) error {
 	}
 	a, err := s.store.SetPostbackToken(c.Request.Context(), id, token)
 	if err != nil {
-		return err
+		return named(err, "id", "advertiser")
 	}
 	c.JSON(http.StatusOK, AdvertiserCreated{Advertiser: *a, PostbackToken: a.PostbackToken})
 	return nil
@@ -133,7 +133,7 @@ func (s *server) updateAffiliate(c *gin.Context) error {
 	}
 	a, err := s.store.Affiliate(ctx, id)
 	if err != nil {
-		return err
+		return named(err, "id", "affiliate")
 	}
 	if b.has("name") {
 		a.Name = patch.Name
@@ -142,7 +142,7 @@ func (s *server) updateAffiliate(c *gin.Context) error {
 		a.Status = patch.Status
 	}
 	if err := s.store.UpdateAffiliate(ctx, a); err != nil {
-		return err
+		return named(err, "id", "affiliate")
 	}
 	c.JSON(http.StatusOK, a)
 	return nil
@@ -156,7 +156,7 @@ func (s *server) createOffer(c *gin.Context) error {
 	}
 	o := store.Offer{CookieDays: 30, Currency: "USD", Status: domain.StatusActive, Timezone: "UTC",
 		Attribution: domain.AttributionLastClick, HoldExpiry: domain.HoldExpiryApprove}
-	if err := firstError(errors.Join(b.id("advertiser_id", true, &o.AdvertiserID), offerFields(b, &o, true))); err != nil {
+	if err := firstError(offerFields(b, &o, true)); err != nil {
 		return err
 	}
 	if err := s.store.CreateOffer(c.Request.Context(), &o); err != nil {
@@ -169,10 +169,13 @@ func (s *server) createOffer(c *gin.Context) error {
 // maxHoldSeconds is the longest hold an offer may set: a year.
 const maxHoldSeconds = 365 * 24 * 60 * 60
 
-// offerFields reads an offer's editable fields from a create or update body.
+// offerFields reads an offer's editable fields from a create or update body: every field of a
+// create, its advertiser_id included (an update moves the offer to that advertiser, whose token
+// then authenticates its postbacks).
 func offerFields(b body, o *store.Offer, create bool) error {
 	var cookieDays int64
 	err := errors.Join(
+		b.id("advertiser_id", create, &o.AdvertiserID),
 		b.str("name", create, 255, &o.Name),
 		b.url("landing_url", create, &o.LandingURL),
 		b.url("thank_you_url", false, &o.ThankYouURL),
@@ -245,7 +248,7 @@ func (s *server) updateOffer(c *gin.Context) error {
 		return err
 	}
 	if o, err = s.store.Offer(ctx, o.ID); err != nil {
-		return err
+		return named(err, "id", "offer")
 	}
 	c.JSON(http.StatusOK, o)
 	return nil
@@ -257,7 +260,8 @@ func (s *server) pathOffer(c *gin.Context) (*store.Offer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.store.Offer(c.Request.Context(), id)
+	o, err := s.store.Offer(c.Request.Context(), id)
+	return o, named(err, "id", "offer")
 }
 
 // createEvent handles POST /api/v1/offers/:id/events: a named event with its own payout; a
@@ -278,19 +282,24 @@ func (s *server) createEvent(c *gin.Context) error {
 		return err
 	}
 	if err := s.store.CreateEvent(c.Request.Context(), &e); err != nil {
-		return err
+		return named(err, "id", "offer")
 	}
 	created(c, e)
 	return nil
 }
 
-// listEvents handles GET /api/v1/offers/:id/events.
+// listEvents handles GET /api/v1/offers/:id/events: newest first, limit default 50, at most 500,
+// like every list of docs/API.md.
 func (s *server) listEvents(c *gin.Context) error {
+	n, err := limit(c)
+	if err != nil {
+		return err
+	}
 	o, err := s.pathOffer(c)
 	if err != nil {
 		return err
 	}
-	list, err := s.store.Events(c.Request.Context(), o.ID)
+	list, err := s.store.Events(c.Request.Context(), o.ID, n)
 	if err != nil {
 		return err
 	}
@@ -308,7 +317,7 @@ func (s *server) setPayout(c *gin.Context) error {
 	if err := b.payoutFields("", &p); err != nil {
 		return err
 	}
-	offerID, err := pathID(c, "id", "offer")
+	o, err := s.pathOffer(c)
 	if err != nil {
 		return err
 	}
@@ -316,10 +325,11 @@ func (s *server) setPayout(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.store.SetPayoutOverride(c.Request.Context(), offerID, affID, p); err != nil {
-		return err
+	// The offer exists: a missing reference can only be the affiliate.
+	if err := s.store.SetPayoutOverride(c.Request.Context(), o.ID, affID, p); err != nil {
+		return named(err, "aff_id", "affiliate")
 	}
-	c.JSON(http.StatusOK, store.PayoutOverride{OfferID: offerID, AffID: affID, Payout: p})
+	c.JSON(http.StatusOK, store.PayoutOverride{OfferID: o.ID, AffID: affID, Payout: p})
 	return nil
 }
 
@@ -368,8 +378,12 @@ func (s *server) createPixel(c *gin.Context) error {
 	if p.AffID, err = pathID(c, "id", "affiliate"); err != nil {
 		return err
 	}
+	if _, err := s.store.Affiliate(c.Request.Context(), p.AffID); err != nil {
+		return named(err, "id", "affiliate")
+	}
+	// The affiliate exists: a missing reference can only be the offer.
 	if err := s.store.CreatePixel(c.Request.Context(), &p); err != nil {
-		return err
+		return named(err, "offer_id", "offer")
 	}
 	created(c, PixelCreated{Pixel: p, Secret: p.Secret})
 	return nil
@@ -404,7 +418,7 @@ func (s *server) updatePixel(c *gin.Context) error {
 		p.Status = patch.Status
 	}
 	if err := s.store.UpdatePixel(ctx, p); err != nil {
-		return err
+		return named(err, "pixel_id", "pixel")
 	}
 	c.JSON(http.StatusOK, p)
 	return nil
@@ -421,7 +435,8 @@ func (s *server) pathPixel(c *gin.Context) (*store.Pixel, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.store.AffiliatePixel(c.Request.Context(), affID, pixelID)
+	p, err := s.store.AffiliatePixel(c.Request.Context(), affID, pixelID)
+	return p, named(err, "pixel_id", "pixel")
 }
 
 // validWebhookSecret reports a secret docs/API.md accepts: whsec_ and the base64 of 24 to 64 bytes.
@@ -434,7 +449,7 @@ func validWebhookSecret(s string) bool {
 func (s *server) getClick(c *gin.Context) error {
 	click, err := s.storedClick(c.Request.Context(), c.Param("click_id")) // a malformed ID is not found
 	if err != nil {
-		return err
+		return named(err, "click_id", "click")
 	}
 	c.JSON(http.StatusOK, click)
 	return nil
@@ -468,11 +483,15 @@ func conversionFilter(c *gin.Context) (store.ConversionFilter, error) {
 	if f.AffID, err = queryID(c, "aff_id"); err != nil {
 		return f, err
 	}
-	f.InvoiceID = c.Query("invoice_id")
+	if f.InvoiceID, err = queryValue(c, "invoice_id"); err != nil {
+		return f, err
+	}
 	if err := checkText("invoice_id", f.InvoiceID, 128); err != nil {
 		return f, err
 	}
-	f.Status = c.Query("status")
+	if f.Status, err = queryValue(c, "status"); err != nil {
+		return f, err
+	}
 	switch f.Status {
 	case "", domain.ConversionPending, domain.ConversionApproved, domain.ConversionRejected, domain.ConversionReversed:
 	default:
@@ -485,7 +504,7 @@ func conversionFilter(c *gin.Context) (store.ConversionFilter, error) {
 // getConversion handles GET /api/v1/conversions/:id.
 func (s *server) getConversion(c *gin.Context) error {
 	ctx := c.Request.Context()
-	conv, err := s.store.Conversion(ctx, c.Param("id"))
+	conv, err := s.pathConversion(c)
 	if err != nil {
 		return err
 	}
@@ -495,6 +514,12 @@ func (s *server) getConversion(c *gin.Context) error {
 	}
 	c.JSON(http.StatusOK, conversionDetailView(conv, d))
 	return nil
+}
+
+// pathConversion reads the conversion the :id path parameter names.
+func (s *server) pathConversion(c *gin.Context) (*domain.Conversion, error) {
+	conv, err := s.store.Conversion(c.Request.Context(), c.Param("id"))
+	return conv, named(err, "id", "conversion")
 }
 
 // approveConversion handles POST /api/v1/conversions/:id/approve: a held conversion becomes
@@ -519,7 +544,7 @@ func (s *server) rejectConversion(c *gin.Context) error {
 // only the workflow knows.
 func (s *server) review(c *gin.Context, approve bool, reason string) error {
 	ctx := c.Request.Context()
-	conv, err := s.store.Conversion(ctx, c.Param("id"))
+	conv, err := s.pathConversion(c)
 	if err != nil {
 		return err
 	}
@@ -552,7 +577,7 @@ func (s *server) reverseConversion(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	conv, err := s.store.Conversion(ctx, c.Param("id"))
+	conv, err := s.pathConversion(c)
 	if err != nil {
 		return err
 	}

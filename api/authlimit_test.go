@@ -130,3 +130,32 @@ func TestPostbackTokenStrength(t *testing.T) {
 		t.Fatalf("generated token: %d %s", rec.Code, rec.Body)
 	}
 }
+
+// TestAdminBearerSchemeCaseInsensitive: the admin token is accepted whatever the case of the
+// Authorization scheme (RFC 9110: auth schemes are case-insensitive; "bearer <token>" was a
+// 401), and nothing else than the token passes.
+func TestAdminBearerSchemeCaseInsensitive(t *testing.T) {
+	t.Parallel()
+	h := api.New(api.Config{AdminToken: "the-admin-token", AuthLimit: api.AuthLimit{Burst: 100, Every: time.Hour}},
+		&store.Store{DB: testenv.NewDB(t)}, nil)
+	for header, want := range map[string]int{
+		"Bearer the-admin-token":  200,
+		"bearer the-admin-token":  200,
+		"BEARER the-admin-token":  200,
+		"Bearer  the-admin-token": 200,
+		"Bearer the-admin-tokenx": 401,
+		"Basic the-admin-token":   401,
+		"Bearer":                  401,
+		"Bearer ":                 401,
+		"the-admin-token":         401,
+		"Bearerthe-admin-token":   401,
+	} {
+		req := httptest.NewRequest("GET", "/api/v1/advertisers", nil)
+		req.Header.Set("Authorization", header)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != want {
+			t.Errorf("Authorization %q: %d %s, want %d", header, rec.Code, rec.Body, want)
+		}
+	}
+}

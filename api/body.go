@@ -28,7 +28,7 @@ func (s *server) requireAdmin(c *gin.Context) error {
 		closeUnread(c)
 		return err
 	}
-	got, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
+	got, ok := bearerToken(c.GetHeader("Authorization"))
 	if !ok || s.cfg.AdminToken == "" || subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.AdminToken)) != 1 {
 		s.adminAuth.failed(ip)
 		closeUnread(c)
@@ -36,6 +36,14 @@ func (s *server) requireAdmin(c *gin.Context) error {
 	}
 	c.Next()
 	return nil
+}
+
+// bearerToken reads the token of an Authorization header "Bearer <token>". The scheme is
+// case-insensitive (RFC 9110, section 11.1), so "bearer <token>" is the same credential.
+func bearerToken(header string) (string, bool) {
+	scheme, token, ok := strings.Cut(header, " ")
+	token = strings.TrimLeft(token, " ")
+	return token, ok && strings.EqualFold(scheme, "Bearer") && token != ""
 }
 
 // closeUnread makes a refused request's answer close the connection when its body is left
@@ -64,11 +72,72 @@ func readBody(c *gin.Context) (body, error) {
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return body{}, nil
 	}
-	var b body
-	if err := json.Unmarshal(raw, &b); err != nil || b == nil {
+	b, dup, err := decodeObject(raw)
+	if err != nil {
 		return nil, domain.FieldError("body", "must be a JSON object")
 	}
+	if dup != "" {
+		return nil, repeatedField(dup)
+	}
 	return b, nil
+}
+
+// decodeObject reads a JSON object into its fields, key by key: a key given twice with different
+// values is reported in dup (decoding into a map would keep the last one silently, where
+// docs/API.md makes a parameter given twice with different values a 400 naming it). err is set
+// when raw is not one JSON object.
+func decodeObject(raw []byte) (b body, dup string, err error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, "", errors.New("not a JSON object")
+	}
+	b = body{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, "", err
+		}
+		name, _ := tok.(string)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, "", err
+		}
+		if prev, ok := b[name]; ok && !sameJSON(prev, v) && dup == "" {
+			dup = name
+		}
+		b[name] = v
+	}
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
+		return nil, "", errors.New("not a JSON object")
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, "", errors.New("data after the JSON object")
+	}
+	return b, dup, nil
+}
+
+// sameJSON reports whether two raw JSON values are the same but for insignificant whitespace.
+func sameJSON(a, b json.RawMessage) bool {
+	var ca, cb bytes.Buffer
+	return json.Compact(&ca, a) == nil && json.Compact(&cb, b) == nil && bytes.Equal(ca.Bytes(), cb.Bytes())
+}
+
+// repeatedField is the error of a parameter given more than once with different values.
+func repeatedField(name string) error {
+	return domain.FieldError(name, "given more than once with different values")
+}
+
+// object reads a field that must be a JSON object (payout, caps, macros), described by shape in
+// the error; a key repeated with different values inside it is a 400 naming name.key.
+func (b body) object(name, shape string) (body, error) {
+	ob, dup, err := decodeObject(b[name])
+	switch {
+	case err != nil:
+		return nil, domain.FieldError(name, "must be an object %s", shape)
+	case dup != "":
+		return nil, repeatedField(name + "." + dup)
+	}
+	return ob, nil
 }
 
 func (b body) has(name string) bool {
@@ -203,9 +272,9 @@ func (b body) caps(name string, dst *domain.Caps) error {
 	if !b.has(name) {
 		return nil
 	}
-	var cb body
-	if err := json.Unmarshal(b[name], &cb); err != nil || cb == nil {
-		return domain.FieldError(name, `must be an object {"daily": N, "monthly": M}`)
+	cb, err := b.object(name, `{"daily": N, "monthly": M}`)
+	if err != nil {
+		return err
 	}
 	var c domain.Caps
 	for key, raw := range cb {
@@ -249,9 +318,9 @@ func (b body) payout(field string, required bool, dst *domain.Payout) error {
 	if missing, err := b.missing(field, required); missing {
 		return err
 	}
-	var pb body
-	if err := json.Unmarshal(b[field], &pb); err != nil || pb == nil {
-		return domain.FieldError(field, "must be an object {type, amount, percent}")
+	pb, err := b.object(field, "{type, amount, percent}")
+	if err != nil {
+		return err
 	}
 	return pb.payoutFields(field+".", dst)
 }
@@ -307,24 +376,71 @@ func (b body) cidrs(name string, dst *[]string) error {
 func pathID(c *gin.Context, name, what string) (int64, error) {
 	v, err := parseID(name, c.Param(name))
 	if err != nil {
-		return 0, domain.Errorf(domain.NotFound, "%s not found", what)
+		return 0, notFound(name, what)
 	}
 	return v, nil
 }
 
+// notFound is the 404 of an unknown id. Its message starts with the name of the parameter or
+// field that gave the id, like every error message of docs/API.md: "aff_id: affiliate not found".
+func notFound(name, what string) error {
+	return domain.Errorf(domain.NotFound, "%s: %s not found", name, what)
+}
+
+// named gives a store's NotFound (which says what row is missing, not which parameter named it)
+// the name of the parameter; other errors pass unchanged.
+func named(err error, name, what string) error {
+	if domain.ErrorKind(err) == domain.NotFound {
+		return notFound(name, what)
+	}
+	return err
+}
+
+// queryValue reads a parameter of an admin request's query string ("" when absent), pair by pair
+// as the tracking endpoints do (addEncoded): a parameter given more than once with different
+// values is a 400 naming it (docs/API.md, "Where parameters come from"), and so is one whose value
+// does not decode, rather than a filter silently dropped (a list that then answers every row);
+// other pairs are not looked at.
+func queryValue(c *gin.Context, name string) (string, error) {
+	v, _, err := queryLookup(c, name)
+	return v, err
+}
+
+// queryLookup is queryValue that also says whether the parameter was given (empty or not).
+func queryLookup(c *gin.Context, name string) (value string, found bool, err error) {
+	for s := c.Request.URL.RawQuery; s != ""; {
+		var pair string
+		pair, s, _ = strings.Cut(s, "&")
+		rawName, rawValue, _ := strings.Cut(pair, "=")
+		if n, err := url.QueryUnescape(rawName); err != nil || n != name {
+			continue
+		}
+		v, err := url.QueryUnescape(rawValue)
+		switch {
+		case err != nil:
+			return "", true, undecodable(name)
+		case found && v != value:
+			return "", true, repeatedField(name)
+		}
+		value, found = v, true
+	}
+	return value, found, nil
+}
+
 // queryID reads an optional positive integer from an admin request's query string (0 when absent).
 func queryID(c *gin.Context, name string) (int64, error) {
-	if s := c.Query(name); s != "" {
-		return parseID(name, s)
+	s, err := queryValue(c, name)
+	if err != nil || s == "" {
+		return 0, err
 	}
-	return 0, nil
+	return parseID(name, s)
 }
 
 // limit reads the list limit: default 50, at most 500.
 func limit(c *gin.Context) (int, error) {
-	s := c.Query("limit")
-	if s == "" {
-		return 50, nil
+	s, err := queryValue(c, "limit")
+	if err != nil || s == "" {
+		return 50, err
 	}
 	v, err := parseID("limit", s)
 	if err != nil || v > 500 {

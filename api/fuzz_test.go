@@ -28,15 +28,22 @@ func FuzzAdminBody(f *testing.F) {
 	for _, s := range []string{
 		`{"name": "adv", "postback_token": "3f9c1a7be2d84c6f9a1e5b7d20c4e8f1", "allowed_ips": ["::ffff:10.0.0.1", "2001:db8::/32"]}`,
 		`{"advertiser_id": 1, "name": "o", "landing_url": "https://x.example/?c={click_id}", "payout": {"type": "cps", "percent": "12.5"}, "currency": "EUR", "cookie_days": 30}`,
-		"{\"name\": \"a\xffb\"}", `{"name": "\ud800"}`, `{"name": "a\u0000"}`, `{"payout": {"type": "cpa", "amount": 1e3}}`,
+		"{\"name\": \"a\xffb\"}", `{"name": "a", "name": "a"}`, `{"payout": {"type": "cpa", "type": "cps"}}`, `{"name": "\ud800"}`, `{"name": "a\u0000"}`, `{"payout": {"type": "cpa", "amount": 1e3}}`,
 		`{"allowed_ips": ["fe80::1%eth0", "10.0.0.0/33"]}`, `[1]`, `{"name": null}`, `{"cookie_days": "9223372036854775808"}`,
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		var b body
-		if err := json.Unmarshal(raw, &b); err != nil || b == nil {
+		b, dup, err := decodeObject(raw)
+		if err != nil {
+			var v map[string]json.RawMessage
+			if json.Unmarshal(raw, &v) == nil && v != nil {
+				t.Fatalf("decodeObject refused the JSON object %q: %v", raw, err)
+			}
 			return // readBody answers "body: must be a JSON object"
+		}
+		if dup != "" {
+			return // readBody answers "<dup>: given more than once with different values"
 		}
 		var adv store.Advertiser
 		var o store.Offer

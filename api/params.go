@@ -214,10 +214,15 @@ func (p Params) lookup(name string) (string, bool, error) {
 		return "", true, domain.FieldError(name, "given more than once with different values")
 	}
 	if p.undecodable[name] {
-		return "", true, domain.FieldError(name, "is not URL-encoded text (a %% must start an escape like %%20)")
+		return "", true, undecodable(name)
 	}
 	v, ok := p.values[name]
 	return v, ok, nil
+}
+
+// undecodable is the error of a parameter whose value is not URL-encoded text.
+func undecodable(name string) error {
+	return domain.FieldError(name, "is not URL-encoded text (a %% must start an escape like %%20)")
 }
 
 // Value reads a parameter as given; absent gives "".

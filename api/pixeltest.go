@@ -21,16 +21,25 @@ func (s *server) testPixel(c *gin.Context) error {
 	}
 	overrides := map[string]string{}
 	if b.has("macros") {
-		if err := json.Unmarshal(b["macros"], &overrides); err != nil {
-			return domain.FieldError("macros", "must be an object of macro names to strings")
+		mb, err := b.object("macros", "of macro names to strings")
+		if err != nil {
+			return err
 		}
-		for name, v := range overrides {
+		for name, raw := range mb {
+			var v string
+			if err := json.Unmarshal(raw, &v); err != nil {
+				return domain.FieldError("macros", "must be an object of macro names to strings")
+			}
+			if !validJSONText(raw) {
+				return domain.FieldError("macros", "must be valid UTF-8")
+			}
 			if !domain.IsMacro(name) {
 				return domain.FieldError("macros", "%q is not a macro", name)
 			}
 			if err := checkText("macros", v, 1024); err != nil {
 				return err
 			}
+			overrides[name] = v
 		}
 	}
 	p, err := s.pathPixel(c)

@@ -45,13 +45,23 @@ type dayReportRow struct {
 // as days in tz (IANA, default UTC), inclusive (default today there), offer_id and aff_id filters.
 // By day, every day of the range has a row.
 func (s *server) report(c *gin.Context) error {
-	group := c.DefaultQuery("group_by", store.GroupDay)
+	group, given, err := queryLookup(c, "group_by")
+	if err != nil {
+		return err
+	}
+	if !given {
+		group = store.GroupDay
+	}
 	switch group {
 	case store.GroupOffer, store.GroupAffiliate, store.GroupDay:
 	default:
 		return domain.FieldError("group_by", "must be offer, affiliate or day")
 	}
-	zone, err := reportZone(c.Query("tz"))
+	tz, err := queryValue(c, "tz")
+	if err != nil {
+		return err
+	}
+	zone, err := reportZone(tz)
 	if err != nil {
 		return err
 	}
@@ -127,9 +137,9 @@ func reportZone(name string) (*time.Location, error) {
 
 // reportDay reads a YYYY-MM-DD query parameter as a date (midnight UTC stands for the day).
 func reportDay(c *gin.Context, name string, def time.Time) (time.Time, error) {
-	s := c.Query(name)
-	if s == "" {
-		return def, nil
+	s, err := queryValue(c, name)
+	if err != nil || s == "" {
+		return def, err
 	}
 	d, err := time.Parse(time.DateOnly, s)
 	if err != nil || len(s) != len(time.DateOnly) {

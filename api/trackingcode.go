@@ -68,7 +68,7 @@ func (s *server) trackingCode(c *gin.Context) error {
 	aff := "{aff_id}"
 	if affID != 0 {
 		if _, err := s.store.Affiliate(ctx, affID); err != nil {
-			return err
+			return named(err, "aff_id", "affiliate")
 		}
 		aff = strconv.FormatInt(affID, 10)
 	}
@@ -112,7 +112,7 @@ func (s *server) trackingCode(c *gin.Context) error {
 			"{click_id}": "the click ID the landing page received ({click_id} macro of the offer's landing_url)",
 		},
 	}
-	events, err := s.store.Events(ctx, offer.ID)
+	events, err := s.store.Events(ctx, offer.ID, 0)
 	if err != nil {
 		return err
 	}

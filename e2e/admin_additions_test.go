@@ -205,8 +205,8 @@ func TestPayoutOverrideList(t *testing.T) {
 		t.Errorf("GET %s without the admin token: %d, want 401", path, resp.StatusCode)
 	}
 	for _, p := range []string{"/api/v1/offers/999999999/payouts", "/api/v1/offers/abc/payouts", "/api/v1/offers/0/payouts"} {
-		if code, msg := adminError(t, s, "GET", p, nil); code != 404 || msg != "offer not found" {
-			t.Errorf("GET %s: %d %q, want 404 offer not found", p, code, msg)
+		if code, msg := adminError(t, s, "GET", p, nil); code != 404 || msg != "id: offer not found" {
+			t.Errorf("GET %s: %d %q, want 404 id: offer not found", p, code, msg)
 		}
 	}
 	list := func() []map[string]any {

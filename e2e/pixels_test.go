@@ -596,7 +596,7 @@ func TestReversalRefused(t *testing.T) {
 	}{
 		{"rejected", rejected.ID, nil, 409, "status: "},
 		{"held", held.ID, map[string]any{"reason": "refund"}, 409, "status: "},
-		{"unknown", domain.NewID(), nil, 404, "conversion not found"},
+		{"unknown", domain.NewID(), nil, 404, "id: conversion not found"},
 		{"reason not text", rejected.ID, map[string]any{"reason": 5}, 400, "reason: "},
 	} {
 		if code, msg := adminError(t, s, "POST", "/api/v1/conversions/"+tc.id+"/reverse", tc.body); code != tc.code || !strings.HasPrefix(msg, tc.prefix) {
@@ -790,9 +790,9 @@ func TestTrackingCodeSnippetsWork(t *testing.T) {
 		code         int
 	}{
 		{fmt.Sprintf("/api/v1/offers/%d/tracking-code?aff_id=x", f.Offer.ID), "aff_id: ", 400},
-		{fmt.Sprintf("/api/v1/offers/%d/tracking-code?aff_id=999999999", f.Offer.ID), "affiliate not found", 404},
-		{"/api/v1/offers/999999999/tracking-code", "offer not found", 404},
-		{"/api/v1/offers/abc/tracking-code", "offer not found", 404},
+		{fmt.Sprintf("/api/v1/offers/%d/tracking-code?aff_id=999999999", f.Offer.ID), "aff_id: affiliate not found", 404},
+		{"/api/v1/offers/999999999/tracking-code", "id: offer not found", 404},
+		{"/api/v1/offers/abc/tracking-code", "id: offer not found", 404},
 	} {
 		if code, msg := adminError(t, s, "GET", bad.path, nil); code != bad.code || !strings.HasPrefix(msg, bad.prefix) {
 			t.Errorf("GET %s: %d %q, want %d %q", bad.path, code, msg, bad.code, bad.prefix)

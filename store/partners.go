@@ -188,7 +188,7 @@ const offerColumns = `id, advertiser_id, name, landing_url, thank_you_url, cooki
 	payout_amount, payout_percent, currency, multi_conversion, allow_custom_params, status,
 	fallback_url, timezone, caps, affiliate_caps, min_conversion_seconds, attribution, hold_seconds, hold_expiry, created_at, updated_at`
 
-// CreateOffer inserts a new offer; an unknown advertiser is a 400 on advertiser_id.
+// CreateOffer inserts a new offer; an unknown advertiser is a NotFound on advertiser_id.
 func (s *Store) CreateOffer(ctx context.Context, o *Offer) error {
 	if o.HoldExpiry == "" {
 		o.HoldExpiry = domain.HoldExpiryApprove
@@ -209,7 +209,7 @@ func (s *Store) CreateOffer(ctx context.Context, o *Offer) error {
 	rows, err := s.DB.NamedQueryContext(ctx, q, o)
 	if err != nil {
 		if isForeignKeyViolation(err) {
-			return domain.FieldError("advertiser_id", "no such advertiser")
+			return domain.Errorf(domain.NotFound, "advertiser_id: advertiser not found")
 		}
 		return fmt.Errorf("insert offer: %w", err)
 	}
@@ -221,9 +221,10 @@ func (s *Store) CreateOffer(ctx context.Context, o *Offer) error {
 	return rows.Err()
 }
 
-// UpdateOffer writes every editable field of an offer.
+// UpdateOffer writes every editable field of an offer, its advertiser included; an unknown offer or
+// advertiser is a NotFound naming the parameter.
 func (s *Store) UpdateOffer(ctx context.Context, o *Offer) error {
-	const q = `UPDATE offers SET name = :name, landing_url = :landing_url, thank_you_url = :thank_you_url,
+	const q = `UPDATE offers SET advertiser_id = :advertiser_id, name = :name, landing_url = :landing_url, thank_you_url = :thank_you_url,
 			cookie_days = :cookie_days, payout_type = :payout_type, payout_amount = :payout_amount,
 			payout_percent = :payout_percent, currency = :currency, multi_conversion = :multi_conversion,
 			allow_custom_params = :allow_custom_params, status = :status, fallback_url = :fallback_url,
@@ -232,11 +233,14 @@ func (s *Store) UpdateOffer(ctx context.Context, o *Offer) error {
 			hold_seconds = :hold_seconds, hold_expiry = :hold_expiry, updated_at = now()
 		WHERE id = :id`
 	res, err := s.DB.NamedExecContext(ctx, q, o)
+	if isForeignKeyViolation(err) {
+		return domain.Errorf(domain.NotFound, "advertiser_id: advertiser not found")
+	}
 	if err != nil {
 		return fmt.Errorf("update offer: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return domain.Errorf(domain.NotFound, "offer not found")
+		return domain.Errorf(domain.NotFound, "id: offer not found")
 	}
 	return nil
 }

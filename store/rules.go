@@ -39,11 +39,13 @@ func (s *Store) CreateEvent(ctx context.Context, e *Event) error {
 	return nil
 }
 
-// Events lists an offer's events, oldest first.
-func (s *Store) Events(ctx context.Context, offerID int64) ([]Event, error) {
-	const q = `SELECT ` + eventColumns + ` FROM offer_events WHERE offer_id = $1 ORDER BY id`
+// Events lists an offer's events, newest first (docs/API.md: every list is), at most limit of
+// them; limit 0: all of them.
+func (s *Store) Events(ctx context.Context, offerID int64, limit int) ([]Event, error) {
+	const q = `SELECT ` + eventColumns + ` FROM offer_events WHERE offer_id = $1 ORDER BY id DESC
+		LIMIT NULLIF($2::bigint, 0)`
 	out := []Event{}
-	if err := s.DB.SelectContext(ctx, &out, q, offerID); err != nil {
+	if err := s.DB.SelectContext(ctx, &out, q, offerID, limit); err != nil {
 		return nil, fmt.Errorf("list events: %w", err)
 	}
 	return out, nil

@@ -107,7 +107,7 @@ func offer(q *request) {
 	edit.show(data, "", o)
 	override.show(data, "Override", nil)
 	event.show(data, "Event", nil)
-	if ev := q.api(http.MethodGet, path+"/events", nil); ev.OK() {
+	if ev := q.api(http.MethodGet, path+"/events?limit=500", nil); ev.OK() { // every event, newest first
 		data["Events"] = jsonMap(ev)["items"]
 	}
 	if po := q.api(http.MethodGet, path+"/payouts", nil); po.OK() {
