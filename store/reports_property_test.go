@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -30,7 +32,14 @@ func TestReportsMatchRawRows(t *testing.T) {
 	db := testenv.NewDB(t)
 	st := &store.Store{DB: db}
 	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
+	if v := os.Getenv("TRACKFLOW_TEST_SEED"); v != "" {
+		// Replays a failed run: its seed is logged.
+		var err error
+		if seed, err = strconv.ParseUint(v, 10, 64); err != nil {
+			t.Fatalf("TRACKFLOW_TEST_SEED: %v", err)
+		}
+	}
+	t.Logf("seed %d (TRACKFLOW_TEST_SEED=%d replays it)", seed, seed)
 	rng := rand.New(rand.NewPCG(seed, 11))
 
 	var offers, affs []int64
@@ -96,7 +105,7 @@ func TestReportsMatchRawRows(t *testing.T) {
 	leads := map[invoice]bool{}
 	for i := range 120 {
 		iv := invoice{pick(offers), "", fmt.Sprintf("INV-%d", i)}
-		if i > 0 && rng.IntN(3) == 0 {
+		if len(invoices) > 0 && rng.IntN(3) == 0 {
 			// A lead with an earlier plain conversion's id (invoices are unique per event), when
 			// that offer has no lead with it yet.
 			prev := invoices[rng.IntN(len(invoices))]
