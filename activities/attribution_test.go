@@ -33,6 +33,26 @@ func cookieOutcomes(t *testing.T, reg *prometheus.Registry) map[string]float64 {
 	return out
 }
 
+// attributionFixture is what Attribute's tests start from: a fresh database with an offer and an
+// affiliate, a click-ID key, and the registry of the activities' metrics.
+type attributionFixture struct {
+	st     *store.Store
+	seeded testenv.Seeded
+	key    *domain.ClickIDKey
+	reg    *prometheus.Registry
+}
+
+func newAttributionFixture(t *testing.T) attributionFixture {
+	st := &store.Store{DB: testenv.NewDB(t)}
+	return attributionFixture{st: st, seeded: testenv.Seed(t, st, nil), key: domain.NewClickIDKey(), reg: prometheus.NewRegistry()}
+}
+
+// activities are the fixture's activities with this process's click writer (nil: a worker with
+// none, ROLE=worker) and the writers' options, which bound the wait for a cookie's click.
+func (f attributionFixture) activities(clicks *store.ClickWriter, opts store.BatchOptions) *activities.Activities {
+	return &activities.Activities{Store: f.st, Metrics: metrics.New(f.reg), ClickIDKey: f.key, Clicks: clicks, ClickWriter: opts}
+}
+
 // TestCookieClickWaitsOnlyForAuthenticFreshIDs (issue 8, finding 2): Attribute waits for a
 // cookie's click that is not stored yet only when the click ID is authentic and fresh (here: held
 // by the click writer, and found once it commits); a forged ID, an authentic ID older than the
@@ -40,16 +60,13 @@ func cookieOutcomes(t *testing.T, reg *prometheus.Registry) map[string]float64 {
 func TestCookieClickWaitsOnlyForAuthenticFreshIDs(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db := testenv.NewDB(t)
-	st := &store.Store{DB: db}
-	seeded := testenv.Seed(t, st, nil)
-	key := domain.NewClickIDKey()
-	reg := prometheus.NewRegistry()
+	f := newAttributionFixture(t)
+	st, seeded, key, reg := f.st, f.seeded, f.key, f.reg
 	// A writer whose batch waits 300 ms: the fresh click is not in Postgres when Attribute starts.
 	opts := store.BatchOptions{FlushInterval: 300 * time.Millisecond}
-	clicks := store.NewClickWriter(db, opts)
+	clicks := store.NewClickWriter(st.DB, opts)
 	defer clicks.Close(ctx)
-	a := &activities.Activities{Store: st, Metrics: metrics.New(reg), ClickIDKey: key, Clicks: clicks, ClickWriter: opts}
+	a := f.activities(clicks, opts)
 	attribute := func(cookie string) activities.Attribution {
 		t.Helper()
 		att, err := a.Attribute(ctx, domain.ConversionRequest{OfferID: seeded.Offer.ID, Source: domain.SourcePage,
@@ -114,14 +131,11 @@ func ptr[T any](v T) *T { return &v }
 func TestCookieClickRetriedWhileWriterBehind(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db := testenv.NewDB(t)
-	st := &store.Store{DB: db}
-	seeded := testenv.Seed(t, st, nil)
-	key := domain.NewClickIDKey()
-	reg := prometheus.NewRegistry()
+	f := newAttributionFixture(t)
+	st, seeded, key, reg := f.st, f.seeded, f.key, f.reg
 	opts := store.BatchOptions{RetryMax: 50 * time.Millisecond}
 	clicks := testenv.StalledClickWriter(t, opts)
-	a := &activities.Activities{Store: st, Metrics: metrics.New(reg), ClickIDKey: key, Clicks: clicks, ClickWriter: opts}
+	a := f.activities(clicks, opts)
 	// The backup lookup would find this stored click from the same visitor: the wrong one.
 	if err := st.InsertClick(ctx, &store.Click{ClickID: key.NewClickID(time.Now()), OfferID: seeded.Offer.ID,
 		AffID: seeded.Affiliate.ID, IP: "198.51.100.7", UserAgent: "UA", CreatedAt: time.Now().UTC()}); err != nil {
@@ -149,9 +163,9 @@ func TestCookieClickRetriedWhileWriterBehind(t *testing.T) {
 func TestBackupClickInsideTheRequestsWindow(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	st := &store.Store{DB: testenv.NewDB(t)}
-	seeded := testenv.Seed(t, st, nil)
-	a := &activities.Activities{Store: st, Metrics: metrics.New(prometheus.NewRegistry())}
+	f := newAttributionFixture(t)
+	st, seeded := f.st, f.seeded
+	a := f.activities(nil, store.BatchOptions{})
 	received := time.Now().UTC().Truncate(time.Microsecond).Add(-10 * time.Minute)
 	click := func(at time.Time) string {
 		c := store.Click{ClickID: domain.NewID(), OfferID: seeded.Offer.ID, AffID: seeded.Affiliate.ID,
@@ -196,13 +210,9 @@ func TestBackupClickInsideTheRequestsWindow(t *testing.T) {
 func TestCookieClickWaitsForOtherProcessesWriters(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db := testenv.NewDB(t)
-	st := &store.Store{DB: db}
-	seeded := testenv.Seed(t, st, nil)
-	key := domain.NewClickIDKey()
-	reg := prometheus.NewRegistry()
-	a := &activities.Activities{Store: st, Metrics: metrics.New(reg), ClickIDKey: key,
-		ClickWriter: store.BatchOptions{FlushInterval: time.Millisecond, RetryMax: 50 * time.Millisecond}}
+	f := newAttributionFixture(t)
+	st, seeded, key, reg := f.st, f.seeded, f.key, f.reg
+	a := f.activities(nil, store.BatchOptions{FlushInterval: time.Millisecond, RetryMax: 50 * time.Millisecond})
 	unstored := key.NewClickID(time.Now())
 	attribute := func() (activities.Attribution, error) {
 		return a.Attribute(ctx, domain.ConversionRequest{OfferID: seeded.Offer.ID, Source: domain.SourcePage,
