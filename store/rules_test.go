@@ -31,13 +31,7 @@ func TestCapCountersUnderConcurrency(t *testing.T) {
 	}
 	now := time.Now()
 	record := func(affID int64, status string) (domain.Conversion, error) {
-		id := domain.NewID()
-		c := domain.Conversion{ID: id, OfferID: seeded.Offer.ID, AffID: &affID, Amount: 1000, Currency: "USD",
-			WorkflowID: "conversion/test/-/" + id}
-		in := domain.DecideInput{Now: now, Amount: 1000, Method: domain.MethodAFID, AffiliateActive: true,
-			Payout: seeded.Offer.Payout, CookieWindow: time.Hour, CustomStatus: status}
-		res, err := st.RecordConversion(ctx, c, in, rules)
-		return res.Conversion, err
+		return recordAFID(st, seeded, affID, now, rules, status)
 	}
 	count := func(affID int64, n int) map[string]int {
 		var mu sync.Mutex
@@ -105,6 +99,18 @@ func TestCapCountersUnderConcurrency(t *testing.T) {
 	}
 }
 
+// recordAFID records, through RecordConversion under rules, an AFID conversion of seeded's offer
+// for affID received at; status is its custom status ("": approved).
+func recordAFID(st *store.Store, seeded testenv.Seeded, affID int64, at time.Time, rules store.CapRules, status string) (domain.Conversion, error) {
+	id := domain.NewID()
+	c := domain.Conversion{ID: id, OfferID: seeded.Offer.ID, AffID: &affID, Amount: 1000, Currency: "USD",
+		WorkflowID: "conversion/test/-/" + id}
+	in := domain.DecideInput{Now: at, Amount: 1000, Method: domain.MethodAFID, AffiliateActive: true,
+		Payout: seeded.Offer.Payout, CookieWindow: time.Hour, CustomStatus: status}
+	res, err := st.RecordConversion(context.Background(), c, in, rules)
+	return res.Conversion, err
+}
+
 func deref[T any](p *T) T {
 	var zero T
 	if p == nil {
@@ -126,16 +132,11 @@ func TestCapCounterMadeLateCountsEveryHeldSlot(t *testing.T) {
 	yesterday := now.Add(-24 * time.Hour) // received yesterday, stored now (a workflow retried through an outage)
 	record := func(at time.Time, rules store.CapRules, status string) domain.Conversion {
 		t.Helper()
-		id := domain.NewID()
-		c := domain.Conversion{ID: id, OfferID: seeded.Offer.ID, AffID: &seeded.Affiliate.ID, Amount: 1000, Currency: "USD",
-			WorkflowID: "conversion/test/-/" + id}
-		in := domain.DecideInput{Now: at, Amount: 1000, Method: domain.MethodAFID, AffiliateActive: true,
-			Payout: seeded.Offer.Payout, CookieWindow: time.Hour, CustomStatus: status}
-		res, err := st.RecordConversion(ctx, c, in, rules)
+		c, err := recordAFID(st, seeded, seeded.Affiliate.ID, at, rules, status)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return res.Conversion
+		return c
 	}
 	// No caps yet: today one approved, one reversed, one held, one rejected by an admin.
 	none := store.CapRules{}
@@ -173,16 +174,11 @@ func TestCapCounterKeptWhileCapsAreOff(t *testing.T) {
 	now := time.Now()
 	record := func(rules store.CapRules, status string) domain.Conversion {
 		t.Helper()
-		id := domain.NewID()
-		c := domain.Conversion{ID: id, OfferID: seeded.Offer.ID, AffID: &seeded.Affiliate.ID, Amount: 1000, Currency: "USD",
-			WorkflowID: "conversion/test/-/" + id}
-		in := domain.DecideInput{Now: now, Amount: 1000, Method: domain.MethodAFID, AffiliateActive: true,
-			Payout: seeded.Offer.Payout, CookieWindow: time.Hour, CustomStatus: status}
-		res, err := st.RecordConversion(ctx, c, in, rules)
+		c, err := recordAFID(st, seeded, seeded.Affiliate.ID, now, rules, status)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return res.Conversion
+		return c
 	}
 	three := int64(3)
 	capped := store.CapRules{Offer: domain.Caps{Daily: &three}, Affiliate: domain.Caps{Daily: &three}}
