@@ -194,5 +194,6 @@ func holdNote(h activities.Hold, hold time.Duration) string {
 	if hold == 0 {
 		return "held for review"
 	}
-	return "held for review, " + expiry(h) + " after " + hold.String()
+	// To the second: what is left of a hold is rarely whole ("59m59.987s").
+	return "held for review, " + expiry(h) + " after " + max(hold.Round(time.Second), time.Second).String()
 }
