@@ -57,6 +57,12 @@ func nonRetryableNotFound(err error) error {
 	return err
 }
 
+// cookieClickPatience bounds how long after a conversion was received its cookie's click is waited
+// for while no later click is stored anywhere (a quiet network): past it the click counts as
+// lost, and the conversion goes on by the next way, rather than retrying for days. This process's
+// own writer still holding rows is always waited for.
+const cookieClickPatience = 10 * time.Minute
+
 // cookieClickPoll is how often a wait for a cookie's click looks again when no writer of this
 // process can wake it (the click was redirected by another API process).
 const cookieClickPoll = 50 * time.Millisecond
@@ -68,10 +74,11 @@ const cookieClickPoll = 50 * time.Millisecond
 //
 // An authentic click is given up (the conversion tries the next way) only once the writers are
 // demonstrably past it: this process's writer has stored every row it held before the wait, and
-// a click made a second after it is stored. Until then it may still be in some API process's
-// writer (Postgres is just back from an outage and the writers are catching up), so the attempt
-// fails with a retryable Unavailable error instead of crediting another click, or none.
-func (a *Activities) cookieClick(ctx context.Context, clickID string, since time.Time) (*store.Click, error) {
+// a click made a second after it is stored, or cookieClickPatience has passed since the conversion
+// was received. Until then it may still be in some API process's writer (Postgres is just back
+// from an outage and the writers are catching up), so the attempt fails with a retryable
+// Unavailable error instead of crediting another click, or none.
+func (a *Activities) cookieClick(ctx context.Context, clickID string, since, received time.Time) (*store.Click, error) {
 	c, err := a.Store.Click(ctx, clickID)
 	if err == nil {
 		a.Metrics.CookieClick(metrics.CookieClickFound)
@@ -133,7 +140,7 @@ func (a *Activities) cookieClick(ctx context.Context, clickID string, since time
 		switch {
 		case perr != nil:
 			return nil, perr
-		case !done:
+		case !done && time.Since(received) < cookieClickPatience:
 			return nil, domain.Errorf(domain.Unavailable, "the cookie's click is not stored yet: no click made after it is stored either")
 		}
 		a.Metrics.CookieClick(metrics.CookieClickLost)
@@ -153,7 +160,8 @@ func (a *Activities) Attribute(ctx context.Context, in domain.ConversionRequest)
 	out := Attribution{Currency: offer.Currency, SingleUse: !offer.MultiConversion, IP: in.IP, CookieWindow: offer.CookieWindow(),
 		MinConversion: time.Duration(offer.MinConversionSeconds) * time.Second,
 		Caps:          store.CapRules{Offer: offer.Caps, Affiliate: offer.AffiliateCaps, Timezone: offer.Timezone}}
-	since := in.ReceivedAt.Add(-offer.CookieWindow())
+	received := in.ReceivedAt
+	since := received.Add(-offer.CookieWindow())
 
 	var click *store.Click
 	switch in.Source {
@@ -175,7 +183,7 @@ func (a *Activities) Attribute(ctx context.Context, in domain.ConversionRequest)
 			if try.id == "" || click != nil {
 				continue
 			}
-			c, err := a.cookieClick(ctx, try.id, since)
+			c, err := a.cookieClick(ctx, try.id, since, received)
 			switch {
 			case err == nil && c.OfferID == in.OfferID && !c.CreatedAt.Before(since):
 				click, out.Method = c, try.method
@@ -185,7 +193,7 @@ func (a *Activities) Attribute(ctx context.Context, in domain.ConversionRequest)
 		}
 		if click == nil {
 			first := offer.Attribution == domain.AttributionFirstClick
-			c, err := a.Store.BackupClick(ctx, in.OfferID, in.IP, in.UserAgent, since, in.ReceivedAt, first)
+			c, err := a.Store.BackupClick(ctx, in.OfferID, in.IP, in.UserAgent, since, received, first)
 			switch {
 			case err == nil:
 				click, out.Method = c, domain.MethodBackup

@@ -204,7 +204,8 @@ func TestBackupClickInsideTheRequestsWindow(t *testing.T) {
 }
 
 // TestCookieClickWaitsForOtherProcessesWriters: a worker with no writer of its own (ROLE=worker)
-// does not give up an authentic cookie's click until a click made after it is stored: before,
+// does not give up an authentic cookie's click until a click made after it is stored, or
+// cookieClickPatience after the conversion came in: before,
 // another process's writer may still hold it (Postgres just back from an outage), and the attempt
 // is retried; after, the click counts as lost and the conversion goes on without it.
 func TestCookieClickWaitsForOtherProcessesWriters(t *testing.T) {
@@ -221,15 +222,27 @@ func TestCookieClickWaitsForOtherProcessesWriters(t *testing.T) {
 	if att, err := attribute(); domain.ErrorKind(err) != domain.Unavailable {
 		t.Fatalf("no click stored after the cookie's: %+v, %v; want an Unavailable error (retried)", att, err)
 	}
+	// Still nothing later stored, but the conversion came in longer than cookieClickPatience ago:
+	// the click is lost (a quiet network, or an API process killed with clicks in its buffer).
+	longAgo := time.Now().Add(-11 * time.Minute)
+	att, err := a.Attribute(ctx, domain.ConversionRequest{OfferID: seeded.Offer.ID, Source: domain.SourcePage,
+		CookieClickID: key.NewClickID(longAgo), IP: "198.51.100.7", UserAgent: "UA", ReceivedAt: longAgo})
+	if err != nil || att.Method != "" {
+		t.Fatalf("past the patience: %+v, %v; want the conversion unattributed", att, err)
+	}
+	if got := cookieOutcomes(t, reg); got["lost"] != 1 {
+		t.Fatalf("outcomes %v after the patience ran out: want one lost", got)
+	}
 	if err := st.InsertClick(ctx, &store.Click{ClickID: key.NewClickID(time.Now()), OfferID: seeded.Offer.ID,
 		AffID: seeded.Affiliate.ID, IP: "203.0.113.9", UserAgent: "other", CreatedAt: time.Now().Add(2 * time.Second).UTC()}); err != nil {
 		t.Fatal(err)
 	}
-	att, err := attribute()
+	att, err = attribute()
 	if err != nil || att.Method != "" {
 		t.Fatalf("a later click stored: %+v, %v; want the conversion unattributed", att, err)
 	}
-	if got := cookieOutcomes(t, reg); got["lost"] != 1 && got["unknown"] != 1 {
+	// Given up once more: as unknown (the deadline had passed) or lost (after one more wait).
+	if got := cookieOutcomes(t, reg); got["lost"]+got["unknown"] != 2 {
 		t.Fatalf("outcomes %v: the cookie's click was given up without being counted", got)
 	}
 }
