@@ -177,15 +177,15 @@ func offerFields(b body, o *store.Offer, create bool) error {
 	err := errors.Join(
 		b.id("advertiser_id", create, &o.AdvertiserID),
 		b.str("name", create, 255, &o.Name),
-		b.url("landing_url", create, &o.LandingURL),
-		b.url("thank_you_url", false, &o.ThankYouURL),
+		b.url("landing_url", create, false, &o.LandingURL),
+		b.url("thank_you_url", false, true, &o.ThankYouURL),
 		b.id("cookie_days", false, &cookieDays),
 		b.payout("payout", create, &o.Payout),
 		b.str("currency", false, 3, &o.Currency),
 		b.boolean("multi_conversion", &o.MultiConversion),
 		b.boolean("allow_custom_params", &o.AllowCustomParams),
 		b.oneOf("status", &o.Status, domain.StatusActive, domain.StatusPaused),
-		b.url("fallback_url", false, &o.FallbackURL),
+		b.url("fallback_url", false, true, &o.FallbackURL),
 		b.timezone("timezone", &o.Timezone),
 		b.caps("caps", &o.Caps),
 		b.caps("affiliate_caps", &o.AffiliateCaps),
@@ -357,7 +357,7 @@ func (s *server) createPixel(c *gin.Context) error {
 	p := store.Pixel{Method: http.MethodGet}
 	var offerID int64
 	if err := firstError(errors.Join(
-		b.url("url", true, &p.URL),
+		b.url("url", true, false, &p.URL),
 		b.oneOf("method", &p.Method, http.MethodGet, http.MethodPost),
 		b.id("offer_id", false, &offerID),
 		b.str("secret", false, 200, &p.Secret),
@@ -399,13 +399,10 @@ func (s *server) updatePixel(c *gin.Context) error {
 	}
 	var patch store.Pixel
 	if err := firstError(errors.Join(
-		b.url("url", false, &patch.URL),
+		b.url("url", false, false, &patch.URL),
 		b.oneOf("status", &patch.Status, domain.StatusActive, domain.StatusPaused),
 	)); err != nil {
 		return err
-	}
-	if b.has("url") && patch.URL == "" {
-		return domain.FieldError("url", "must be an absolute http or https URL")
 	}
 	p, err := s.pathPixel(c)
 	if err != nil {

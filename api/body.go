@@ -234,13 +234,14 @@ func (b body) oneOf(name string, dst *string, allowed ...string) error {
 	return domain.FieldError(name, "must be one of %s", strings.Join(allowed, ", "))
 }
 
-// url reads an absolute http(s) URL field.
-func (b body) url(name string, required bool, dst *string) error {
+// url reads an absolute http(s) URL field. Only a clearable one (an offer's thank_you_url or
+// fallback_url) may be given as "" to remove it; a landing or pixel URL never can.
+func (b body) url(name string, required, clearable bool, dst *string) error {
 	var s string
 	if err := b.str(name, required, 2048, &s); err != nil || !b.has(name) {
 		return err
 	}
-	if s == "" && !required {
+	if s == "" && clearable {
 		*dst = ""
 		return nil
 	}

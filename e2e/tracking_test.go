@@ -591,6 +591,7 @@ func TestPausedAffiliateAndOffer(t *testing.T) {
 		{"/api/v1/offers/999999999", map[string]any{"status": "off"}, 400},
 		{affPath, map[string]any{"status": "deleted"}, 400},
 		{offerPath, map[string]any{"landing_url": "ftp://x.example/"}, 400},
+		{offerPath, map[string]any{"landing_url": ""}, 400}, // every click would redirect nowhere
 		{offerPath, map[string]any{"cookie_days": 0}, 400},
 		{offerPath, map[string]any{"payout": map[string]any{"percent": "100.5"}}, 400},
 	} {
