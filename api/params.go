@@ -103,7 +103,10 @@ func (p *Params) addEncoded(s string) {
 		pair, s, _ = strings.Cut(s, "&")
 		rawName, rawValue, _ := strings.Cut(pair, "=")
 		name, err := url.QueryUnescape(rawName)
-		if err != nil || !paramNames[canonical(name)] {
+		if err != nil {
+			continue
+		}
+		if name = canonical(name); !paramNames[name] {
 			continue
 		}
 		value, err := url.QueryUnescape(rawValue)
@@ -111,10 +114,10 @@ func (p *Params) addEncoded(s string) {
 			if p.undecodable == nil {
 				p.undecodable = map[string]bool{}
 			}
-			p.undecodable[canonical(name)] = true
+			p.undecodable[name] = true
 			continue
 		}
-		p.add(name, value)
+		p.set(name, value)
 	}
 }
 
@@ -193,10 +196,14 @@ func canonical(name string) string {
 }
 
 func (p *Params) add(name, value string) {
-	name = canonical(name)
-	if !paramNames[name] {
-		return
+	if name = canonical(name); paramNames[name] {
+		p.set(name, value)
 	}
+}
+
+// set records one value of a parameter of ours, by its canonical name; a second, different value
+// makes it a conflict.
+func (p *Params) set(name, value string) {
 	if prev, ok := p.values[name]; ok && prev != value {
 		if p.conflicts == nil {
 			p.conflicts = map[string]bool{}
