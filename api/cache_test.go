@@ -21,6 +21,7 @@ type testCache struct {
 	name    string
 	hold    chan struct{}
 	loads   atomic.Int32
+	reads   atomic.Int32 // readers that have called get
 	started chan context.Context
 }
 
@@ -62,6 +63,7 @@ func (tc *testCache) age(by time.Duration) {
 
 func (tc *testCache) get(t *testing.T, ctx context.Context) string {
 	t.Helper()
+	tc.reads.Add(1)
 	o, err := cached(tc.c, &tc.c.offers, ctx, 1, func(_ *lookupCache, ctx context.Context, id int64) (*trackedOffer, error) {
 		o, err := tc.load(ctx, id)
 		if err != nil {
@@ -94,18 +96,18 @@ func TestCacheOneLoadPerKey(t *testing.T) {
 	tc := newTestCache()
 	hold := make(chan struct{})
 	tc.set("v1", hold)
-	var entered, done sync.WaitGroup
+	var done sync.WaitGroup
 	names := make([]string, 50)
 	for i := range names {
-		entered.Add(1)
 		done.Add(1)
 		go func() {
 			defer done.Done()
-			entered.Done()
 			names[i] = tc.get(t, context.Background())
 		}()
 	}
-	entered.Wait()
+	// Every reader is in the cache while the first load is held: none can be answered from an
+	// entry, so a cache without shared loads would load once per reader.
+	waitFor(t, "50 readers", func() bool { return tc.reads.Load() == 50 })
 	<-tc.started
 	close(hold)
 	done.Wait()
