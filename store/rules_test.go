@@ -111,6 +111,16 @@ func recordAFID(st *store.Store, seeded testenv.Seeded, affID int64, at time.Tim
 	return res.Conversion, err
 }
 
+// mustRecordAFID is recordAFID for seeded's own affiliate, failing t on an error.
+func mustRecordAFID(t *testing.T, st *store.Store, seeded testenv.Seeded, at time.Time, rules store.CapRules, status string) domain.Conversion {
+	t.Helper()
+	c, err := recordAFID(st, seeded, seeded.Affiliate.ID, at, rules, status)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 func deref[T any](p *T) T {
 	var zero T
 	if p == nil {
@@ -131,12 +141,7 @@ func TestCapCounterMadeLateCountsEveryHeldSlot(t *testing.T) {
 	now := time.Now()
 	yesterday := now.Add(-24 * time.Hour) // received yesterday, stored now (a workflow retried through an outage)
 	record := func(at time.Time, rules store.CapRules, status string) domain.Conversion {
-		t.Helper()
-		c, err := recordAFID(st, seeded, seeded.Affiliate.ID, at, rules, status)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
+		return mustRecordAFID(t, st, seeded, at, rules, status)
 	}
 	// No caps yet: today one approved, one reversed, one held, one rejected by an admin.
 	none := store.CapRules{}
@@ -173,12 +178,7 @@ func TestCapCounterKeptWhileCapsAreOff(t *testing.T) {
 	seeded := testenv.Seed(t, st, nil)
 	now := time.Now()
 	record := func(rules store.CapRules, status string) domain.Conversion {
-		t.Helper()
-		c, err := recordAFID(st, seeded, seeded.Affiliate.ID, now, rules, status)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
+		return mustRecordAFID(t, st, seeded, now, rules, status)
 	}
 	three := int64(3)
 	capped := store.CapRules{Offer: domain.Caps{Daily: &three}, Affiliate: domain.Caps{Daily: &three}}
